@@ -1,0 +1,126 @@
+"""Argument normalisation shared by the engine: int-or-pair, dtype rule, array ranks, messages."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, SupportsIndex, TypeGuard
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.floating[Any]]
+Pair = tuple[int, int]
+PADDING_STRINGS = ("valid", "same", "full")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def is_int(value: object) -> TypeGuard[SupportsIndex]:
+    """True for Python and NumPy integers, False for bools and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def to_pair(value: object, name: str, minimum: int = 1) -> Pair:
+    """Normalise an int or a (rows, cols) pair of ints, refusing values below ``minimum``."""
+    pair = (value, value) if is_int(value) else value
+    if not (isinstance(pair, tuple | list) and len(pair) == 2 and all(is_int(v) for v in pair)):
+        raise TypeError(f"{name} must be an int or a (rows, cols) pair of ints, got {value!r}")
+    rows, cols = int(pair[0]), int(pair[1])
+    if min(rows, cols) < minimum:
+        rule = "a positive integer" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    return rows, cols
+
+
+def compute_dtype(array: np.ndarray[Any, Any], name: str) -> np.dtype[Any]:
+    """The dtype a result is computed in: float32 and float64 stay, integers and bools go to float64."""
+    kind = array.dtype.kind
+    if kind in "biu":
+        return np.dtype(np.float64)
+    if kind == "f":
+        return np.dtype(np.float32) if array.dtype.itemsize <= 4 else np.dtype(np.float64)
+    raise TypeError(f"{name} must hold real numbers (int, bool or float), got dtype {array.dtype}")
+
+
+def as_array(value: object, name: str) -> np.ndarray[Any, Any]:
+    """Turn array-likes into an ndarray, with a TypeError that names the argument."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise TypeError(f"{name} must be a rectangular array of numbers ({error})") from None
+    if array.dtype == object:
+        raise TypeError(f"{name} must be a rectangular array of numbers, got {type(value).__name__}")
+    return array
+
+
+def check_finite(array: np.ndarray[Any, Any], name: str) -> None:
+    """Refuse NaN and infinity so that no op silently propagates them."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{name} must contain only finite numbers (no NaN or infinity)")
+
+
+def as_image(x: object, name: str = "x") -> tuple[FloatArray, bool]:
+    """Validate an input map; returns it as float (C, H, W) and whether it came in as (H, W)."""
+    array = as_array(x, name)
+    if array.ndim not in (2, 3):
+        raise ValueError(f"{name} must be a (H, W) or (C, H, W) array, got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    dtype = compute_dtype(array, name)
+    check_finite(array, name)
+    out = array.astype(dtype, copy=False)
+    return (out[None] if out.ndim == 2 else out), array.ndim == 2
+
+
+def as_kernel(weight: object, dtype: np.dtype[Any], name: str = "weight") -> FloatArray:
+    """Validate a (kh, kw) or (F, C, kh, kw) weight and cast it to the compute dtype."""
+    array = as_array(weight, name)
+    if array.ndim not in (2, 4):
+        raise ValueError(f"{name} must be a (kh, kw) or (F, C, kh, kw) array, got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    compute_dtype(array, name)
+    check_finite(array, name)
+    return array.astype(dtype, copy=False)
+
+
+def as_bias(bias: object, count: int, dtype: np.dtype[Any], allow_scalar: bool) -> FloatArray:
+    """Validate a bias: None, a number (2-D kernels only) or a (count,) vector; returns (count,)."""
+    if bias is None:
+        return np.zeros(count, dtype=dtype)
+    if isinstance(bias, numbers.Real) and not isinstance(bias, bool | np.bool_):
+        if not allow_scalar:
+            raise ValueError(f"bias must be a ({count},) array for a 4-D weight, got the number {bias!r}")
+        value = np.full(count, bias, dtype=dtype)
+    else:
+        array = as_array(bias, "bias")
+        compute_dtype(array, "bias")
+        if array.ndim == 0 and allow_scalar:
+            array = np.full(count, array.item())
+        if array.shape != (count,):
+            raise ValueError(f"bias must have shape ({count},) (one value per output map), got {array.shape}")
+        value = array.astype(dtype)
+    check_finite(value, "bias")
+    return value
+
+
+def check_choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
+    """Check a string option against its allowed values."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+    return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Check a flag is a real bool (not 0/1 or a string)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def restore_rank(result: FloatArray, was_2d: bool) -> FloatArray:
+    """Give back a (H, W) result for a (H, W) input when the depth is 1."""
+    return result[0] if was_2d and result.shape[0] == 1 else result

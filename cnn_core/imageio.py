@@ -1,0 +1,177 @@
+"""Decoding uploaded images into float maps (Pillow), and colouring float maps for display."""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageOps
+
+from cnn_core._checks import FloatArray, as_array, check_choice, check_finite, is_int
+
+MAX_PIXELS = 50_000_000
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    if len(data) == 0:
+        raise ValueError("data is empty: expected the bytes of an image file (PNG, JPEG, GIF, BMP, TIFF, WebP)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(bytes(data)))
+        except Image.DecompressionBombError as error:
+            # Pillow stops at twice its own limit, before we see the size: report the size it read
+            claimed = re.search(r"\((\d+) pixels\)", str(error))
+            count = f"{int(claimed.group(1)):,}" if claimed else "too many"
+            raise ValueError(f"the image has {count} pixels; at most {max_pixels:,} are allowed") from None
+        except (OSError, SyntaxError, ValueError) as error:
+            raise ValueError("data is not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP): "
+                             f"{type(error).__name__}") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ValueError(f"the image has {width}x{height} = {width * height:,} pixels; at most {max_pixels:,} "
+                         "are allowed")
+    if width < 1 or height < 1:
+        raise ValueError(f"the image has no pixels ({width}x{height})")
+    return image
+
+
+def _to_float_rgb_or_gray(image: Image.Image, mode: str) -> FloatArray:
+    """Flatten transparency over white, scale 16-bit to [0, 255], convert to the requested channels."""
+    if image.mode in _SIXTEEN_BIT_MODES:
+        values = np.asarray(image.convert("I"), dtype=np.float64)
+        gray = (values * (255.0 / 65535.0)).astype(np.float32)
+        return gray[None] if mode == "gray" else np.repeat(gray[None], 3, axis=0)
+    if image.mode == "F":
+        gray = np.asarray(image, dtype=np.float32)
+        return gray[None] if mode == "gray" else np.repeat(gray[None], 3, axis=0)
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flat.alpha_composite(rgba)
+        image = flat.convert("RGB")
+    elif image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    converted = image.convert("L" if mode == "gray" else "RGB")
+    array = np.asarray(converted, dtype=np.float32)
+    return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
+def load_image(data: bytes, max_side: int = 1024, mode: str = "rgb",
+               max_pixels: int = MAX_PIXELS) -> FloatArray:
+    """Decode image bytes into a float32 (C, H, W) array in [0, 255].
+
+    Applies EXIF orientation, composites transparency over white, handles palette, 16-bit
+    (scaled), CMYK and animated images (first frame), and downsizes so the longer side is
+    ``max_side`` (JPEGs are decoded at reduced size with Pillow's draft mode). ``mode="gray"``
+    gives one channel by ITU-R 601-2 luma (Pillow's "L").
+
+    Raises
+    ------
+    ValueError
+        Empty data, not an image, a truncated file, more than ``max_pixels`` pixels (checked from
+        the header, before decoding). TypeError for non-bytes data.
+
+    >>> from PIL import Image; import io; buffer = io.BytesIO()
+    >>> Image.new("RGB", (4, 2), (255, 0, 0)).save(buffer, "PNG")
+    >>> load_image(buffer.getvalue()).shape
+    (3, 2, 4)
+    """
+    check_choice(mode, "mode", ("rgb", "gray"))
+    if not is_int(max_side) or max_side < 1:
+        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
+    if not is_int(max_pixels) or max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    image = _open(data, max_pixels)
+    try:
+        width, height = image.size
+        scale = max_side / max(width, height)
+        if scale < 1 and image.format == "JPEG":
+            draft_mode = "L" if mode == "gray" and image.mode == "L" else image.mode
+            image.draft(draft_mode, (max(1, int(width * scale)), max(1, int(height * scale))))
+        image = ImageOps.exif_transpose(image)
+        if max(image.size) > max_side:
+            ratio = max_side / max(image.size)
+            size = (max(1, round(image.size[0] * ratio)), max(1, round(image.size[1] * ratio)))
+            if image.mode == "P" or image.mode in _SIXTEEN_BIT_MODES:
+                image = image.convert("RGBA" if image.mode == "P" else "F")
+            image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return _to_float_rgb_or_gray(image, mode)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ValueError(f"the image file is damaged or truncated and cannot be decoded ({error})") from None
+
+
+# Anchors of the two colour scales, sampled evenly: matplotlib's viridis, and ColorBrewer's RdBu
+# reversed (blue negative, near-white zero, red positive).
+VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58",
+           "#b5de2b", "#fde725")
+DIVERGING = ("#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d",
+             "#b2182b")
+SCHEMES = ("auto", "diverging", "sequential", "gray")
+_LEVELS = 255  # odd, so that zero on the diverging scale lands exactly on its middle entry
+
+
+def _lut(anchors: tuple[str, ...]) -> NDArray[np.uint8]:
+    colours = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in anchors], dtype=np.float64)
+    positions = np.linspace(0, 1, len(anchors))
+    levels = np.linspace(0, 1, _LEVELS)
+    table = np.stack([np.interp(levels, positions, colours[:, c]) for c in range(3)], axis=1)
+    return np.round(table).astype(np.uint8)
+
+
+_LUTS = {"sequential": _lut(VIRIDIS), "diverging": _lut(DIVERGING), "gray": _lut(("#000000", "#ffffff"))}
+
+
+def display_range(feature_map: Any, scheme: str = "auto") -> tuple[str, float, float]:
+    """The scheme ``to_display`` uses for a map and the values at its two ends.
+
+    "auto" picks "diverging" (symmetric around zero) when the map has negative values, else
+    "sequential" from 0 (or the minimum, when "gray") to the maximum.
+
+    >>> display_range(np.array([[-1.0, 2.0]]))
+    ('diverging', -2.0, 2.0)
+    """
+    array = as_array(feature_map, "feature_map")
+    if array.size == 0:
+        raise ValueError("feature_map must not be empty")
+    check_choice(scheme, "scheme", SCHEMES)
+    check_finite(array, "feature_map")
+    low, high = float(array.min()), float(array.max())
+    chosen = ("diverging" if low < 0 else "sequential") if scheme == "auto" else scheme
+    if chosen == "diverging":
+        extent = max(abs(low), abs(high))
+        return chosen, -extent, extent
+    if chosen == "sequential":
+        return chosen, min(low, 0.0), high
+    return chosen, low, high
+
+
+def to_display(feature_map: Any, scheme: str = "auto") -> NDArray[np.uint8]:
+    """Colour a float map as uint8 RGB: (H, W) or (1, H, W) -> (H, W, 3); (C, H, W) -> (C, H, W, 3).
+
+    Signed maps go on a diverging blue-white-red scale centred on zero, non-negative ones on
+    viridis; all channels share one scale. A constant map does not divide by zero.
+
+    >>> to_display(np.zeros((1, 2))).shape
+    (1, 2, 3)
+    """
+    array = as_array(feature_map, "feature_map")
+    if array.ndim not in (2, 3):
+        raise ValueError(f"feature_map must be (H, W) or (C, H, W), got shape {array.shape}")
+    chosen, low, high = display_range(array, scheme)
+    span = high - low
+    if span > 0:
+        levels = np.rint((array.astype(np.float64) - low) * ((_LEVELS - 1) / span))
+    else:
+        levels = np.full(array.shape, (_LEVELS - 1) / 2 if chosen == "diverging" else 0.0)
+    index = np.clip(levels, 0, _LEVELS - 1).astype(np.uint8)
+    rgb = _LUTS[chosen][index]
+    return rgb[0] if rgb.ndim == 4 and rgb.shape[0] == 1 else rgb
