@@ -155,16 +155,20 @@ class Conv2dFrames(FrameSequence):
         flat = padded_rows[:, :, None] * plan.padded.shape[3] + padded_cols[:, None, :]
         if plan.depthwise:
             patch = self._flat[f[:, None, None], 0, flat][:, None]
-            weights = plan.weight[0][None]
+            products = patch * plan.weight[0][None]
         else:
-            patch = self._flat[0][:, flat].transpose(1, 0, 2, 3)
-            weights = plan.weight[f]
-        products = patch * weights
+            channel_offsets = np.arange(plan.padded.shape[1]) * self._flat.shape[2]
+            patch = self._flat[0].reshape(-1)[flat[:, None] + channel_offsets[None, :, None, None]]
+            products = np.empty_like(patch)
+            # frames are filter-major, so a range covers a few runs of one filter each: broadcast per run
+            starts = np.flatnonzero(np.diff(f, prepend=-1))
+            for first, last in zip(starts, np.append(starts[1:], len(f)), strict=False):
+                np.multiply(patch[first:last], plan.weight[f[first]], out=products[first:last])
         channel_sums = products.sum(axis=(2, 3))
         return {
             "output_index": np.stack([f, oy, ox], axis=1),
             "value": channel_sums.sum(axis=1) + plan.bias[f],
-            "patch": np.ascontiguousarray(patch),
+            "patch": patch,
             "products": products,
             "channel_sums": channel_sums,
             "rows": padded_rows - window.pads[0],

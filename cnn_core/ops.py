@@ -94,7 +94,8 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     result = _compute.correlate(plan.padded, plan.weight, window.stride, window.dilation, window.out_shape)
     # (F, B, oh, ow) -> (F*B, oh, ow): either F or B is 1
     maps = result.reshape(-1, *window.out_shape)
-    maps += plan.bias[:, None, None]
+    if plan.bias.any():
+        maps += plan.bias[:, None, None]
     return restore_rank(maps, plan.was_2d and plan.depthwise)
 
 
@@ -187,7 +188,8 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
     plan = plan_conv_transpose2d(x, weight, bias, stride, padding, output_padding, dilation)
     full = _compute.scatter_transposed(plan.batch, plan.weight, plan.stride, plan.dilation)
     maps = crop_transposed(full, plan.padding, plan.out_shape).reshape(-1, *plan.out_shape)
-    maps = maps + plan.bias[:, None, None]
+    if plan.bias.any():
+        maps = maps + plan.bias[:, None, None]
     return restore_rank(maps, plan.was_2d and plan.depthwise)
 
 
@@ -317,13 +319,48 @@ def upsample(x: Any, scale_factor: Any, mode: str = "nearest", align_corners: bo
     image, was_2d, scale, chosen, corners = check_upsample(x, scale_factor, mode, align_corners)
     if chosen == "nearest":
         return restore_rank(image.repeat(scale[0], axis=1).repeat(scale[1], axis=2), was_2d)
-    low_y, high_y, wy = upsample_sources(image.shape[1], scale[0], chosen, corners)
-    low_x, high_x, wx = upsample_sources(image.shape[2], scale[1], chosen, corners)
-    wy = wy.astype(image.dtype)[:, None]
-    wx = wx.astype(image.dtype)
-    rows = image[:, low_y] * (1 - wy) + image[:, high_y] * wy
-    out = rows[:, :, low_x] * (1 - wx) + rows[:, :, high_x] * wx
-    return restore_rank(out, was_2d)
+    resample = _gather_bilinear_axis if corners else _phase_bilinear_axis
+    # columns first, on the smaller array: the rows pass then writes whole contiguous rows
+    cols = resample(image, 2, scale[1])
+    return restore_rank(resample(cols, 1, scale[0]), was_2d)
+
+
+def _phase_bilinear_axis(x: FloatArray, axis: int, scale: int) -> FloatArray:
+    """Bilinear x``scale`` along one axis with align_corners=False, by output phase.
+
+    Output ``scale*i + r`` samples source ``i + d`` with ``d = (2r + 1 - scale) / (2 scale)``, the same
+    offset for every i: each phase is two shifted slices of the edge-padded input and one blend.
+    """
+    n = x.shape[axis]
+    padded = np.concatenate([x.take([0], axis), x, x.take([n - 1], axis)], axis=axis)
+    shape = list(x.shape)
+    shape[axis] = n * scale
+    out = np.empty(shape, dtype=x.dtype)
+
+    def cut(array: FloatArray, start: int, stop: int | None, step: int = 1) -> FloatArray:
+        index: list[slice] = [slice(None)] * array.ndim
+        index[axis] = slice(start, stop, step)
+        return array[tuple(index)]
+
+    for phase in range(scale):
+        offset = (2 * phase + 1 - scale) / (2 * scale)
+        start, weight = (1, offset) if offset >= 0 else (0, 1 + offset)
+        low, high = cut(padded, start, start + n), cut(padded, start + 1, start + n + 1)
+        target = cut(out, phase, None, scale)
+        np.subtract(high, low, out=target)
+        target *= x.dtype.type(weight)
+        target += low
+    return out
+
+
+def _gather_bilinear_axis(x: FloatArray, axis: int, scale: int) -> FloatArray:
+    """Bilinear x``scale`` along one axis with align_corners=True: whole rows gathered, then blended."""
+    moved = np.ascontiguousarray(np.moveaxis(x, axis, 1))
+    low, high, weight = upsample_sources(moved.shape[1], scale, "bilinear", True)
+    weight = weight.astype(x.dtype).reshape(-1, *([1] * (moved.ndim - 2)))
+    low_rows = moved[:, low]
+    out = low_rows + (moved[:, high] - low_rows) * weight
+    return np.ascontiguousarray(np.moveaxis(out, 1, axis))
 
 
 def relu(x: Any) -> FloatArray:
