@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core import _compute, ops
-from cnn_core._checks import FloatArray, is_int
+from cnn_core._checks import FloatArray, as_image, check_choice, is_int
 
 Batch = dict[str, Any]
 
@@ -221,7 +221,7 @@ class PoolFrames(FrameSequence):
         rows, cols = padded_rows - window.pads[0], padded_cols - window.pads[2]
         fields: Batch = {"output_index": np.stack([c, oy, ox], axis=1), "patch": patch, "rows": rows, "cols": cols}
         if self.kind == "max":
-            winner = patch.reshape(len(index), -1).argmax(axis=1)
+            winner = patch.reshape(len(index), window.kernel[0] * window.kernel[1]).argmax(axis=1)
             ky, kx = np.divmod(winner, window.kernel[1])
             fields["value"] = patch.max(axis=(1, 2))
             fields["argmax"] = np.stack([np.take_along_axis(rows, ky[:, None], 1)[:, 0],
@@ -299,11 +299,13 @@ class ConvTranspose2dFrames(FrameSequence):
         plan = self.plan
         iy, ix = np.divmod(index, plan.batch.shape[3])
         values = plan.batch[:, :, iy, ix]  # (B, C, n)
+        batch, channels = values.shape[:2]
         kh, kw = plan.weight.shape[2:]
-        contribution = np.einsum("bcn,cfij->nbfij", values, plan.weight).reshape(len(index), -1, kh, kw)
+        maps = batch * plan.weight.shape[1]
+        contribution = np.einsum("bcn,cfij->nbfij", values, plan.weight).reshape(len(index), maps, kh, kw)
         return {
             "input_index": np.stack([iy, ix], axis=1),
-            "input_values": values.reshape(-1, len(index)).T,
+            "input_values": values.reshape(batch * channels, len(index)).T,
             "contribution": contribution,
             "out_rows": iy[:, None] * plan.stride[0] + np.arange(kh) * plan.dilation[0] - plan.padding[0],
             "out_cols": ix[:, None] * plan.stride[1] + np.arange(kw) * plan.dilation[1] - plan.padding[1],
@@ -406,3 +408,45 @@ def upsample_frames(x: Any, scale_factor: Any, mode: str = "nearest", align_corn
     1.5
     """
     return UpsampleFrames(x, scale_factor, mode, align_corners)
+
+
+_ACTIVATIONS = {"relu": ops.relu, "leaky_relu": ops.leaky_relu, "sigmoid": ops.sigmoid, "tanh": ops.tanh}
+
+
+class ActivationFrames(FrameSequence):
+    """Frames of an elementwise activation: one element each, channel-major then row-major."""
+
+    def __init__(self, x: Any, function: str, negative_slope: float) -> None:
+        check_choice(function, "function", tuple(_ACTIVATIONS))
+        self.image, was_2d = as_image(x)
+        self.function = function
+        self._apply = ((lambda a: ops.leaky_relu(a, negative_slope)) if function == "leaky_relu"
+                       else _ACTIVATIONS[function])
+        self._apply(self.image[:, :1, :1])  # validates negative_slope before any frame is asked for
+        self.output_shape = self.image.shape[1:] if was_2d else self.image.shape
+        super().__init__(self.image.size)
+
+    def batch(self, start: int, stop: int) -> Batch:
+        """Fields: output_index (n, 3), input (n,) and value (n,) = function(input)."""
+        index = self._range(start, stop)
+        c, oy, ox = _output_index(self.image.shape[1:], index)
+        inputs = self.image[c, oy, ox]
+        values = self._apply(inputs[None]).reshape(-1) if len(index) else inputs.copy()
+        return {"output_index": np.stack([c, oy, ox], axis=1), "input": inputs, "value": values}
+
+    def _single(self, fields: dict[str, Any], position: int) -> None:
+        super()._single(fields, position)
+        fields["input"] = fields["input"].item()
+
+    def _compute_result(self) -> FloatArray:
+        return self._apply(self.image).reshape(self.output_shape)
+
+
+def activation_frames(x: Any, function: str = "relu", negative_slope: float = 0.01) -> ActivationFrames:
+    """Frames of an elementwise activation ("relu", "leaky_relu", "sigmoid", "tanh"): ``output_index``,
+    ``input`` and ``value`` (not in the contract's list; the page steps through activations with it).
+
+    >>> activation_frames(np.array([[-2.0, 3.0]]))[0].value
+    0.0
+    """
+    return ActivationFrames(x, function, negative_slope)

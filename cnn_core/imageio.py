@@ -86,6 +86,27 @@ def load_image(data: bytes, max_side: int = 1024, mode: str = "rgb",
     (3, 2, 4)
     """
     check_choice(mode, "mode", ("rgb", "gray"))
+    return _to_float_rgb_or_gray(_decoded(data, max_side, max_pixels, mode), mode)
+
+
+def load_image_modes(data: bytes, max_side: int = 1024,
+                     max_pixels: int = MAX_PIXELS) -> tuple[FloatArray, FloatArray]:
+    """Decode once, return both ``load_image(mode="rgb")`` and ``load_image(mode="gray")`` results.
+
+    >>> from PIL import Image; import io; buffer = io.BytesIO()
+    >>> Image.new("RGB", (4, 2), (255, 0, 0)).save(buffer, "PNG")
+    >>> [a.shape for a in load_image_modes(buffer.getvalue())]
+    [(3, 2, 4), (1, 2, 4)]
+    """
+    image = _decoded(data, max_side, max_pixels, "rgb")
+    try:
+        return _to_float_rgb_or_gray(image, "rgb"), _to_float_rgb_or_gray(image, "gray")
+    except (OSError, ValueError) as error:
+        raise ValueError(f"the image file is damaged or truncated and cannot be decoded ({error})") from None
+
+
+def _decoded(data: bytes, max_side: int, max_pixels: int, mode: str) -> Image.Image:
+    """Open, orient and downsize (drafting JPEGs); pixels are loaded, conversion is left to the caller."""
     if not is_int(max_side) or max_side < 1:
         raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
     if not is_int(max_pixels) or max_pixels < 1:
@@ -104,7 +125,8 @@ def load_image(data: bytes, max_side: int = 1024, mode: str = "rgb",
             if image.mode == "P" or image.mode in _SIXTEEN_BIT_MODES:
                 image = image.convert("RGBA" if image.mode == "P" else "F")
             image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        return _to_float_rgb_or_gray(image, mode)
+        image.load()
+        return image
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ValueError(f"the image file is damaged or truncated and cannot be decoded ({error})") from None
 
@@ -154,11 +176,14 @@ def display_range(feature_map: Any, scheme: str = "auto") -> tuple[str, float, f
     return chosen, low, high
 
 
-def to_display(feature_map: Any, scheme: str = "auto") -> NDArray[np.uint8]:
+def to_display(feature_map: Any, scheme: str = "auto",
+               value_range: tuple[float, float] | None = None) -> NDArray[np.uint8]:
     """Colour a float map as uint8 RGB: (H, W) or (1, H, W) -> (H, W, 3); (C, H, W) -> (C, H, W, 3).
 
     Signed maps go on a diverging blue-white-red scale centred on zero, non-negative ones on
     viridis; all channels share one scale. A constant map does not divide by zero.
+    ``value_range`` (low, high), e.g. from :func:`display_range` of a finished result, fixes the
+    ends of the scale (values beyond them saturate), so partial maps match the final one.
 
     >>> to_display(np.zeros((1, 2))).shape
     (1, 2, 3)
@@ -167,6 +192,10 @@ def to_display(feature_map: Any, scheme: str = "auto") -> NDArray[np.uint8]:
     if array.ndim not in (2, 3):
         raise ValueError(f"feature_map must be (H, W) or (C, H, W), got shape {array.shape}")
     chosen, low, high = display_range(array, scheme)
+    if value_range is not None:
+        low, high = (float(v) for v in value_range)
+        if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+            raise ValueError(f"value_range must be two finite numbers (low <= high), got {value_range!r}")
     span = high - low
     if span > 0:
         levels = np.rint((array.astype(np.float64) - low) * ((_LEVELS - 1) / span))

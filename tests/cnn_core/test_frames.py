@@ -255,3 +255,39 @@ def test_conv2d_frames_random_access_is_lazy_on_a_large_image() -> None:
     assert seq[-1].output_index == (7, 1023, 1023)
     assert seq.batch(1000, 3000)["patch"].shape == (2000, 3, 3, 3)
     assert seq._result is None  # nothing computed the full result
+
+
+@pytest.mark.parametrize("function", ["relu", "leaky_relu", "sigmoid", "tanh"])
+def test_activation_frames_apply_the_function_elementwise(function: str) -> None:
+    from cnn_core import ops
+    from cnn_core.frames import activation_frames
+
+    x = np.random.default_rng(4).standard_normal((2, 3, 4))
+    seq = activation_frames(x, function, 0.2)
+    expected = ops.leaky_relu(x, 0.2) if function == "leaky_relu" else getattr(ops, function)(x)
+    assert_array_equal(seq.result(), expected)
+    batch = seq.batch(0, len(seq))
+    assert_allclose(batch["value"], expected.reshape(-1), **TOL)
+    assert_array_equal(batch["input"], x.reshape(-1))
+    assert seq[13].output_index == (1, 0, 1)
+    with pytest.raises(ValueError, match="function must be one of 'relu', 'leaky_relu', 'sigmoid', 'tanh'"):
+        activation_frames(x, "gelu")
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: conv2d_frames(x, np.ones((2, 3, 2, 2))),
+    lambda x: conv2d_frames(x, np.ones((2, 2))),
+    lambda x: max_pool2d_frames(x, 2),
+    lambda x: avg_frames(x, 2),
+    lambda x: sum_pool2d_frames(x, 2),
+    lambda x: conv_transpose2d_frames(x, np.ones((3, 2, 2, 2))),
+    lambda x: conv_transpose2d_frames(x, np.ones((2, 2))),
+    lambda x: upsample_frames(x, 2, "bilinear"),
+])
+def test_empty_batches_have_every_field_with_length_zero(make: Any) -> None:
+    seq = make(np.ones((3, 4, 4)))
+    full = seq.batch(0, 1)
+    empty = seq.batch(len(seq), len(seq))
+    assert set(empty) == set(full)
+    for name, values in empty.items():
+        assert values.shape == (0, *full[name].shape[1:])

@@ -42,6 +42,7 @@ def test_pool_output_size_ceil_mode_rules() -> None:
     assert pool_output_size(5, 2) == 2
     assert pool_output_size(5, 2, ceil_mode=True) == 3
     # the last window would start in the right padding: PyTorch drops it
+    assert pool_output_size(5, 2, stride=2, padding=1, ceil_mode=True) == 3
     assert pool_output_size(4, 2, stride=2, padding=1, ceil_mode=True) == 3
     assert pool_output_size(6, 3, stride=2, padding=1, ceil_mode=True) == 4
     assert pool_output_size(10, 3, stride=2, padding="same") == 5

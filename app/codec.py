@@ -1,0 +1,55 @@
+"""The compact binary form of a frame batch (documented in docs/frames-binary.md).
+
+    bytes 0-3   b"KLF1"
+    bytes 4-7   header length N, uint32 little-endian (N is a multiple of 8)
+    bytes 8..   UTF-8 JSON header, padded with spaces: {"start", "count", "total", ...,
+                "fields": [{"name", "dtype" ("f4", "f8" or "i4"), "shape", "offset"}]}
+    then        the field blocks, little-endian, C order; ``offset`` counts from the end of the
+                header and is a multiple of 8, so a browser can view each block as a typed array.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+import numpy as np
+
+MAGIC = b"KLF1"
+
+
+def _align(size: int) -> int:
+    return -(-size // 8) * 8
+
+
+def encode_batch(batch: dict[str, Any], meta: dict[str, Any], precision: int = 32) -> bytes:
+    """Pack a ``FrameSequence.batch`` dict; floats as float32 (or float64 with precision=64), ints as int32."""
+    float_type = "<f4" if precision == 32 else "<f8"
+    fields, blocks, offset = [], [], 0
+    for name, values in batch.items():
+        array = np.asarray(values)
+        block = np.ascontiguousarray(array, dtype="<i4" if array.dtype.kind in "iub" else float_type)
+        fields.append({"name": name, "dtype": block.dtype.str[1:], "shape": list(block.shape), "offset": offset})
+        padded = _align(block.nbytes)
+        blocks.append(block.tobytes() + b"\0" * (padded - block.nbytes))
+        offset += padded
+    header = json.dumps({**meta, "fields": fields}, separators=(",", ":")).encode()
+    header += b" " * (_align(len(header)) - len(header))
+    return b"".join([MAGIC, struct.pack("<I", len(header)), header, *blocks])
+
+
+def decode_batch(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray[Any, Any]]]:
+    """Unpack :func:`encode_batch`'s bytes into (header, {name: array}); a reference for clients."""
+    if data[:4] != MAGIC:
+        raise ValueError("not a Kernel Lens frame batch: missing the KLF1 magic")
+    (length,) = struct.unpack("<I", data[4:8])
+    header = json.loads(data[8:8 + length])
+    base = 8 + length
+    arrays = {}
+    for field in header["fields"]:
+        dtype = np.dtype("<" + field["dtype"])
+        count = int(np.prod(field["shape"], dtype=np.int64))
+        start = base + field["offset"]
+        arrays[field["name"]] = np.frombuffer(data, dtype, count, start).reshape(field["shape"])
+    return header, arrays

@@ -1,0 +1,46 @@
+"""Settings from KERNEL_LENS_* environment variables, with a sane default for every limit."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every limit the server enforces; override with e.g. ``KERNEL_LENS_MAX_UPLOAD_BYTES=5000000``."""
+
+    model_config = SettingsConfigDict(env_prefix="KERNEL_LENS_", frozen=True)
+
+    max_upload_bytes: int = Field(20_000_000, ge=1, description="largest accepted upload, in bytes")
+    max_image_side: int = Field(1024, ge=8, le=4096, description="longer side after downscaling an upload")
+    max_image_pixels: int = Field(50_000_000, ge=1, description="largest image (from its header) to decode")
+    max_kernel_side: int = Field(15, ge=1, le=31)
+    max_stride: int = Field(16, ge=1)
+    max_padding: int = Field(32, ge=0)
+    max_dilation: int = Field(16, ge=1)
+    max_scale_factor: int = Field(8, ge=1)
+    max_filters: int = Field(16, ge=1)
+    max_matrix_side: int = Field(64, ge=1, description="largest side of a typed-in matrix")
+    max_output_elements: int = Field(16_777_216, ge=1, description="largest result (elements) of one run")
+    max_batch_frames: int = Field(262_144, ge=1, description="most frames in one binary batch")
+    max_json_frames: int = Field(2_000, ge=1, description="most frames in one JSON batch")
+    store_bytes: int = Field(1 << 30, ge=1 << 20, description="memory budget of stored images")
+    run_cache_bytes: int = Field(1 << 30, ge=1 << 20, description="memory budget of computed runs")
+    max_runs: int = Field(10_000, ge=1, description="run specifications remembered (cheap)")
+    max_concurrent: int = Field(2, ge=1, description="computations running at once (threads)")
+    ws_window_frames: int = Field(65_536, ge=1, description="frames a WebSocket may run ahead of acks")
+    ws_max_fps: int = Field(1_000_000, ge=1)
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS; none by default")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,74 @@
+"""create_app(): static files, templates, routers, security headers, error handlers, bundled samples."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from app import __version__
+from app.config import Settings, get_settings
+from app.errors import install_error_handlers
+from app.paths import STATIC
+from app.routes import animate, frames, images, kernels, ops, pages
+from app.runs import RunRegistry
+from app.samples import SAMPLES
+from app.schemas import SampleInfo
+from app.security import SecurityHeaders
+from app.store import ImageStore
+
+DESCRIPTION = """
+Kernel Lens computes convolutions, pooling, up-sampling and transposed convolutions on your image
+with exact NumPy (PyTorch semantics), and serves every step of the computation as animation frames.
+
+Typical use: `POST /api/images` (or pick `GET /api/samples`), `POST /api/run` with an operation,
+then fetch frames with `GET /api/frames` or play them over the `/ws/animate` WebSocket.
+Errors are always `{"detail": "..."}` naming what was wrong and what is allowed.
+"""
+
+
+def _swagger_assets() -> Path | None:
+    try:
+        import swagger_ui_bundle
+    except ImportError:  # pragma: no cover - a runtime dependency; /docs then has no assets
+        return None
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application (tests pass their own Settings)."""
+    settings = settings or get_settings()
+    app = FastAPI(title="Kernel Lens", version=__version__, description=DESCRIPTION, docs_url=None,
+                  redoc_url=None)
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
+    app.state.store = ImageStore(settings.store_bytes)
+    app.state.registry = RunRegistry(settings, app.state.store)
+    app.state.samples = _load_samples(app, settings)
+    app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["*"])
+    install_error_handlers(app)
+    for module in (pages, images, kernels, ops, frames, animate):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    assets = _swagger_assets()
+    if assets is not None:
+        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+    return app
+
+
+def _load_samples(app: FastAPI, settings: Settings) -> list[SampleInfo]:
+    """Decode the bundled samples into the store (pinned: they are never evicted)."""
+    samples = []
+    for sample in SAMPLES:
+        image = images.decode_and_store(sample.read(), sample.name, app.state.store, settings, pinned=True)
+        info = images.image_info(image)
+        samples.append(SampleInfo(**info.model_dump(), title=sample.title, description=sample.description,
+                                  license=sample.license))
+    logging.getLogger("kernel_lens").info("loaded %d samples", len(samples))
+    return samples

@@ -1,0 +1,170 @@
+"""Turn a RunRequest into engine calls: the input array, the weight, the frame sequence, the result.
+
+The server's own limits (kernel size, stride, output size...) are checked here, before any
+computation; the engine checks everything else and its ValueErrors become 422 responses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.config import Settings
+from app.schemas import (
+    ActivationSpec,
+    Conv2dSpec,
+    ConvTranspose2dSpec,
+    FilterSpec,
+    KernelRef,
+    PoolSpec,
+    RunRequest,
+    UpsampleSpec,
+)
+from app.store import ImageStore
+from cnn_core import frames, get_kernel, parse_kernel
+from cnn_core.frames import FrameSequence, activation_frames
+
+
+class NotFound(LookupError):
+    """A referenced image does not exist (404)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated run: its input, its resolved weight and bias, and its (lazy) frame sequence."""
+
+    x: NDArray[Any]
+    weight: NDArray[Any] | None
+    bias: NDArray[Any] | float | None
+    frames: FrameSequence
+
+
+def load_source(request: RunRequest, store: ImageStore, settings: Settings) -> NDArray[Any]:
+    """The input array: a stored image in the requested colour mode, or the typed matrix."""
+    source = request.source
+    if source.image_id is not None:
+        image = store.get(source.image_id)
+        if image is None:
+            raise NotFound(f"image {source.image_id} is not stored (it may have been evicted); upload it again")
+        return image.pixels(source.color)
+    try:
+        matrix = np.array(source.matrix, dtype=np.float64)
+    except ValueError:
+        raise ValueError("matrix must be rectangular: every row needs the same number of values") from None
+    if max(matrix.shape) > settings.max_matrix_side or matrix.ndim == 3 and matrix.shape[0] > 16:
+        raise ValueError(f"matrix must be at most {settings.max_matrix_side}x{settings.max_matrix_side} "
+                         f"(and 16 channels), got shape {list(matrix.shape)}")
+    return matrix
+
+
+def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[np.float64]:
+    if ref.name is not None:
+        kernel = get_kernel(ref.name, **ref.params)
+    elif ref.text is not None:
+        kernel = parse_kernel(ref.text)
+    else:
+        try:
+            kernel = np.array(ref.values, dtype=np.float64)
+        except ValueError:
+            raise ValueError(f"{where}: kernel values must be rectangular (every row the same length)") from None
+        if kernel.ndim != 2 or 0 in kernel.shape:
+            raise ValueError(f"{where}: kernel values must be a non-empty matrix, got shape {list(kernel.shape)}")
+    if max(kernel.shape) > settings.max_kernel_side:
+        raise ValueError(f"{where}: kernels may be at most {settings.max_kernel_side}x{settings.max_kernel_side}, "
+                         f"got {kernel.shape[0]}x{kernel.shape[1]}")
+    return kernel
+
+
+def _filter_slices(spec: FilterSpec, channels: int, settings: Settings, index: int) -> NDArray[np.float64]:
+    where = f"filter {index + 1}"
+    if spec.channels is None:
+        kernel = _kernel(spec.kernel, settings, where)
+        return np.repeat(kernel[None], channels, axis=0)
+    if len(spec.channels) != channels:
+        raise ValueError(f"{where}: give one kernel per input channel ({channels}), got {len(spec.channels)}")
+    slices = [_kernel(ref, settings, f"{where}, channel {c + 1}") for c, ref in enumerate(spec.channels)]
+    if len({s.shape for s in slices}) > 1:
+        raise ValueError(f"{where}: every channel's kernel must have the same size, got "
+                         f"{', '.join(f'{s.shape[0]}x{s.shape[1]}' for s in slices)}")
+    return np.stack(slices)
+
+
+def build_filters(spec: Conv2dSpec | ConvTranspose2dSpec, channels: int,
+                  settings: Settings) -> tuple[NDArray[np.float64], NDArray[np.float64] | float]:
+    """The (F, C, kh, kw) weight and (F,) bias, or for depthwise the (kh, kw) kernel and a scalar bias."""
+    if len(spec.filters) > settings.max_filters:
+        raise ValueError(f"filters may number at most {settings.max_filters}, got {len(spec.filters)}")
+    if spec.depthwise:
+        if len(spec.filters) != 1 or spec.filters[0].channels is not None:
+            raise ValueError("depthwise applies one 2-D kernel to every channel: give exactly one filter with a "
+                             "single kernel")
+        return _kernel(spec.filters[0].kernel, settings, "filter 1"), spec.filters[0].bias
+    stacks = [_filter_slices(item, channels, settings, i) for i, item in enumerate(spec.filters)]
+    if len({s.shape for s in stacks}) > 1:
+        raise ValueError("every filter of a layer must have the same kernel size, got "
+                         + ", ".join(f"{s.shape[1]}x{s.shape[2]}" for s in stacks))
+    return np.stack(stacks), np.array([item.bias for item in spec.filters])
+
+
+def _limit(value: Any, name: str, maximum: int) -> None:
+    values = value if isinstance(value, tuple | list) else (value,)
+    for item in values:
+        if isinstance(item, int) and item > maximum:
+            raise ValueError(f"{name} may be at most {maximum} here, got {item}")
+
+
+def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepared:
+    """Validate a request against the server's limits and build its lazy frame sequence."""
+    x = load_source(request, store, settings)
+    spec = request.operation
+    channels = 1 if x.ndim == 2 else x.shape[0]
+    weight: NDArray[Any] | None = None
+    bias: NDArray[Any] | float | None = None
+    sequence: FrameSequence
+    if isinstance(spec, Conv2dSpec):
+        _check_window_limits(spec.stride, spec.padding, spec.dilation, settings)
+        weight, bias = build_filters(spec, channels, settings)
+        sequence = frames.conv2d_frames(x, weight, bias, spec.stride, spec.padding, spec.dilation,
+                                        spec.padding_mode)
+    elif isinstance(spec, ConvTranspose2dSpec):
+        _check_window_limits(spec.stride, spec.padding, spec.dilation, settings)
+        built, bias = build_filters(spec, channels, settings)
+        weight = built if spec.depthwise else built.transpose(1, 0, 2, 3)
+        sequence = frames.conv_transpose2d_frames(x, weight, bias, spec.stride, spec.padding, spec.output_padding,
+                                                  spec.dilation)
+    elif isinstance(spec, PoolSpec):
+        _check_window_limits(spec.stride, spec.padding, spec.dilation, settings)
+        _limit(spec.kernel_size, "kernel_size", settings.max_kernel_side)
+        if spec.op == "max_pool2d":
+            sequence = frames.max_pool2d_frames(x, spec.kernel_size, spec.stride, spec.padding, spec.dilation,
+                                                spec.ceil_mode)
+        else:
+            if spec.dilation not in (1, (1, 1)):
+                raise ValueError(f"dilation applies to max_pool2d only; {spec.op} takes dilation 1")
+            if spec.op == "avg_pool2d":
+                sequence = frames.avg_pool2d_frames(x, spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode,
+                                                    spec.count_include_pad)
+            else:
+                sequence = frames.sum_pool2d_frames(x, spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode)
+    elif isinstance(spec, UpsampleSpec):
+        _limit(spec.scale_factor, "scale_factor", settings.max_scale_factor)
+        sequence = frames.upsample_frames(x, spec.scale_factor, spec.mode, spec.align_corners)
+    else:
+        assert isinstance(spec, ActivationSpec)  # the discriminated union has no other member
+        sequence = activation_frames(x, spec.op, spec.negative_slope)
+    elements = int(np.prod(sequence.output_shape))
+    if elements > settings.max_output_elements:
+        raise ValueError(f"the result would have {elements:,} values ({'x'.join(map(str, sequence.output_shape))}); "
+                         f"at most {settings.max_output_elements:,} are allowed: lower the scale, filters or image size")
+    return Prepared(x, weight, bias, sequence)
+
+
+def _check_window_limits(stride: Any, padding: Any, dilation: Any, settings: Settings) -> None:
+    if stride is not None:
+        _limit(stride, "stride", settings.max_stride)
+    if not isinstance(padding, str):
+        _limit(padding, "padding", settings.max_padding)
+    _limit(dilation, "dilation", settings.max_dilation)

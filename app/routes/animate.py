@@ -1,0 +1,240 @@
+"""Playback over a WebSocket: the server streams frames at the client's pace, within an ack window.
+
+Client -> server (JSON text messages):
+    {"type": "open", "request": <RunRequest>} or {"type": "open", "run_id": "..."}
+    {"type": "set", "request": <RunRequest>}      new parameters; the position is kept where it exists
+    {"type": "play", "fps": 120}                   stream forward from the current position
+    {"type": "pause"}
+    {"type": "step", "by": -1}                     move and send that one frame (pauses)
+    {"type": "seek", "index": 1234}                jump and send that frame at once
+    {"type": "ack", "index": 1234}                 the client has painted up to this frame
+    {"type": "status"}
+    {"type": "close"}
+Server -> client: {"type": "opened", "run": <RunResponse>, "position": i}, frame batches (binary KLF1
+messages, or {"type": "frames", ...} with "format": "json" at open), {"type": "state", ...},
+{"type": "error", "detail": "..."} (the connection stays open), {"type": "closed"}.
+
+The server never runs more than ``KERNEL_LENS_WS_WINDOW_FRAMES`` frames ahead of the last ack, and
+awaits each send, so a slow or stalled client costs it a bounded amount of memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from starlette.websockets import WebSocketState
+
+from app.codec import encode_batch
+from app.config import Settings
+from app.errors import validation_message
+from app.operations import NotFound
+from app.routes.frames import batch_as_json
+from app.routes.ops import describe
+from app.runs import Run, RunRegistry
+from app.schemas import RunRequest
+
+router = APIRouter()
+TICK = 1 / 60  # the player sends at most one batch per display frame
+INLINE_FRAMES = 256  # smaller batches are cheap enough to build on the event loop
+
+
+class ClientError(Exception):
+    """A bad message: reported to the client, the connection stays open."""
+
+
+def _integer(message: dict[str, Any], key: str) -> int:
+    value = message.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ClientError(f"{message.get('type')} needs an integer '{key}', got {value!r}")
+    return value
+
+
+class AnimationSession:
+    """One client's playback state and its two loops (messages in, frames out)."""
+
+    def __init__(self, websocket: WebSocket, registry: RunRegistry, settings: Settings) -> None:
+        self.websocket = websocket
+        self.registry = registry
+        self.settings = settings
+        self.run: Run | None = None
+        self.position = -1
+        self.acked = -1
+        self.playing = False
+        self.fps = 30.0
+        self.format = "binary"
+        self.precision = 32
+        self.frames_sent = 0
+        self.wake = asyncio.Event()
+        self.send_lock = asyncio.Lock()
+
+    @property
+    def total(self) -> int:
+        """Frames in the current run."""
+        return 0 if self.run is None else len(self.run.prepared.frames)
+
+    async def serve(self) -> None:
+        """Run until the client closes or disconnects."""
+        player = asyncio.create_task(self.play_loop())
+        try:
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                try:
+                    if not await self.handle(message.get("text")):
+                        return
+                except ClientError as error:
+                    await self.send_json({"type": "error", "detail": str(error)})
+        except WebSocketDisconnect:
+            return
+        finally:
+            player.cancel()
+
+    async def handle(self, text: str | None) -> bool:
+        """Apply one control message; False when the client asked to close."""
+        if text is None:
+            raise ClientError("send control messages as JSON text, e.g. {\"type\": \"play\", \"fps\": 60}")
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ClientError(f"messages must be JSON: {error.msg} at character {error.pos}") from None
+        if not isinstance(message, dict):
+            raise ClientError("messages must be JSON objects with a 'type'")
+        kind = message.get("type")
+        if kind in ("open", "set"):
+            await self.open(message, keep_position=kind == "set")
+        elif kind == "play":
+            fps = message.get("fps", self.fps)
+            if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps <= self.settings.ws_max_fps:
+                raise ClientError(f"fps must be a number from 1 to {self.settings.ws_max_fps:,}, got {fps!r}")
+            self.require_run()
+            self.fps, self.playing = float(fps), True
+            self.wake.set()
+            await self.send_state()
+        elif kind == "pause":
+            self.playing = False
+            await self.send_state()
+        elif kind == "step":
+            self.require_run()
+            self.playing = False
+            await self.show(self.position + _integer(message, "by"))
+        elif kind == "seek":
+            self.require_run()
+            await self.show(_integer(message, "index"))
+        elif kind == "ack":
+            self.acked = max(self.acked, _integer(message, "index"))
+            self.wake.set()
+        elif kind == "status":
+            await self.send_state()
+        elif kind == "close":
+            await self.send_json({"type": "closed"})
+            await self.websocket.close()
+            return False
+        else:
+            raise ClientError(f"unknown message type {kind!r}; use open, set, play, pause, step, seek, ack, "
+                              "status or close")
+        return True
+
+    def require_run(self) -> Run:
+        if self.run is None:
+            raise ClientError("open a run first: {\"type\": \"open\", \"request\": {...}}")
+        return self.run
+
+    async def open(self, message: dict[str, Any], keep_position: bool) -> None:
+        """Open (or re-parameterise) the run this session plays."""
+        self.format = message.get("format", self.format)
+        self.precision = message.get("precision", self.precision)
+        if self.format not in ("binary", "json") or self.precision not in (32, 64):
+            raise ClientError("format must be 'binary' or 'json' and precision 32 or 64")
+        try:
+            if "run_id" in message:
+                run_id = str(message["run_id"])
+            else:
+                run_id = self.registry.register(RunRequest.model_validate(message.get("request")))
+            run = await self.registry.get(run_id)
+        except ValidationError as error:
+            raise ClientError(validation_message(error)) from None  # type: ignore[arg-type]
+        except (ValueError, TypeError, NotFound) as error:
+            raise ClientError(str(error)) from None
+        self.run = run
+        self.position = min(self.position, self.total - 1) if keep_position else -1
+        self.acked = min(self.acked, self.position)
+        await self.send_json({"type": "opened", "run": describe(run).model_dump(), "position": self.position})
+        if self.position >= 0:
+            await self.send_frames(self.position, self.position + 1)
+
+    async def show(self, index: int) -> None:
+        """Move to a frame (clamped to the run) and send it at once."""
+        self.position = max(0, min(index, self.total - 1))
+        self.acked = min(self.acked, self.position)
+        await self.send_frames(self.position, self.position + 1)
+
+    async def play_loop(self) -> None:
+        """Stream frames while playing: fps frames per second, in batches of one display tick."""
+        credit, last = 0.0, time.perf_counter()
+        while True:
+            now = time.perf_counter()
+            ready = (self.playing and self.position + 1 < self.total
+                     and self.position - self.acked < self.settings.ws_window_frames)
+            if not ready:
+                if self.playing and self.position + 1 >= self.total and self.total:
+                    self.playing = False
+                    await self.send_state(ended=True)
+                self.wake.clear()
+                await self.wake.wait()
+                credit, last = 1.0, time.perf_counter()  # the first frame goes out at once
+                continue
+            credit = min(credit + (now - last) * self.fps, self.fps * 0.25 + 1)
+            last = now
+            room = self.settings.ws_window_frames - (self.position - self.acked)
+            count = int(min(max(credit, 1.0 if self.fps >= 1 / TICK else 0.0), room,
+                            self.settings.max_batch_frames, self.total - self.position - 1))
+            if count >= 1:
+                credit -= count
+                start = self.position + 1
+                self.position += count
+                await self.send_frames(start, start + count)
+            await asyncio.sleep(max(TICK, 1 / self.fps) if count >= 1 else TICK / 4)
+
+    async def send_frames(self, start: int, stop: int) -> None:
+        """Send frames start..stop-1 as one message in the session's format."""
+        run = self.require_run()
+        sequence = run.prepared.frames
+        meta = {"type": "frames", "run_id": run.run_id, "start": start, "count": stop - start, "total": self.total}
+
+        def build() -> bytes | str:
+            if self.format == "binary":
+                return encode_batch(sequence.batch(start, stop), meta, self.precision)
+            return json.dumps({**meta, "frames": batch_as_json(sequence, start, stop)}, allow_nan=False)
+
+        payload = build() if stop - start <= INLINE_FRAMES else await self.registry.in_thread(build)
+        async with self.send_lock:
+            if isinstance(payload, bytes):
+                await self.websocket.send_bytes(payload)
+            else:
+                await self.websocket.send_text(payload)
+        self.frames_sent += stop - start
+
+    async def send_state(self, ended: bool = False) -> None:
+        await self.send_json({"type": "state", "playing": self.playing, "position": self.position,
+                              "acked": self.acked, "fps": self.fps, "total": self.total,
+                              "frames_sent": self.frames_sent, "ended": ended})
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        if self.websocket.client_state != WebSocketState.CONNECTED:
+            return
+        async with self.send_lock:
+            await self.websocket.send_text(json.dumps(message))
+
+
+@router.websocket("/ws/animate")
+async def animate(websocket: WebSocket) -> None:
+    """Playback of a run's frames; see the module docstring for the protocol."""
+    await websocket.accept()
+    registry: RunRegistry = websocket.app.state.registry
+    await AnimationSession(websocket, registry, registry.settings).serve()

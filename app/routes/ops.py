@@ -1,0 +1,109 @@
+"""Running an operation: its result, formula and statistics, and the result as PNG and .npy."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Response
+
+from app.deps import RegistryDep
+from app.runs import Run, encode_png
+from app.schemas import ErrorBody, RunRequest, RunResponse
+from cnn_core import to_display
+from cnn_core.frames import ConvTranspose2dFrames
+
+router = APIRouter(prefix="/api", tags=["operations"])
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+
+
+def describe(run: Run) -> RunResponse:
+    """The JSON answer for a computed run."""
+    prepared, run_id = run.prepared, run.run_id
+    source = run.request.source
+    input_url = (f"/api/images/{source.image_id}.png?color={source.color}" if source.image_id
+                 else f"/api/runs/{run_id}/input.png")
+    bias = prepared.bias
+    return RunResponse(
+        run_id=run_id, op=run.request.operation.op, input_shape=list(prepared.x.shape),
+        output_shape=list(run.result.shape), frame_count=len(prepared.frames),
+        frame_fields=list(prepared.frames.batch(0, 0)), formula=run.formula, stats=run.stats,
+        display=run.display,
+        weight=None if prepared.weight is None else prepared.weight.tolist(),
+        bias=None if bias is None else np.atleast_1d(np.asarray(bias, dtype=float)).tolist(),
+        result_png_url=f"/api/runs/{run_id}/result.png", result_npy_url=f"/api/runs/{run_id}/result.npy",
+        input_png_url=input_url, frames_url=f"/api/frames?run_id={run_id}",
+    )
+
+
+@router.post("/run", response_model=RunResponse, responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+async def run_operation(body: RunRequest, registry: RegistryDep) -> RunResponse:
+    """Compute one operation on an image or a typed matrix.
+
+    Returns the output shape, the output-size formula with your numbers, the number of animation
+    frames, min/max/mean, and URLs of the result as PNG and .npy and of its frames.
+    """
+    run_id = registry.register(body)
+    return describe(await registry.get(run_id))
+
+
+@router.get("/runs/{run_id}", response_model=RunResponse, responses={404: {"model": ErrorBody}})
+async def get_run(run_id: str, registry: RegistryDep) -> RunResponse:
+    """A run's description (recomputed if it was evicted)."""
+    return describe(await registry.get(run_id))
+
+
+@router.get("/runs/{run_id}/result.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}})
+async def result_png(run_id: str, registry: RegistryDep, channel: int = 0) -> Response:
+    """One map of the result (``channel``), coloured on the scale shared by all its maps."""
+    run = await registry.get(run_id)
+    png = await registry.in_thread(run.result_png, channel)
+    return Response(png, media_type="image/png", headers=IMMUTABLE)
+
+
+@router.get("/runs/{run_id}/result.npy", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}, 404: {"model": ErrorBody}})
+async def result_npy(run_id: str, registry: RegistryDep) -> Response:
+    """The raw result, for ``numpy.load``."""
+    run = await registry.get(run_id)
+    buffer = io.BytesIO()
+    np.save(buffer, run.result, allow_pickle=False)
+    name = f"kernel-lens-{run.request.operation.op}-{run_id[:8]}.npy"
+    return Response(buffer.getvalue(), media_type="application/octet-stream",
+                    headers={**IMMUTABLE, "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/runs/{run_id}/input.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}})
+async def input_png(run_id: str, registry: RegistryDep, channel: int = 0) -> Response:
+    """The input of a run, coloured for display (typed matrices; images have their own preview)."""
+    run = await registry.get(run_id)
+    x = run.prepared.x if run.prepared.x.ndim == 3 else run.prepared.x[None]
+    if not 0 <= channel < x.shape[0]:
+        raise HTTPException(422, f"channel must be from 0 to {x.shape[0] - 1}, got {channel}")
+    png = await registry.in_thread(lambda: encode_png(to_display(x[channel])))
+    return Response(png, media_type="image/png", headers=IMMUTABLE)
+
+
+@router.get("/runs/{run_id}/partial.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}})
+async def partial_png(run_id: str, index: int, registry: RegistryDep, channel: int = 0) -> Response:
+    """A transposed convolution's output after frames 0..index, on the final result's colour scale."""
+    run = await registry.get(run_id)
+    frames = run.prepared.frames
+    if not isinstance(frames, ConvTranspose2dFrames):
+        raise HTTPException(422, "partial outputs exist for conv_transpose2d runs only")
+
+    def render() -> bytes:
+        partial = frames.partial_output(index)
+        maps = partial if partial.ndim == 3 else partial[None]
+        if not 0 <= channel < maps.shape[0]:
+            raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
+        return encode_png(to_display(maps[channel], run.display.scheme, (run.display.low, run.display.high)))
+
+    try:
+        png = await registry.in_thread(render)
+    except IndexError as error:
+        raise HTTPException(422, str(error)) from None
+    return Response(png, media_type="image/png", headers=IMMUTABLE)

@@ -1,0 +1,151 @@
+"""Runs: a request gets a content-hash id; its computation is cached (bounded) and shared by callers."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from app.config import Settings
+from app.formulas import output_size_formulas
+from app.operations import NotFound, Prepared, prepare
+from app.schemas import Display, RunRequest, Stats
+from app.store import ByteBudgetLRU, ImageStore
+from cnn_core import to_display
+from cnn_core.imageio import display_range
+
+
+@dataclass
+class Run:
+    """A computed run: the prepared frames, the full result and what the page shows about it."""
+
+    run_id: str
+    request: RunRequest
+    prepared: Prepared
+    result: NDArray[Any]
+    stats: Stats
+    display: Display
+    formula: dict[str, str]
+    pngs: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory this run holds beyond the shared input image."""
+        padded = getattr(self.prepared.frames, "plan", None)
+        extra = getattr(padded, "padded", None)
+        return int(self.result.nbytes + (extra.nbytes if isinstance(extra, np.ndarray) else 0))
+
+    def maps(self) -> NDArray[Any]:
+        """The result as (C, H, W)."""
+        return self.result if self.result.ndim == 3 else self.result[None]
+
+    def result_png(self, channel: int) -> bytes:
+        """One map of the result, coloured on the scale shared by all maps, as PNG (cached)."""
+        key = f"result{channel}"
+        if key not in self.pngs:
+            maps = self.maps()
+            if not 0 <= channel < maps.shape[0]:
+                raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
+            rgb = to_display(maps[channel], self.display.scheme, (self.display.low, self.display.high))
+            self.pngs[key] = encode_png(rgb)
+        return self.pngs[key]
+
+
+def encode_png(rgb: NDArray[np.uint8]) -> bytes:
+    """(H, W, 3) uint8 -> PNG bytes (fast compression: these are made per request)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def run_id_of(request: RunRequest) -> str:
+    """The same request always gets the same id, whoever sends it."""
+    canonical = request.model_dump_json(exclude_defaults=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def compute_run(run_id: str, request: RunRequest, store: ImageStore, settings: Settings) -> Run:
+    """Validate, build the frames and compute the full result (CPU-bound: call it off the event loop)."""
+    prepared = prepare(request, store, settings)
+    result = prepared.frames.result()
+    scheme, low, high = display_range(result)
+    weight = prepared.weight
+    kernel_shape = (int(weight.shape[-2]), int(weight.shape[-1])) if weight is not None else (1, 1)
+    in_shape = (int(prepared.x.shape[-2]), int(prepared.x.shape[-1]))
+    return Run(
+        run_id=run_id,
+        request=request,
+        prepared=prepared,
+        result=result,
+        stats=Stats(min=float(result.min()), max=float(result.max()), mean=float(result.mean())),
+        display=Display(scheme=scheme, low=low, high=high),
+        formula=output_size_formulas(request.operation, in_shape, result.shape, kernel_shape),
+    )
+
+
+class RunRegistry:
+    """Remembers run requests by id (cheap) and keeps computed runs within a byte budget."""
+
+    def __init__(self, settings: Settings, store: ImageStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.limiter = anyio.CapacityLimiter(settings.max_concurrent)
+        self._requests: OrderedDict[str, RunRequest] = OrderedDict()
+        self._lock = threading.Lock()
+        self._computed: ByteBudgetLRU[Run] = ByteBudgetLRU(settings.run_cache_bytes, lambda run: run.nbytes)
+        self._pending: dict[str, asyncio.Future[Run]] = {}
+
+    def register(self, request: RunRequest) -> str:
+        """Remember a request; returns its id."""
+        run_id = run_id_of(request)
+        with self._lock:
+            self._requests[run_id] = request
+            self._requests.move_to_end(run_id)
+            while len(self._requests) > self.settings.max_runs:
+                self._requests.popitem(last=False)
+        return run_id
+
+    def request(self, run_id: str) -> RunRequest:
+        """The request behind an id; NotFound when unknown or forgotten."""
+        with self._lock:
+            request = self._requests.get(run_id)
+        if request is None:
+            raise NotFound(f"run {run_id} is unknown or has expired; POST /api/run again")
+        return request
+
+    async def in_thread(self, function: Any, *args: Any) -> Any:
+        """Run CPU-bound work in the bounded thread pool, so the event loop keeps serving."""
+        return await anyio.to_thread.run_sync(function, *args, limiter=self.limiter)
+
+    async def get(self, run_id: str) -> Run:
+        """The computed run, computed once even when many callers ask at the same moment; a caller
+        that goes away does not cancel the computation others are waiting for."""
+        cached = self._computed.get(run_id)
+        if cached is not None:
+            return cached
+        task = self._pending.get(run_id)
+        if task is None:
+            request = self.request(run_id)
+            task = asyncio.ensure_future(self._compute(run_id, request))
+            self._pending[run_id] = task
+            task.add_done_callback(lambda done: self._finished(run_id, done))
+        return await asyncio.shield(task)
+
+    async def _compute(self, run_id: str, request: RunRequest) -> Run:
+        run: Run = await self.in_thread(compute_run, run_id, request, self.store, self.settings)
+        self._computed.put(run_id, run)
+        return run
+
+    def _finished(self, run_id: str, task: asyncio.Future[Run]) -> None:
+        self._pending.pop(run_id, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an error nobody awaited anymore is not reported as lost

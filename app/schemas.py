@@ -1,0 +1,215 @@
+"""Request and response models; NumPy arrays travel as nested JSON lists."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+IntOrPair = Annotated[int | tuple[int, int], Field(description="an int, or [rows, cols]")]
+PaddingValue = Annotated[int | tuple[int, int] | Literal["valid", "same", "full"],
+                         Field(description="an int, [rows, cols], or 'valid' / 'same' (Keras rule) / 'full'")]
+IMAGE_ID = r"^[0-9a-f]{24}$"
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors, so a typo in a parameter name is reported, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(Strict):
+    """What to compute on: a stored image (upload or sample) or a small typed matrix."""
+
+    image_id: str | None = Field(None, pattern=IMAGE_ID, description="id from POST /api/images or GET /api/samples")
+    color: Literal["rgb", "gray"] = Field("rgb", description="3 channels, or 1 channel of luma")
+    matrix: list[list[float]] | list[list[list[float]]] | None = Field(
+        None, description="a (H, W) or (C, H, W) matrix typed by the user")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Source:
+        if (self.image_id is None) == (self.matrix is None):
+            raise ValueError("give exactly one of image_id or matrix")
+        return self
+
+
+class KernelRef(Strict):
+    """One 2-D kernel: a catalogue name (with parameters), a matrix of numbers, or typed text."""
+
+    name: str | None = Field(None, description="catalogue name, see GET /api/kernels")
+    params: dict[str, int | float] = Field(default_factory=dict, description="e.g. {'size': 5, 'sigma': 1.0}")
+    values: list[list[float]] | None = None
+    text: str | None = Field(None, max_length=10_000, description="e.g. '1 0 -1; 2 0 -2; 1 0 -1'")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> KernelRef:
+        if sum(value is not None for value in (self.name, self.values, self.text)) != 1:
+            raise ValueError("give exactly one of name, values or text")
+        return self
+
+
+class FilterSpec(Strict):
+    """One filter: the same kernel on every input channel, or one kernel per channel, plus a bias."""
+
+    kernel: KernelRef = Field(default_factory=lambda: KernelRef(name="sobel_x"))
+    channels: list[KernelRef] | None = Field(None, description="per-channel kernels (one per input channel)")
+    bias: float = 0.0
+
+
+class Conv2dSpec(Strict):
+    """conv2d: ``filters`` stacked into a (F, C, kh, kw) weight, or one kernel per channel (depthwise)."""
+
+    op: Literal["conv2d"]
+    filters: list[FilterSpec] = Field(default_factory=lambda: [FilterSpec()], min_length=1)
+    depthwise: bool = Field(False, description="apply the single filter's kernel to each channel on its own")
+    stride: IntOrPair = 1
+    padding: PaddingValue = 0
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+    dilation: IntOrPair = 1
+
+
+class ActivationSpec(Strict):
+    """An elementwise activation."""
+
+    op: Literal["relu", "leaky_relu", "sigmoid", "tanh"]
+    negative_slope: float = 0.01
+
+
+class PoolSpec(Strict):
+    """Max, average or sum pooling (stride defaults to kernel_size; dilation is for max only)."""
+
+    op: Literal["max_pool2d", "avg_pool2d", "sum_pool2d"]
+    kernel_size: IntOrPair = 2
+    stride: IntOrPair | None = None
+    padding: PaddingValue = 0
+    dilation: IntOrPair = 1
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+
+class UpsampleSpec(Strict):
+    """Up-sampling by an integer factor."""
+
+    op: Literal["upsample"]
+    scale_factor: IntOrPair = 2
+    mode: Literal["nearest", "bilinear"] = "nearest"
+    align_corners: bool = False
+
+
+class ConvTranspose2dSpec(Strict):
+    """conv_transpose2d: each filter's kernels (per input channel) form the (C, F, kh, kw) weight."""
+
+    op: Literal["conv_transpose2d"]
+    filters: list[FilterSpec] = Field(
+        default_factory=lambda: [FilterSpec(kernel=KernelRef(values=[[1.0, 1.0], [1.0, 1.0]]))], min_length=1)
+    depthwise: bool = False
+    stride: IntOrPair = 2
+    padding: IntOrPair = 0
+    output_padding: IntOrPair = 0
+    dilation: IntOrPair = 1
+
+
+Operation = Annotated[Conv2dSpec | ActivationSpec | PoolSpec | UpsampleSpec | ConvTranspose2dSpec,
+                      Field(discriminator="op")]
+
+RUN_EXAMPLE: dict[str, Any] = {
+    "source": {"matrix": [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]},
+    "operation": {"op": "conv2d", "filters": [{"kernel": {"values": [[1, 0, 1], [0, 1, 0], [1, 0, 1]]}}]},
+}
+
+
+class RunRequest(Strict):
+    """One operation on one input."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [RUN_EXAMPLE]})
+
+    source: Source
+    operation: Operation
+
+
+class Stats(BaseModel):
+    """Summary of a result."""
+
+    min: float
+    max: float
+    mean: float
+
+
+class Display(BaseModel):
+    """How result PNGs are coloured: the scheme and the values at its two ends."""
+
+    scheme: str
+    low: float
+    high: float
+
+
+class RunResponse(BaseModel):
+    """What a run computed, and where to fetch its pictures, raw numbers and frames."""
+
+    run_id: str
+    op: str
+    input_shape: list[int]
+    output_shape: list[int]
+    frame_count: int
+    frame_fields: list[str]
+    formula: dict[str, str]
+    stats: Stats
+    display: Display
+    weight: list[Any] | None = Field(None, description="the kernel(s) as computed on, (F, C, kh, kw) or (kh, kw)")
+    bias: list[float] | None = None
+    result_png_url: str
+    result_npy_url: str
+    input_png_url: str
+    frames_url: str
+
+
+class ImageInfo(BaseModel):
+    """A stored image."""
+
+    id: str
+    width: int
+    height: int
+    channels: int
+    name: str
+    preview_url: str
+    gray_preview_url: str
+
+
+class SampleInfo(ImageInfo):
+    """A bundled sample image with its provenance."""
+
+    title: str
+    description: str
+    license: str
+
+
+class KernelEntry(BaseModel):
+    """A catalogue kernel."""
+
+    name: str
+    description: str
+    params: dict[str, int | float]
+    kernel: list[list[float]]
+
+
+class ParseRequest(Strict):
+    """Kernel text typed by a user."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "1 0 -1; 2 0 -2; 1 0 -1"}]})
+
+    text: str = Field(..., max_length=10_000)
+
+
+class ParsedKernel(BaseModel):
+    """A parsed kernel."""
+
+    kernel: list[list[float]]
+    shape: list[int]
+
+
+class ErrorBody(BaseModel):
+    """Every error: what was wrong and what is allowed."""
+
+    detail: str
+    row: int | None = None
+    column: int | None = None

@@ -1,0 +1,99 @@
+"""Bounded in-memory stores: least recently used entries go first once a byte budget is exceeded.
+
+Entries are immutable NumPy arrays (or objects holding them): a request that already holds a
+reference keeps working after its entry is evicted, so eviction never breaks a request in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+Value = TypeVar("Value")
+
+
+class ByteBudgetLRU(Generic[Value]):
+    """A thread-safe LRU mapping whose total size (as measured by ``size_of``) stays under a budget."""
+
+    def __init__(self, budget: int, size_of: Callable[[Value], int]) -> None:
+        self.budget = budget
+        self._size_of = size_of
+        self._items: OrderedDict[str, tuple[Value, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.used = 0
+
+    def get(self, key: str) -> Value | None:
+        """The value, marked as just used; None when absent."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: str, value: Value, pinned: bool = False) -> None:
+        """Store a value, evicting the least recently used entries to stay within the budget."""
+        size = self._size_of(value)
+        with self._lock:
+            if key in self._items:
+                self.used -= self._items.pop(key)[1]
+            self._items[key] = (value, 0 if pinned else size)
+            self.used += 0 if pinned else size
+            while self.used > self.budget and len(self._items) > 1:
+                oldest = next(iter(self._items))
+                if oldest == key:
+                    break
+                self.used -= self._items.pop(oldest)[1]
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """A decoded image in both colour modes, float32 (C, H, W) in [0, 255], read-only."""
+
+    image_id: str
+    rgb: NDArray[np.float32]
+    gray: NDArray[np.float32]
+    name: str = ""
+    preview: dict[str, bytes] = field(default_factory=dict, compare=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        return int(self.rgb.nbytes + self.gray.nbytes)
+
+    def pixels(self, color: str) -> NDArray[np.float32]:
+        """The image as 3 channels ("rgb") or 1 ("gray")."""
+        return self.gray if color == "gray" else self.rgb
+
+
+def content_id(data: bytes) -> str:
+    """A stable id for uploaded bytes: the same file always gets the same id."""
+    return hashlib.sha256(data).hexdigest()[:24]
+
+
+def freeze(array: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Mark an array read-only so shared references can't be changed under a reader."""
+    array.setflags(write=False)
+    return array
+
+
+class ImageStore(ByteBudgetLRU[StoredImage]):
+    """Images by content id; bundled samples are pinned and never evicted."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(budget, lambda image: image.nbytes)
