@@ -32,7 +32,7 @@ Errors are always `{"detail": "..."}` naming what was wrong and what is allowed.
 
 def _swagger_assets() -> Path | None:
     try:
-        import swagger_ui_bundle
+        import swagger_ui_bundle  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - a runtime dependency; /docs then has no assets
         return None
     return Path(swagger_ui_bundle.swagger_ui_path)

@@ -54,13 +54,13 @@ def load_source(request: RunRequest, store: ImageStore, settings: Settings) -> N
         matrix = np.array(source.matrix, dtype=np.float64)
     except ValueError:
         raise ValueError("matrix must be rectangular: every row needs the same number of values") from None
-    if max(matrix.shape) > settings.max_matrix_side or matrix.ndim == 3 and matrix.shape[0] > 16:
+    if max(matrix.shape) > settings.max_matrix_side or (matrix.ndim == 3 and matrix.shape[0] > 16):
         raise ValueError(f"matrix must be at most {settings.max_matrix_side}x{settings.max_matrix_side} "
                          f"(and 16 channels), got shape {list(matrix.shape)}")
     return matrix
 
 
-def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[np.float64]:
+def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[Any]:
     if ref.name is not None:
         kernel = get_kernel(ref.name, **ref.params)
     elif ref.text is not None:
@@ -78,7 +78,7 @@ def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[np.float6
     return kernel
 
 
-def _filter_slices(spec: FilterSpec, channels: int, settings: Settings, index: int) -> NDArray[np.float64]:
+def _filter_slices(spec: FilterSpec, channels: int, settings: Settings, index: int) -> NDArray[Any]:
     where = f"filter {index + 1}"
     if spec.channels is None:
         kernel = _kernel(spec.kernel, settings, where)
@@ -93,7 +93,7 @@ def _filter_slices(spec: FilterSpec, channels: int, settings: Settings, index: i
 
 
 def build_filters(spec: Conv2dSpec | ConvTranspose2dSpec, channels: int,
-                  settings: Settings) -> tuple[NDArray[np.float64], NDArray[np.float64] | float]:
+                  settings: Settings) -> tuple[NDArray[Any], NDArray[Any] | float]:
     """The (F, C, kh, kw) weight and (F,) bias, or for depthwise the (kh, kw) kernel and a scalar bias."""
     if len(spec.filters) > settings.max_filters:
         raise ValueError(f"filters may number at most {settings.max_filters}, got {len(spec.filters)}")
@@ -157,8 +157,9 @@ def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepa
         sequence = activation_frames(x, spec.op, spec.negative_slope)
     elements = int(np.prod(sequence.output_shape))
     if elements > settings.max_output_elements:
-        raise ValueError(f"the result would have {elements:,} values ({'x'.join(map(str, sequence.output_shape))}); "
-                         f"at most {settings.max_output_elements:,} are allowed: lower the scale, filters or image size")
+        shape = "x".join(map(str, sequence.output_shape))
+        raise ValueError(f"the result would have {elements:,} values ({shape}); at most "
+                         f"{settings.max_output_elements:,} are allowed: lower the scale, filters or image size")
     return Prepared(x, weight, bias, sequence)
 
 

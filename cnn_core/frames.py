@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -410,7 +411,8 @@ def upsample_frames(x: Any, scale_factor: Any, mode: str = "nearest", align_corn
     return UpsampleFrames(x, scale_factor, mode, align_corners)
 
 
-_ACTIVATIONS = {"relu": ops.relu, "leaky_relu": ops.leaky_relu, "sigmoid": ops.sigmoid, "tanh": ops.tanh}
+_ACTIVATIONS: dict[str, Callable[[Any], FloatArray]] = {"relu": ops.relu, "leaky_relu": ops.leaky_relu,
+                                                       "sigmoid": ops.sigmoid, "tanh": ops.tanh}
 
 
 class ActivationFrames(FrameSequence):
@@ -420,11 +422,15 @@ class ActivationFrames(FrameSequence):
         check_choice(function, "function", tuple(_ACTIVATIONS))
         self.image, was_2d = as_image(x)
         self.function = function
-        self._apply = ((lambda a: ops.leaky_relu(a, negative_slope)) if function == "leaky_relu"
-                       else _ACTIVATIONS[function])
+        self.negative_slope = negative_slope
         self._apply(self.image[:, :1, :1])  # validates negative_slope before any frame is asked for
         self.output_shape = self.image.shape[1:] if was_2d else self.image.shape
         super().__init__(self.image.size)
+
+    def _apply(self, values: FloatArray) -> FloatArray:
+        if self.function == "leaky_relu":
+            return ops.leaky_relu(values, self.negative_slope)
+        return _ACTIVATIONS[self.function](values)
 
     def batch(self, start: int, stop: int) -> Batch:
         """Fields: output_index (n, 3), input (n,) and value (n,) = function(input)."""

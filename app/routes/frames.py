@@ -27,13 +27,15 @@ def batch_as_json(sequence: FrameSequence, start: int, stop: int) -> list[dict[s
 async def frame_range(run_id: str, registry: RegistryDep, settings: SettingsDep,
                       start: int = Query(0, ge=0), count: int = Query(1, ge=0),
                       format: Literal["json", "binary"] = "json",
-                      precision: Literal[32, 64] = 32) -> Response:
+                      precision: int = Query(32, description="32 or 64 bits per float (binary only)")) -> Response:
     """Frames ``start .. start+count-1`` of a run (ids from POST /api/run).
 
     ``format=json`` (at most KERNEL_LENS_MAX_JSON_FRAMES frames) gives ``{"frames": [...]}``;
     ``format=binary`` gives the KLF1 form (docs/frames-binary.md) with float32 blocks
     (``precision=64`` for float64). A range past the end is cut at the last frame.
     """
+    if precision not in (32, 64):
+        raise HTTPException(422, f"precision must be 32 or 64, got {precision}")
     run = await registry.get(run_id)
     sequence = run.prepared.frames
     limit = settings.max_json_frames if format == "json" else settings.max_batch_frames

@@ -11,7 +11,6 @@ from starlette.datastructures import UploadFile
 from app.config import Settings, SettingsDep
 from app.deps import RegistryDep, StoreDep
 from app.runs import encode_png
-from app.samples import SAMPLES
 from app.schemas import IMAGE_ID, ImageInfo, SampleInfo
 from app.store import ImageStore, StoredImage, content_id, freeze
 from cnn_core.imageio import load_image_modes
@@ -37,7 +36,8 @@ def image_info(image: StoredImage) -> ImageInfo:
                      gray_preview_url=f"/api/images/{image.image_id}.png?color=gray")
 
 
-def decode_and_store(data: bytes, name: str, store: ImageStore, settings: Settings, pinned: bool = False) -> StoredImage:
+def decode_and_store(data: bytes, name: str, store: ImageStore, settings: Settings,
+                     pinned: bool = False) -> StoredImage:
     """Decode an image once in both colour modes and store it under its content hash."""
     image_id = content_id(data)
     existing = store.get(image_id)

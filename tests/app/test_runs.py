@@ -160,7 +160,8 @@ def test_bad_sources(client: TestClient) -> None:
     assert ragged.json() == {"detail": "matrix must be rectangular: every row needs the same number of values"}
     big = client.post("/api/run", json={"source": {"matrix": [[0] * 65]}, "operation": {"op": "relu"}})
     assert big.json() == {"detail": "matrix must be at most 64x64 (and 16 channels), got shape [1, 65]"}
-    assert client.post("/api/run", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    broken = client.post("/api/run", content=b"{not json", headers={"content-type": "application/json"})
+    assert broken.status_code == 422
 
 
 def test_output_size_limit_is_checked_before_computing(client: TestClient) -> None:

@@ -1,0 +1,150 @@
+"""The /ws/animate playback protocol: open, play, pause, step, seek, set, ack window, close, bad messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+
+from app.codec import decode_batch
+
+MATRIX = np.arange(100, dtype=float).reshape(10, 10).tolist()
+REQUEST = {"source": {"matrix": MATRIX}, "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur"}}],
+                                                       "padding": 1}}
+
+
+def receive(ws: WebSocketTestSession) -> dict[str, Any]:
+    """The next message: JSON as a dict, or a binary batch as {"type": "frames", header..., "arrays"}."""
+    message = ws.receive()
+    if message.get("bytes") is not None:
+        header, arrays = decode_batch(message["bytes"])
+        return {**header, "arrays": arrays}
+    import json
+
+    result: dict[str, Any] = json.loads(message["text"])
+    return result
+
+
+def receive_until(ws: WebSocketTestSession, kind: str) -> dict[str, Any]:
+    while True:
+        message = receive(ws)
+        if message["type"] == kind:
+            return message
+
+
+def test_open_seek_step_and_close(client: TestClient) -> None:
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        opened = receive(ws)
+        assert opened["type"] == "opened" and opened["position"] == -1
+        assert opened["run"]["frame_count"] == 100 and opened["run"]["output_shape"] == [1, 10, 10]
+        ws.send_json({"type": "seek", "index": 42})
+        frame = receive(ws)
+        assert (frame["type"], frame["start"], frame["count"]) == ("frames", 42, 1)
+        assert frame["arrays"]["output_index"].tolist() == [[0, 4, 2]]
+        ws.send_json({"type": "step", "by": -2})
+        assert receive(ws)["start"] == 40
+        ws.send_json({"type": "step", "by": 500})
+        assert receive(ws)["start"] == 99  # clamped to the last frame
+        ws.send_json({"type": "seek", "index": -7})
+        assert receive(ws)["start"] == 0
+        ws.send_json({"type": "close"})
+        assert receive(ws) == {"type": "closed"}
+
+
+def test_play_streams_in_order_until_the_end_then_reports_it(client: TestClient) -> None:
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        receive(ws)
+        ws.send_json({"type": "play", "fps": 100_000})
+        assert receive(ws)["type"] == "state"
+        seen: list[int] = []
+        while True:
+            message = receive(ws)
+            if message["type"] == "frames":
+                seen.extend(range(message["start"], message["start"] + message["count"]))
+                ws.send_json({"type": "ack", "index": seen[-1]})
+            elif message["type"] == "state" and message["ended"]:
+                break
+        assert seen == list(range(100))
+        assert message["position"] == 99 and message["playing"] is False
+
+
+def test_json_format_and_pause(client: TestClient) -> None:
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST, "format": "json"})
+        receive(ws)
+        ws.send_json({"type": "seek", "index": 11})
+        frame = receive(ws)
+        assert frame["frames"][0]["output_index"] == [0, 1, 1]
+        assert frame["frames"][0]["value"] == sum(MATRIX[r][c] for r in range(3) for c in range(3)) / 9
+        ws.send_json({"type": "pause"})
+        state = receive(ws)
+        assert state["type"] == "state" and state["playing"] is False and state["position"] == 11
+
+
+def test_set_keeps_the_position_where_it_still_exists(client: TestClient) -> None:
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        receive(ws)
+        ws.send_json({"type": "seek", "index": 30})
+        receive(ws)
+        strided = {**REQUEST, "operation": {**REQUEST["operation"], "stride": 2}}
+        ws.send_json({"type": "set", "request": strided})
+        opened = receive(ws)
+        assert opened["run"]["frame_count"] == 25 and opened["position"] == 24
+        assert receive(ws)["start"] == 24
+
+
+def test_a_client_that_stops_acking_gets_at_most_the_window(client: TestClient, settings: Any) -> None:
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        receive(ws)
+        ws.send_json({"type": "play", "fps": 1_000_000})
+        receive(ws)
+        received = 0
+        while received < settings.ws_window_frames:
+            message = receive(ws)
+            if message["type"] == "frames":
+                received += message["count"]
+        ws.send_json({"type": "status"})
+        state = receive_until(ws, "state")
+        assert state["playing"] is True  # still playing, but waiting for acks
+        assert state["frames_sent"] == settings.ws_window_frames == state["position"] + 1
+        ws.send_json({"type": "ack", "index": 9})
+        more = receive_until(ws, "frames")
+        assert more["start"] == settings.ws_window_frames
+
+
+def test_bad_messages_are_reported_and_the_connection_survives(client: TestClient) -> None:
+    with client.websocket_connect("/ws/animate") as ws:
+        for message, detail in [
+            ("not json", "messages must be JSON: Expecting value at character 0"),
+            ("[1, 2]", "messages must be JSON objects with a 'type'"),
+            ('{"type": "dance"}', "unknown message type 'dance'; use open, set, play, pause, step, seek, ack, "
+                                  "status or close"),
+            ('{"type": "play", "fps": 10}', 'open a run first: {"type": "open", "request": {...}}'),
+            ('{"type": "open", "request": {"source": {"matrix": [[1]]}, "operation": {"op": "conv2d", '
+             '"stride": 0}}}', "stride must be a positive integer, got 0"),
+            ('{"type": "open", "request": {"source": {}, "operation": {"op": "relu"}}}',
+             "source: give exactly one of image_id or matrix"),
+            ('{"type": "open", "run_id": "nope"}', "run nope is unknown or has expired; POST /api/run again"),
+        ]:
+            ws.send_text(message)
+            assert receive(ws) == {"type": "error", "detail": detail}
+        ws.send_bytes(b"\x00\x01")
+        assert receive(ws)["detail"].startswith("send control messages as JSON text")
+        ws.send_json({"type": "open", "request": REQUEST})
+        assert receive(ws)["type"] == "opened"
+        for message, detail in [
+            ({"type": "seek", "index": "5"}, "seek needs an integer 'index', got '5'"),
+            ({"type": "step"}, "step needs an integer 'by', got None"),
+            ({"type": "play", "fps": 0}, "fps must be a number from 1 to 1,000,000, got 0"),
+            ({"type": "play", "fps": True}, "fps must be a number from 1 to 1,000,000, got True"),
+        ]:
+            ws.send_json(message)
+            assert receive(ws) == {"type": "error", "detail": detail}
+        ws.send_json({"type": "seek", "index": 5})
+        assert receive(ws)["start"] == 5
