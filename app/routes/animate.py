@@ -41,6 +41,7 @@ from app.schemas import RunRequest
 router = APIRouter()
 TICK = 1 / 60  # the player sends at most one batch per display frame
 INLINE_FRAMES = 256  # smaller batches are cheap enough to build on the event loop
+MESSAGE_FRAMES = 16_384  # frames per message at most (a few MB): large enough for speed, small for latency
 
 
 class ClientError(Exception):
@@ -175,6 +176,17 @@ class AnimationSession:
         await self.send_frames(self.position, self.position + 1)
 
     async def play_loop(self) -> None:
+        """Stream frames while playing; a failure stops playback with an error message, not silently."""
+        while True:
+            try:
+                await self._play()
+            except (WebSocketDisconnect, RuntimeError, asyncio.CancelledError):
+                raise
+            except Exception as error:  # an engine or encoding failure: tell the client, keep the session
+                self.playing = False
+                await self.send_json({"type": "error", "detail": f"playback stopped: {error}"})
+
+    async def _play(self) -> None:
         """Stream frames while playing: fps frames per second, in batches of one display tick."""
         credit, last = 0.0, time.perf_counter()
         while True:
@@ -189,17 +201,20 @@ class AnimationSession:
                 await self.wake.wait()
                 credit, last = 1.0, time.perf_counter()  # the first frame goes out at once
                 continue
-            credit = min(credit + (now - last) * self.fps, self.fps * 0.25 + 1)
+            # at most a few ticks of credit: a stalled client does not earn a burst
+            credit = min(credit + (now - last) * self.fps, self.fps * TICK * 4 + 1)
             last = now
             room = self.settings.ws_window_frames - (self.position - self.acked)
-            count = int(min(max(credit, 1.0 if self.fps >= 1 / TICK else 0.0), room,
-                            self.settings.max_batch_frames, self.total - self.position - 1))
+            count = int(min(credit, room, MESSAGE_FRAMES, self.total - self.position - 1))
             if count >= 1:
                 credit -= count
                 start = self.position + 1
                 self.position += count
                 await self.send_frames(start, start + count)
-            await asyncio.sleep(max(TICK, 1 / self.fps) if count >= 1 else TICK / 4)
+            if credit >= 1:
+                await asyncio.sleep(0)  # more is due now (fast playback): only let other tasks run
+            else:
+                await asyncio.sleep(max(min(TICK, (1 - credit) / self.fps) - (time.perf_counter() - now), 0.001))
 
     async def send_frames(self, start: int, stop: int) -> None:
         """Send frames start..stop-1 as one message in the session's format."""
