@@ -30,7 +30,7 @@ import websockets
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.codec import decode_batch  # noqa: E402
+from app.codec import decode_batch
 
 
 def free_port() -> int:
@@ -104,7 +104,7 @@ async def open_session(base: str, request: dict[str, Any], fmt: str = "binary") 
 
 
 async def bench_stream(base: str, request: dict[str, Any], fmt: str, seconds: float) -> float:
-    ws, opened = await open_session(base, request, fmt)
+    ws, _ = await open_session(base, request, fmt)
     await ws.send(json.dumps({"type": "play", "fps": 1_000_000}))
     received, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
