@@ -50,6 +50,8 @@ def load_source(request: RunRequest, store: ImageStore, settings: Settings) -> N
         if image is None:
             raise NotFound(f"image {source.image_id} is not stored (it may have been evicted); upload it again")
         return image.pixels(source.color)
+    if source.matrix_text is not None:
+        return parse_kernel(source.matrix_text, max_side=settings.max_matrix_side)
     try:
         matrix = np.array(source.matrix, dtype=np.float64)
     except ValueError:

@@ -21,7 +21,15 @@ from app.operations import NotFound, Prepared, prepare
 from app.schemas import Display, RunRequest, Stats
 from app.store import ByteBudgetLRU, ImageStore
 from cnn_core import to_display
-from cnn_core.imageio import display_range
+from cnn_core.frames import (
+    ActivationFrames,
+    Conv2dFrames,
+    ConvTranspose2dFrames,
+    FrameSequence,
+    PoolFrames,
+    UpsampleFrames,
+)
+from cnn_core.imageio import display_range, palette
 
 
 @dataclass
@@ -35,6 +43,7 @@ class Run:
     stats: Stats
     display: Display
     formula: dict[str, str]
+    geometry: dict[str, Any]
     pngs: dict[str, bytes] = field(default_factory=dict)
 
     @property
@@ -47,6 +56,47 @@ class Run:
     def maps(self) -> NDArray[Any]:
         """The result as (C, H, W)."""
         return self.result if self.result.ndim == 3 else self.result[None]
+
+    def padded_input(self) -> NDArray[Any]:
+        """The input as the op reads it, padding included, as (C, Hp, Wp) (max-pool padding is -inf)."""
+        frames = self.prepared.frames
+        if isinstance(frames, Conv2dFrames):
+            padded = frames.plan.padded
+            return padded.reshape(-1, *padded.shape[2:])  # depthwise (C, 1, ...) or (1, C, ...)
+        if isinstance(frames, PoolFrames):
+            return frames.plan.padded
+        x = self.prepared.x
+        return x if x.ndim == 3 else x[None]
+
+    def padded_png(self, channel: int) -> bytes:
+        """The padded input as PNG: photos in their own colours (RGB or gray), matrices on a colour scale."""
+        key = f"padded{channel}"
+        if key not in self.pngs:
+            padded = self.padded_input()
+            finite = np.where(np.isfinite(padded), padded, np.nan)
+            if self.request.source.image_id is not None and padded.shape[0] in (1, 3):
+                pixels = np.nan_to_num(finite, nan=0.0).clip(0, 255).round().astype(np.uint8)
+                rgb = np.repeat(pixels, 3, axis=0) if pixels.shape[0] == 1 else pixels
+                self.pngs[key] = encode_png(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
+            else:
+                if not 0 <= channel < padded.shape[0]:
+                    raise ValueError(f"channel must be from 0 to {padded.shape[0] - 1}, got {channel}")
+                x = self.prepared.x
+                scheme, low, high = display_range(x)
+                plane = np.nan_to_num(finite[channel], nan=low)
+                self.pngs[key] = encode_png(to_display(plane, scheme, (low, high)))
+        return self.pngs[key]
+
+    def region(self, which: str, channel: int, top: int, left: int, height: int, width: int) -> list[list[Any]]:
+        """Values of a window of the padded input or of the result (out-of-range cells are None)."""
+        maps = self.padded_input() if which == "input" else self.maps()
+        if not 0 <= channel < maps.shape[0]:
+            raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
+        plane = maps[channel]
+        rows = range(max(top, 0), min(top + height, plane.shape[0]))
+        cols = range(max(left, 0), min(left + width, plane.shape[1]))
+        block = plane[rows.start:rows.stop, cols.start:cols.stop]
+        return [[float(v) if np.isfinite(v) else None for v in row] for row in block.tolist()]
 
     def result_png(self, channel: int) -> bytes:
         """One map of the result, coloured on the scale shared by all maps, as PNG (cached)."""
@@ -87,9 +137,28 @@ def compute_run(run_id: str, request: RunRequest, store: ImageStore, settings: S
         prepared=prepared,
         result=result,
         stats=Stats(min=float(result.min()), max=float(result.max()), mean=float(result.mean())),
-        display=Display(scheme=scheme, low=low, high=high),
+        display=Display(scheme=scheme, low=low, high=high, palette=palette(scheme)),
         formula=output_size_formulas(request.operation, in_shape, result.shape, kernel_shape),
+        geometry=geometry_of(prepared.frames, in_shape),
     )
+
+
+def geometry_of(frames: FrameSequence, in_shape: tuple[int, int]) -> dict[str, Any]:
+    """Where the windows go, read from the engine's resolved plan (the page draws it, never derives it)."""
+    out_shape = list(frames.output_shape[-2:])
+    common: dict[str, Any] = {"in_shape": list(in_shape), "out_shape": out_shape, "pads": [0, 0, 0, 0]}
+    if isinstance(frames, Conv2dFrames | PoolFrames):
+        window = frames.plan.window
+        return {**common, "pads": list(window.pads), "kernel": list(window.kernel), "stride": list(window.stride),
+                "dilation": list(window.dilation), "padded_shape": list(window.padded_shape)}
+    if isinstance(frames, ConvTranspose2dFrames):
+        plan = frames.plan
+        return {**common, "kernel": list(plan.weight.shape[2:]), "stride": list(plan.stride),
+                "dilation": list(plan.dilation), "crop": list(plan.padding)}
+    if isinstance(frames, UpsampleFrames):
+        return {**common, "scale": [out_shape[0] // in_shape[0], out_shape[1] // in_shape[1]]}
+    assert isinstance(frames, ActivationFrames)
+    return common
 
 
 class RunRegistry:

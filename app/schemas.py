@@ -25,11 +25,13 @@ class Source(Strict):
     color: Literal["rgb", "gray"] = Field("rgb", description="3 channels, or 1 channel of luma")
     matrix: list[list[float]] | list[list[list[float]]] | None = Field(
         None, description="a (H, W) or (C, H, W) matrix typed by the user")
+    matrix_text: str | None = Field(None, max_length=100_000,
+                                    description="a (H, W) matrix as text: rows by newline or ';', numbers by space")
 
     @model_validator(mode="after")
     def _one_source(self) -> Source:
-        if (self.image_id is None) == (self.matrix is None):
-            raise ValueError("give exactly one of image_id or matrix")
+        if sum(value is not None for value in (self.image_id, self.matrix, self.matrix_text)) != 1:
+            raise ValueError("give exactly one of image_id, matrix or matrix_text")
         return self
 
 
@@ -136,11 +138,12 @@ class Stats(BaseModel):
 
 
 class Display(BaseModel):
-    """How result PNGs are coloured: the scheme and the values at its two ends."""
+    """How result PNGs are coloured: the scheme, the values at its two ends and its colours (low to high)."""
 
     scheme: str
     low: float
     high: float
+    palette: list[str] = Field(default_factory=list, description="255 '#rrggbb' colours from low to high")
 
 
 class RunResponse(BaseModel):
@@ -157,9 +160,13 @@ class RunResponse(BaseModel):
     display: Display
     weight: list[Any] | None = Field(None, description="the kernel(s) as computed on, (F, C, kh, kw) or (kh, kw)")
     bias: list[float] | None = None
+    geometry: dict[str, Any] = Field(default_factory=dict,
+                                     description="where windows go: pads (top, bottom, left, right), kernel, "
+                                                 "stride, dilation, scale; in input coordinates")
     result_png_url: str
     result_npy_url: str
     input_png_url: str
+    padded_png_url: str
     frames_url: str
 
 

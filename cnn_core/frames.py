@@ -111,6 +111,27 @@ class FrameSequence(ABC):
                              f"got start={start}, stop={stop}")
         return np.arange(int(start), int(stop))
 
+    def index_of(self, position: Any) -> int:
+        """The frame index of an output element ``(f, oy, ox)`` (``(oy, ox)`` works for one map).
+
+        >>> conv2d_frames(np.zeros((4, 4)), np.ones((2, 2))).index_of((0, 1, 2))
+        5
+        """
+        shape = self._index_shape()
+        values = tuple(position) if isinstance(position, tuple | list) else ()
+        if len(values) == len(shape) + 1 and len(shape) == 2 and values[0] == 0:
+            values = values[1:]
+        if len(values) != len(shape) or not all(is_int(v) for v in values):
+            raise ValueError(f"position must be {len(shape)} integers (an index into shape {shape}), "
+                             f"got {position!r}")
+        if not all(0 <= int(v) < n for v, n in zip(values, shape, strict=True)):
+            raise ValueError(f"position {tuple(int(v) for v in values)} is outside shape {shape}")
+        return int(np.ravel_multi_index(tuple(int(v) for v in values), shape))
+
+    def _index_shape(self) -> tuple[int, ...]:
+        """The shape whose row-major order is the frame order."""
+        return tuple(self.output_shape)
+
     @abstractmethod
     def batch(self, start: int, stop: int) -> Batch:
         """Every field of frames ``start..stop-1``, stacked along a new first axis."""
@@ -315,6 +336,9 @@ class ConvTranspose2dFrames(FrameSequence):
     def _single(self, fields: dict[str, Any], position: int) -> None:
         fields["partial_output"] = self.partial_output(position)
 
+    def _index_shape(self) -> tuple[int, ...]:
+        return tuple(self.plan.batch.shape[2:])
+
     def _uncropped(self) -> FloatArray:
         if self._full is None:
             self._full = _compute.scatter_transposed(self.plan.batch, self.plan.weight, self.plan.stride,
@@ -375,7 +399,8 @@ class UpsampleFrames(FrameSequence):
         super().__init__(image.shape[0] * out_shape[0] * out_shape[1])
 
     def batch(self, start: int, stop: int) -> Batch:
-        """Fields: output_index (n, 3), value (n,) and sources (n, k, 3) of (row, col, weight):
+        """Fields: output_index (n, 3), value (n,), sources (n, k, 3) of (row, col, weight) and
+        source_values (n, k), the input pixels at the sources: value = sum(weight * source_values).
         k = 1 for nearest, 4 for bilinear (weights sum to 1; repeated edge sources may carry 0)."""
         index = self._range(start, stop)
         c, oy, ox = _output_index(self._out_shape, index)
@@ -392,6 +417,7 @@ class UpsampleFrames(FrameSequence):
             "output_index": np.stack([c, oy, ox], axis=1),
             "value": (pixels * sources[:, :, 2]).sum(axis=1).astype(self.image.dtype),
             "sources": sources,
+            "source_values": pixels,
         }
 
     def _single(self, fields: dict[str, Any], position: int) -> None:

@@ -152,6 +152,18 @@ def _lut(anchors: tuple[str, ...]) -> NDArray[np.uint8]:
 _LUTS = {"sequential": _lut(VIRIDIS), "diverging": _lut(DIVERGING), "gray": _lut(("#000000", "#ffffff"))}
 
 
+def palette(scheme: str) -> list[str]:
+    """The colours ``to_display`` uses for a scheme, low to high, as "#rrggbb" strings (255 of them).
+
+    A value v on the scale (low, high) has colour ``palette[round((v - low) / (high - low) * 254)]``.
+
+    >>> palette("diverging")[127]
+    '#f7f7f7'
+    """
+    check_choice(scheme, "scheme", SCHEMES[1:])
+    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in _LUTS[scheme].tolist()]
+
+
 def display_range(feature_map: Any, scheme: str = "auto") -> tuple[str, float, float]:
     """The scheme ``to_display`` uses for a map and the values at its two ends.
 

@@ -166,7 +166,7 @@ class KernelParseError(ValueError):
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _TOKEN = re.compile(rf"^({_NUMBER})(?:/({_NUMBER}))?$")
-_MAX_TEXT = 10_000
+_MAX_TEXT = 100_000
 
 
 def _parse_number(token: str, row: int, column: int) -> float:
@@ -189,7 +189,7 @@ def _parse_number(token: str, row: int, column: int) -> float:
     return value
 
 
-def parse_kernel(text: str) -> FloatArray:
+def parse_kernel(text: str, max_side: int = MAX_KERNEL_SIDE) -> FloatArray:
     """Read a user-typed kernel into a float64 (kh, kw) array.
 
     Rows are separated by newlines or ``;``, numbers by spaces or commas. Decimals, negatives,
@@ -198,7 +198,8 @@ def parse_kernel(text: str) -> FloatArray:
     Raises
     ------
     KernelParseError (a ValueError)
-        Empty input, ragged rows, a token that is not a number, a non-finite value, or more than 15x15.
+        Empty input, ragged rows, a token that is not a number, a non-finite value, or more than
+        ``max_side`` x ``max_side`` (15x15 by default; larger for typed input matrices).
         Its ``row`` and ``column`` attributes (1-based) say where, when it is one place.
 
     >>> parse_kernel("1 0 -1; 2, 0, -2; 1/2 0 -1/2")
@@ -214,13 +215,13 @@ def parse_kernel(text: str) -> FloatArray:
     lines = [line for line in lines if line]
     if not lines:
         raise KernelParseError("the kernel is empty: type rows of numbers, e.g. '1 0 -1; 2 0 -2; 1 0 -1'")
-    if len(lines) > MAX_KERNEL_SIDE:
-        raise KernelParseError(f"a kernel has at most {MAX_KERNEL_SIDE} rows, got {len(lines)}")
+    if len(lines) > max_side:
+        raise KernelParseError(f"a kernel has at most {max_side} rows, got {len(lines)}")
     rows: list[list[float]] = []
     for row_number, line in enumerate(lines, start=1):
         tokens = [token for token in re.split(r"[\s,]+", line) if token]
-        if len(tokens) > MAX_KERNEL_SIDE:
-            raise KernelParseError(f"row {row_number}: a kernel has at most {MAX_KERNEL_SIDE} columns, "
+        if len(tokens) > max_side:
+            raise KernelParseError(f"row {row_number}: a kernel has at most {max_side} columns, "
                                    f"got {len(tokens)}", row_number)
         rows.append([_parse_number(token, row_number, column) for column, token in enumerate(tokens, start=1)])
         if len(rows[-1]) != len(rows[0]):

@@ -7,6 +7,8 @@ Client -> server (JSON text messages):
     {"type": "pause"}
     {"type": "step", "by": -1}                     move and send that one frame (pauses)
     {"type": "seek", "index": 1234}                jump and send that frame at once
+    {"type": "seek", "position": [0, 12, 40]}      the same, naming an output element (f, oy, ox)
+    {"type": "peek", "position": [0, 12, 40]}      send that frame marked "peek" without moving (hover)
     {"type": "ack", "index": 1234}                 the client has painted up to this frame
     {"type": "status"}
     {"type": "close"}
@@ -125,8 +127,10 @@ class AnimationSession:
             self.playing = False
             await self.show(self.position + _integer(message, "by"))
         elif kind == "seek":
-            self.require_run()
-            await self.show(_integer(message, "index"))
+            await self.show(self.target(message))
+        elif kind == "peek":
+            index = max(0, min(self.target(message), self.total - 1))
+            await self.send_frames(index, index + 1, peek=True)
         elif kind == "ack":
             self.acked = max(self.acked, _integer(message, "index"))
             self.wake.set()
@@ -137,9 +141,20 @@ class AnimationSession:
             await self.websocket.close()
             return False
         else:
-            raise ClientError(f"unknown message type {kind!r}; use open, set, play, pause, step, seek, ack, "
-                              "status or close")
+            raise ClientError(f"unknown message type {kind!r}; use open, set, play, pause, step, seek, peek, "
+                              "ack, status or close")
         return True
+
+    def target(self, message: dict[str, Any]) -> int:
+        """The frame a seek or peek names: ``index``, or ``position`` ([f, oy, ox] of an output element,
+        [iy, ix] of a transposed convolution's input pixel)."""
+        run = self.require_run()
+        if "position" in message:
+            try:
+                return run.prepared.frames.index_of(message["position"])
+            except ValueError as error:
+                raise ClientError(str(error)) from None
+        return _integer(message, "index")
 
     def require_run(self) -> Run:
         if self.run is None:
@@ -216,11 +231,12 @@ class AnimationSession:
             else:
                 await asyncio.sleep(max(min(TICK, (1 - credit) / self.fps) - (time.perf_counter() - now), 0.001))
 
-    async def send_frames(self, start: int, stop: int) -> None:
-        """Send frames start..stop-1 as one message in the session's format."""
+    async def send_frames(self, start: int, stop: int, peek: bool = False) -> None:
+        """Send frames start..stop-1 as one message; a peek (hover) does not move the position."""
         run = self.require_run()
         sequence = run.prepared.frames
-        meta = {"type": "frames", "run_id": run.run_id, "start": start, "count": stop - start, "total": self.total}
+        meta = {"type": "frames", "run_id": run.run_id, "start": start, "count": stop - start, "total": self.total,
+                "peek": peek}
 
         def build() -> bytes | str:
             if self.format == "binary":

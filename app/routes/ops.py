@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+from typing import Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.deps import RegistryDep
 from app.runs import Run, encode_png
@@ -28,11 +29,12 @@ def describe(run: Run) -> RunResponse:
         run_id=run_id, op=run.request.operation.op, input_shape=list(prepared.x.shape),
         output_shape=list(run.result.shape), frame_count=len(prepared.frames),
         frame_fields=list(prepared.frames.batch(0, 0)), formula=run.formula, stats=run.stats,
-        display=run.display,
+        display=run.display, geometry=run.geometry,
         weight=None if prepared.weight is None else prepared.weight.tolist(),
         bias=None if bias is None else np.atleast_1d(np.asarray(bias, dtype=float)).tolist(),
         result_png_url=f"/api/runs/{run_id}/result.png", result_npy_url=f"/api/runs/{run_id}/result.npy",
-        input_png_url=input_url, frames_url=f"/api/frames?run_id={run_id}",
+        input_png_url=input_url, padded_png_url=f"/api/runs/{run_id}/padded.png",
+        frames_url=f"/api/frames?run_id={run_id}",
     )
 
 
@@ -84,6 +86,26 @@ async def input_png(run_id: str, registry: RegistryDep, channel: int = 0) -> Res
         raise HTTPException(422, f"channel must be from 0 to {x.shape[0] - 1}, got {channel}")
     png = await registry.in_thread(lambda: encode_png(to_display(x[channel])))
     return Response(png, media_type="image/png", headers=IMMUTABLE)
+
+
+@router.get("/runs/{run_id}/padded.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}})
+async def padded_png(run_id: str, registry: RegistryDep, channel: int = 0) -> Response:
+    """The input as the operation reads it, padding included (reflect, replicate... values shown)."""
+    run = await registry.get(run_id)
+    png = await registry.in_thread(run.padded_png, channel)
+    return Response(png, media_type="image/png", headers=IMMUTABLE)
+
+
+@router.get("/runs/{run_id}/region", responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+async def region(run_id: str, registry: RegistryDep, which: Literal["input", "output"] = "input",
+                 channel: int = 0, top: int = 0, left: int = 0,
+                 height: int = Query(16, ge=1, le=64), width: int = Query(16, ge=1, le=64)) -> dict[str, Any]:
+    """Numbers of a window (at most 64x64) of the padded input (padded coordinates) or of the result,
+    for showing values in the cells when zoomed in."""
+    run = await registry.get(run_id)
+    values = await registry.in_thread(run.region, which, channel, top, left, height, width)
+    return {"which": which, "channel": channel, "top": max(top, 0), "left": max(left, 0), "values": values}
 
 
 @router.get("/runs/{run_id}/partial.png", response_class=Response,

@@ -123,13 +123,13 @@ def test_bad_messages_are_reported_and_the_connection_survives(client: TestClien
         for message, detail in [
             ("not json", "messages must be JSON: Expecting value at character 0"),
             ("[1, 2]", "messages must be JSON objects with a 'type'"),
-            ('{"type": "dance"}', "unknown message type 'dance'; use open, set, play, pause, step, seek, ack, "
-                                  "status or close"),
+            ('{"type": "dance"}', "unknown message type 'dance'; use open, set, play, pause, step, seek, peek, "
+                                  "ack, status or close"),
             ('{"type": "play", "fps": 10}', 'open a run first: {"type": "open", "request": {...}}'),
             ('{"type": "open", "request": {"source": {"matrix": [[1]]}, "operation": {"op": "conv2d", '
              '"stride": 0}}}', "stride must be a positive integer, got 0"),
             ('{"type": "open", "request": {"source": {}, "operation": {"op": "relu"}}}',
-             "source: give exactly one of image_id or matrix"),
+             "source: give exactly one of image_id, matrix or matrix_text"),
             ('{"type": "open", "run_id": "nope"}', "run nope is unknown or has expired; POST /api/run again"),
         ]:
             ws.send_text(message)
@@ -148,3 +148,19 @@ def test_bad_messages_are_reported_and_the_connection_survives(client: TestClien
             assert receive(ws) == {"type": "error", "detail": detail}
         ws.send_json({"type": "seek", "index": 5})
         assert receive(ws)["start"] == 5
+        ws.send_json({"type": "seek", "position": [0, 20, 0]})
+        assert receive(ws) == {"type": "error", "detail": "position (0, 20, 0) is outside shape (1, 10, 10)"}
+
+
+def test_seek_and_peek_by_output_position(client: TestClient) -> None:
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        receive(ws)
+        ws.send_json({"type": "seek", "position": [0, 3, 4]})
+        frame = receive(ws)
+        assert frame["start"] == 34 and frame["peek"] is False
+        ws.send_json({"type": "peek", "position": [0, 9, 9]})
+        peeked = receive(ws)
+        assert peeked["start"] == 99 and peeked["peek"] is True
+        ws.send_json({"type": "status"})
+        assert receive(ws)["position"] == 34  # a peek does not move the playhead

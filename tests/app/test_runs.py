@@ -35,6 +35,8 @@ def test_textbook_5x5_with_3x3_filter(client: TestClient) -> None:
     body = run(client, {"matrix": FIVE}, {"op": "conv2d", "filters": [{"kernel": {"values": [[1, 0, 1], [0, 1, 0],
                                                                                            [1, 0, 1]]}}]})
     run_id = body["run_id"]
+    palette = body["display"].pop("palette")
+    assert len(palette) == 255 and palette[0] == "#440154" and palette[-1] == "#fde725"
     assert body == {
         "run_id": run_id, "op": "conv2d", "input_shape": [5, 5], "output_shape": [1, 3, 3], "frame_count": 9,
         "frame_fields": ["output_index", "value", "patch", "products", "channel_sums", "rows", "cols"],
@@ -43,8 +45,11 @@ def test_textbook_5x5_with_3x3_filter(client: TestClient) -> None:
         "stats": {"min": 2.0, "max": 4.0, "mean": 29 / 9},
         "display": {"scheme": "sequential", "low": 0.0, "high": 4.0},
         "weight": [[[[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]]], "bias": [0.0],
+        "geometry": {"in_shape": [5, 5], "out_shape": [3, 3], "pads": [0, 0, 0, 0], "kernel": [3, 3],
+                     "stride": [1, 1], "dilation": [1, 1], "padded_shape": [5, 5]},
         "result_png_url": f"/api/runs/{run_id}/result.png", "result_npy_url": f"/api/runs/{run_id}/result.npy",
-        "input_png_url": f"/api/runs/{run_id}/input.png", "frames_url": f"/api/frames?run_id={run_id}",
+        "input_png_url": f"/api/runs/{run_id}/input.png", "padded_png_url": f"/api/runs/{run_id}/padded.png",
+        "frames_url": f"/api/frames?run_id={run_id}",
     }
     assert_array_equal(npy(client, body), [[[4, 3, 4], [2, 4, 3], [2, 3, 4]]])
     assert client.get(body["input_png_url"]).headers["content-type"] == "image/png"
@@ -155,7 +160,7 @@ def test_bad_sources(client: TestClient) -> None:
     assert missing.json() == {"detail": f"image {'0' * 24} is not stored (it may have been evicted); upload it again"}
     both = client.post("/api/run", json={"source": {"image_id": "0" * 24, "matrix": FIVE}, "operation": {"op": "relu"}})
     assert both.status_code == 422
-    assert both.json() == {"detail": "source: give exactly one of image_id or matrix"}
+    assert both.json() == {"detail": "source: give exactly one of image_id, matrix or matrix_text"}
     ragged = client.post("/api/run", json={"source": {"matrix": [[1, 2], [3]]}, "operation": {"op": "relu"}})
     assert ragged.json() == {"detail": "matrix must be rectangular: every row needs the same number of values"}
     big = client.post("/api/run", json={"source": {"matrix": [[0] * 65]}, "operation": {"op": "relu"}})
@@ -205,3 +210,20 @@ def test_partial_png_for_transposed_conv(client: TestClient) -> None:
     relu = run(client, {"matrix": FIVE}, {"op": "relu"})
     wrong = client.get(f"/api/runs/{relu['run_id']}/partial.png?index=0")
     assert wrong.json() == {"detail": "partial outputs exist for conv_transpose2d runs only"}
+
+
+def test_padded_input_and_regions(client: TestClient) -> None:
+    body = run(client, {"matrix_text": "1 2 3; 4 5 6; 7 8 9"},
+               {"op": "conv2d", "padding": 1, "padding_mode": "reflect", "filters": [{"kernel": {"name": "sobel_x"}}]})
+    assert body["geometry"]["pads"] == [1, 1, 1, 1] and body["geometry"]["padded_shape"] == [5, 5]
+    padded = client.get(f"/api/runs/{body['run_id']}/region?which=input&top=0&left=0&height=5&width=5").json()
+    assert padded["values"][0] == [5, 4, 5, 6, 5]  # reflect copies across the edge, not the edge itself
+    output = client.get(f"/api/runs/{body['run_id']}/region?which=output&top=1&left=1&height=9&width=9").json()
+    assert output == {"which": "output", "channel": 0, "top": 1, "left": 1, "values": [[8.0, 0.0], [8.0, 0.0]]}
+    assert client.get(body["padded_png_url"]).headers["content-type"] == "image/png"
+    too_big = client.get(f"/api/runs/{body['run_id']}/region?height=65")
+    assert too_big.status_code == 422 and "height" in too_big.json()["detail"]
+    pool = run(client, {"matrix_text": "1 2; 3 4"}, {"op": "max_pool2d", "kernel_size": 2, "padding": 1,
+                                                     "stride": 1})
+    cells = client.get(f"/api/runs/{pool['run_id']}/region?which=input&height=4&width=4").json()["values"]
+    assert cells[0] == [None, None, None, None] and cells[1] == [None, 1.0, 2.0, None]

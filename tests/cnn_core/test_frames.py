@@ -291,3 +291,17 @@ def test_empty_batches_have_every_field_with_length_zero(make: Any) -> None:
     assert set(empty) == set(full)
     for name, values in empty.items():
         assert values.shape == (0, *full[name].shape[1:])
+
+
+def test_index_of_inverts_the_frame_order() -> None:
+    seq = conv2d_frames(np.zeros((2, 5, 6)), np.ones((3, 2, 2, 2)))
+    for i in (0, 7, len(seq) - 1):
+        assert seq.index_of(seq[i].output_index) == i
+    flat = conv2d_frames(np.zeros((5, 6)), np.ones((2, 2)))
+    assert flat.index_of((1, 2)) == flat.index_of((0, 1, 2)) == 7
+    transposed = conv_transpose2d_frames(np.zeros((3, 4)), np.ones((2, 2)))
+    assert transposed.index_of((2, 1)) == 9 and transposed[9].input_index == (2, 1)
+    with pytest.raises(ValueError, match=r"position \(9, 9\) is outside shape \(4, 5\)"):
+        flat.index_of((9, 9))
+    with pytest.raises(ValueError, match="position must be 3 integers"):
+        seq.index_of((1, 2))

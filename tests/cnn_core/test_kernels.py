@@ -125,5 +125,6 @@ def test_parse_kernel_errors_point_at_the_culprit(text: str, message: str, row: 
 def test_parse_kernel_refuses_non_text_and_huge_text() -> None:
     with pytest.raises(TypeError, match="text must be a string, got bytes"):
         parse_kernel(b"1 2")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="text must be at most 10000 characters"):
-        parse_kernel("1 " * 6000)
+    with pytest.raises(ValueError, match="text must be at most 100000 characters"):
+        parse_kernel("1 " * 60000)
+    assert parse_kernel("; ".join(["1 " * 30] * 30), max_side=64).shape == (30, 30)
