@@ -44,6 +44,7 @@ class Run:
     display: Display
     formula: dict[str, str]
     geometry: dict[str, Any]
+    scales: dict[str, Display]
     pngs: dict[str, bytes] = field(default_factory=dict)
 
     @property
@@ -140,7 +141,27 @@ def compute_run(run_id: str, request: RunRequest, store: ImageStore, settings: S
         display=Display(scheme=scheme, low=low, high=high, palette=palette(scheme)),
         formula=output_size_formulas(request.operation, in_shape, result.shape, kernel_shape),
         geometry=geometry_of(prepared.frames, in_shape),
+        scales=scales_of(prepared, request, Display(scheme=scheme, low=low, high=high)),
     )
+
+
+def _scale(values: NDArray[Any], scheme: str = "auto") -> Display:
+    chosen, low, high = display_range(values, scheme)
+    return Display(scheme=chosen, low=low, high=high)
+
+
+def scales_of(prepared: Prepared, request: RunRequest, output: Display) -> dict[str, Display]:
+    """Colour scales for the numbers the page shows: photos in gray 0-255, signed things diverging."""
+    x = prepared.x
+    photo = request.source.image_id is not None
+    scales = {"input": Display(scheme="gray", low=0.0, high=255.0) if photo else _scale(x), "output": output}
+    if prepared.weight is not None:
+        weight = np.asarray(prepared.weight)
+        extent = float(np.abs(weight).max()) or 1.0
+        scales["kernel"] = Display(scheme="diverging", low=-extent, high=extent)
+        reach = extent * (float(np.abs(x).max()) or 1.0)
+        scales["products"] = Display(scheme="diverging", low=-reach, high=reach)
+    return scales
 
 
 def geometry_of(frames: FrameSequence, in_shape: tuple[int, int]) -> dict[str, Any]:

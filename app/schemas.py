@@ -160,6 +160,9 @@ class RunResponse(BaseModel):
     display: Display
     weight: list[Any] | None = Field(None, description="the kernel(s) as computed on, (F, C, kh, kw) or (kh, kw)")
     bias: list[float] | None = None
+    scales: dict[str, Display] = Field(default_factory=dict,
+                                       description="colour scales for the input, kernel, products and output "
+                                                   "numbers (palettes by scheme: GET /api/palettes)")
     geometry: dict[str, Any] = Field(default_factory=dict,
                                      description="where windows go: pads (top, bottom, left, right), kernel, "
                                                  "stride, dilation, scale; in input coordinates")

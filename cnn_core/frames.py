@@ -117,7 +117,7 @@ class FrameSequence(ABC):
         >>> conv2d_frames(np.zeros((4, 4)), np.ones((2, 2))).index_of((0, 1, 2))
         5
         """
-        shape = self._index_shape()
+        shape = self.index_shape()
         values = tuple(position) if isinstance(position, tuple | list) else ()
         if len(values) == len(shape) + 1 and len(shape) == 2 and values[0] == 0:
             values = values[1:]
@@ -128,8 +128,9 @@ class FrameSequence(ABC):
             raise ValueError(f"position {tuple(int(v) for v in values)} is outside shape {shape}")
         return int(np.ravel_multi_index(tuple(int(v) for v in values), shape))
 
-    def _index_shape(self) -> tuple[int, ...]:
-        """The shape whose row-major order is the frame order."""
+    def index_shape(self) -> tuple[int, ...]:
+        """The shape whose row-major order is the frame order (the output's; a transposed
+        convolution's input (H, W)); its last axis is one row of steps."""
         return tuple(self.output_shape)
 
     @abstractmethod
@@ -336,7 +337,7 @@ class ConvTranspose2dFrames(FrameSequence):
     def _single(self, fields: dict[str, Any], position: int) -> None:
         fields["partial_output"] = self.partial_output(position)
 
-    def _index_shape(self) -> tuple[int, ...]:
+    def index_shape(self) -> tuple[int, ...]:
         return tuple(self.plan.batch.shape[2:])
 
     def _uncropped(self) -> FloatArray:

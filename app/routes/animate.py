@@ -6,6 +6,7 @@ Client -> server (JSON text messages):
     {"type": "play", "fps": 120}                   stream forward from the current position
     {"type": "pause"}
     {"type": "step", "by": -1}                     move and send that one frame (pauses)
+    {"type": "step", "rows": 1}                    move by whole rows of the map being filled
     {"type": "seek", "index": 1234}                jump and send that frame at once
     {"type": "seek", "position": [0, 12, 40]}      the same, naming an output element (f, oy, ox)
     {"type": "peek", "position": [0, 12, 40]}      send that frame marked "peek" without moving (hover)
@@ -123,9 +124,13 @@ class AnimationSession:
             self.playing = False
             await self.send_state()
         elif kind == "step":
-            self.require_run()
+            run = self.require_run()
             self.playing = False
-            await self.show(self.position + _integer(message, "by"))
+            if "rows" in message:  # a row of the map being filled: the last axis of the frame order
+                by = _integer(message, "rows") * run.prepared.frames.index_shape()[-1]
+            else:
+                by = _integer(message, "by")
+            await self.show(self.position + by)
         elif kind == "seek":
             await self.show(self.target(message))
         elif kind == "peek":

@@ -13,6 +13,7 @@ from app.runs import Run, encode_png
 from app.schemas import ErrorBody, RunRequest, RunResponse
 from cnn_core import to_display
 from cnn_core.frames import ConvTranspose2dFrames
+from cnn_core.imageio import palette
 
 router = APIRouter(prefix="/api", tags=["operations"])
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
@@ -29,7 +30,7 @@ def describe(run: Run) -> RunResponse:
         run_id=run_id, op=run.request.operation.op, input_shape=list(prepared.x.shape),
         output_shape=list(run.result.shape), frame_count=len(prepared.frames),
         frame_fields=list(prepared.frames.batch(0, 0)), formula=run.formula, stats=run.stats,
-        display=run.display, geometry=run.geometry,
+        display=run.display, geometry=run.geometry, scales=run.scales,
         weight=None if prepared.weight is None else prepared.weight.tolist(),
         bias=None if bias is None else np.atleast_1d(np.asarray(bias, dtype=float)).tolist(),
         result_png_url=f"/api/runs/{run_id}/result.png", result_npy_url=f"/api/runs/{run_id}/result.npy",
@@ -47,6 +48,12 @@ async def run_operation(body: RunRequest, registry: RegistryDep) -> RunResponse:
     """
     run_id = registry.register(body)
     return describe(await registry.get(run_id))
+
+
+@router.get("/palettes", response_model=dict[str, list[str]])
+async def palettes() -> dict[str, list[str]]:
+    """The colours of each scheme, low to high (255 '#rrggbb' each)."""
+    return {scheme: palette(scheme) for scheme in ("diverging", "sequential", "gray")}
 
 
 @router.get("/runs/{run_id}", response_model=RunResponse, responses={404: {"model": ErrorBody}})

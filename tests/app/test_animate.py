@@ -164,3 +164,15 @@ def test_seek_and_peek_by_output_position(client: TestClient) -> None:
         assert peeked["start"] == 99 and peeked["peek"] is True
         ws.send_json({"type": "status"})
         assert receive(ws)["position"] == 34  # a peek does not move the playhead
+
+
+def test_step_by_rows_moves_a_whole_row_of_the_map(client: TestClient) -> None:
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        receive(ws)
+        ws.send_json({"type": "step", "by": 1})
+        assert receive(ws)["start"] == 0
+        ws.send_json({"type": "step", "rows": 2})
+        assert receive(ws)["start"] == 20
+        ws.send_json({"type": "step", "rows": -1})
+        assert receive(ws)["start"] == 10
