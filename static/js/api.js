@@ -1,0 +1,58 @@
+// The only caller of fetch (and of XMLHttpRequest, for upload progress). Returns plain data; throws ApiError.
+
+/** An HTTP error with the server's {"detail": ...} message (and row/column for kernel text). */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.detail ?? `HTTP ${status}`);
+    this.status = status;
+    this.row = body?.row ?? null;
+    this.column = body?.column ?? null;
+  }
+}
+
+const controllers = new Map();
+
+async function request(key, url, options = {}) {
+  controllers.get(key)?.abort(); // a newer call of the same kind makes the older one stale
+  const controller = new AbortController();
+  controllers.set(key, controller);
+  const response = await fetch(url, { ...options, signal: controller.signal });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+/** POST /api/kernels/parse: typed text -> {kernel, shape}. */
+export const parseKernel = (text) => request("parse", "/api/kernels/parse", {
+  method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text }),
+});
+
+/** GET a window of numbers of a run's padded input or result (for numbers in zoomed cells). */
+export const region = (runId, which, channel, top, left, height, width) =>
+  request(`region-${which}`, `/api/runs/${runId}/region?which=${which}&channel=${channel}&top=${top}` +
+    `&left=${left}&height=${height}&width=${width}`);
+
+/**
+ * Upload an image with progress; resolves to the stored image's info.
+ * @param {File} file
+ * @param {(fraction: number) => void} onProgress
+ */
+export function uploadImage(file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/images");
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { /* not JSON: reported by status */ }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+      else reject(new ApiError(xhr.status, body));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, { detail: "the upload failed: is the server running?" })));
+    const form = new FormData();
+    form.append("file", file);
+    xhr.send(form);
+  });
+}

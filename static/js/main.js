@@ -1,0 +1,309 @@
+// Composition root: wires state, api, stream, player, controls, kernel editor and painters.
+
+import { ApiError, uploadImage } from "./api.js";
+import { bindControls, OP_DEFAULTS, showControls } from "./controls.js";
+import { KernelEditor } from "./kernel-editor.js";
+import { Player } from "./player.js";
+import { drawCalc, describeFrame } from "./render/calc.js";
+import { drawLegend } from "./render/legend.js";
+import { buildRequest } from "./request.js";
+import { StageView } from "./stage-view.js";
+import { DEFAULTS, fromHash, getState, onChange, toHash, update } from "./state.js";
+import { FrameStream } from "./stream.js";
+
+const $ = (id) => document.getElementById(id);
+const initial = JSON.parse($("initial-data").textContent);
+const PRESETS = {
+  five: "1 1 1 0 0\n0 1 1 1 0\n0 0 1 1 1\n0 0 1 1 0\n0 1 1 0 0",
+  six: "3 0 1 2 7 4\n1 5 8 9 3 1\n2 7 2 5 1 3\n0 1 3 1 7 8\n4 2 1 6 2 8\n2 4 5 2 3 9",
+};
+const REQUEST_KEYS = new Set(["source", "color", "op", "filters", "depthwise", "stride", "paddingKind", "padding",
+  "paddingMode", "dilation", "outputPadding", "activation", "slope", "poolKind", "poolSize", "ceilMode", "includePad",
+  "scale", "upsampleMode", "alignCorners"]);
+
+const stream = new FrameStream();
+const stage = new StageView(document);
+let run = null;
+let frame = null;
+let lastRequest = "";
+let partialTimer = null;
+
+function status(message, isError = false) {
+  $("status").textContent = message;
+  $("status").classList.toggle("error-state", isError);
+}
+
+const editor = new KernelEditor(document, initial.kernels, update, status);
+const player = new Player(stream, paintFrame);
+window.kernelLens = { getState, player, stage }; // for benchmarks and tests: read-only handles
+
+function shownMap(state, current) {
+  if (!run) return 0;
+  const maps = run.output_shape.length === 3 ? run.output_shape[0] : 1;
+  const wanted = state.map >= 0 ? state.map : current?.output_index ? current.output_index.data[0] : 0;
+  return Math.min(wanted, maps - 1);
+}
+
+function revealFor(current, map) {
+  if (!current) return { kind: "none" };
+  if (current.contribution) return { kind: "all" }; // a transposed conv shows its partial output whole
+  const [f, row, col] = current.output_index.data;
+  if (map < f) return { kind: "all" };
+  if (map > f) return { kind: "none" };
+  return { kind: "upto", row, col };
+}
+
+function outputImageUrl(map, current) {
+  if (run.op === "conv_transpose2d") {
+    return current ? `/api/runs/${run.run_id}/partial.png?index=${current.index}&channel=${map}` : null;
+  }
+  return `${run.result_png_url}?channel=${map}`;
+}
+
+function paintFrame(current, peek) {
+  const state = getState();
+  if (!run) return;
+  if (!peek) {
+    frame = current;
+    update({ step: current.index });
+  }
+  const map = shownMap(state, frame);
+  stage.channel = map;
+  stage.hover = peek ? current : null;
+  if (run.op === "conv_transpose2d") {
+    // the partial output changes every step: refresh it at most ~8 times a second while playing
+    if (!partialTimer) {
+      partialTimer = setTimeout(() => {
+        partialTimer = null;
+        stage.setImage("output", outputImageUrl(shownMap(getState(), frame), frame));
+      }, player.playing ? 120 : 0);
+    }
+  } else {
+    stage.setImage("output", outputImageUrl(map, frame));
+  }
+  stage.follow = state.follow;
+  stage.setFrame(frame, revealFor(frame, map));
+  const shown = peek ? current : frame;
+  drawCalc($("calc-body"), shown, run, initial.palettes, map);
+  $("calc-title").textContent = peek ? "Hovered step" : `Step ${(shown.index + 1).toLocaleString()}`;
+  $("calc-where").textContent = describeFrame(shown);
+  $("counter").textContent = `step ${(frame.index + 1).toLocaleString()} of ${run.frame_count.toLocaleString()}`;
+  if (document.activeElement !== $("scrub")) $("scrub").value = String(frame.index);
+}
+
+function showRun(described) {
+  run = { ...described, source_kind: getState().source?.kind };
+  const g = run.geometry;
+  $("formula-rows").textContent = run.formula.rows;
+  $("formula-cols").textContent = run.formula.cols;
+  $("input-title").textContent = `Input ${run.input_shape.join("×")}`;
+  const pads = g.pads.some((p) => p > 0) ? ` (+ padding ${g.pads.join("/")}${run.op === "conv2d" ? `, ${getState().paddingMode}` : ""})` : "";
+  $("input-note").textContent = pads;
+  $("output-title").textContent = `Output ${run.output_shape.join("×")}`;
+  $("scrub").max = String(Math.max(run.frame_count - 1, 0));
+  $("download-png").href = `${run.result_png_url}?channel=${Math.max(getState().map, 0)}`;
+  $("download-npy").href = run.result_npy_url;
+  const maps = run.output_shape.length === 3 ? run.output_shape[0] : 1;
+  const select = $("map-select");
+  select.replaceChildren(new Option("follow the step", "-1"),
+    ...Array.from({ length: maps }, (_, i) => new Option(`map ${i + 1}`, String(i))));
+  select.value = String(Math.min(getState().map, maps - 1));
+  drawLegend($("legend"), run.display, initial.palettes);
+  stage.setRun(run);
+  stage.inputChannel = 0;
+  editor.render(getState(), run);
+  status(`${run.op}: ${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ${run.frame_count.toLocaleString()} steps`);
+}
+
+// --- the stream ---------------------------------------------------------------------------------
+stream.addEventListener("opened", (event) => {
+  showRun(event.detail.run);
+  if (event.detail.position < 0) stream.seek(Math.max(0, Math.min(getState().step, run.frame_count - 1)));
+});
+stream.addEventListener("state", (event) => {
+  $("play").textContent = event.detail.playing ? "❚❚" : "▶";
+  $("play").setAttribute("aria-label", event.detail.playing ? "Pause" : "Play");
+});
+stream.addEventListener("error", (event) => status(event.detail.detail, true));
+stream.addEventListener("disconnected", () => status("connection lost: reconnecting…", true));
+stage.addEventListener("error", (event) => status(event.detail.message, true));
+stage.addEventListener("zoom", (event) => {
+  $("zoom-level").textContent = event.detail.zoom === 1 ? "fit" : `${Math.round(event.detail.zoom * 100)}%`;
+});
+
+let hoverTimer = null;
+stage.addEventListener("hovercell", (event) => {
+  clearTimeout(hoverTimer);
+  const target = event.detail;
+  if (!target || !run) {
+    stage.hover = null;
+    if (frame) paintFrame(frame, false);
+    return;
+  }
+  hoverTimer = setTimeout(() => {
+    const position = positionOf(target);
+    if (position) stream.peek(position);
+  }, 40);
+});
+stage.addEventListener("pickcell", (event) => {
+  const position = event.detail && positionOf(event.detail);
+  if (!position) return;
+  player.pause();
+  stream.seekPosition(position);
+});
+
+/** The frame a clicked cell names: an output pixel, or (transposed conv) an input pixel. */
+function positionOf({ which, cell }) {
+  const g = run.geometry;
+  if (run.op === "conv_transpose2d") {
+    if (which !== "input") return null;
+    const [r, c] = [cell[0] - g.pads[0], cell[1] - g.pads[2]];
+    return r >= 0 && c >= 0 && r < g.in_shape[0] && c < g.in_shape[1] ? [r, c] : null;
+  }
+  if (which !== "output") return null;
+  return [shownMap(getState(), frame), cell[0], cell[1]];
+}
+
+// --- state changes ------------------------------------------------------------------------------
+let requestTimer = null;
+let hashTimer = null;
+const EDITOR_KEYS = new Set(["filters", "filterIndex", "depthwise", "op", "color", "source"]);
+onChange((state, changed) => {
+  if (changed.size === 1 && changed.has("step")) return; // a new frame: painted already
+  showControls(document, state);
+  if ([...changed].some((key) => EDITOR_KEYS.has(key))) editor.render(state, run);
+  if ([...changed].some((key) => REQUEST_KEYS.has(key))) {
+    clearTimeout(requestTimer);
+    requestTimer = setTimeout(() => {
+      const request = buildRequest(getState());
+      const text = JSON.stringify(request);
+      if (request && text !== lastRequest) {
+        lastRequest = text;
+        stream.open(request);
+      }
+    }, 120);
+  }
+  if (changed.has("map") && frame) paintFrame(frame, false);
+  clearTimeout(hashTimer);
+  hashTimer = setTimeout(() => history.replaceState(null, "", toHash(getState())), 250);
+});
+
+// --- controls -----------------------------------------------------------------------------------
+bindControls(document, update);
+for (const sample of initial.samples) $("sample").append(new Option(sample.title, sample.id));
+$("sample").append(new Option("(your upload or matrix)", "custom"));
+$("sample").addEventListener("change", () => {
+  const sample = initial.samples.find((s) => s.id === $("sample").value);
+  if (sample) update({ source: { kind: "image", imageId: sample.id, name: sample.name } });
+});
+for (const radio of document.querySelectorAll("input[name=color]")) {
+  radio.addEventListener("change", () => update({ color: radio.value }));
+}
+for (const tab of document.querySelectorAll("[role=tab]")) {
+  tab.addEventListener("click", () => update({ op: tab.dataset.op, ...OP_DEFAULTS[tab.dataset.op] }));
+}
+$("map-select").addEventListener("change", () => update({ map: Number($("map-select").value) }));
+
+$("play").addEventListener("click", () => player.toggle());
+$("step-forward").addEventListener("click", () => { player.pause(); stream.step(1); });
+$("step-back").addEventListener("click", () => { player.pause(); stream.step(-1); });
+$("row-forward").addEventListener("click", () => { player.pause(); stream.stepRows(1); });
+$("row-back").addEventListener("click", () => { player.pause(); stream.stepRows(-1); });
+$("to-start").addEventListener("click", () => { player.pause(); stream.seek(0); });
+$("to-end").addEventListener("click", () => { player.pause(); stream.seek(run ? run.frame_count - 1 : 0); });
+$("fill-all").addEventListener("click", () => { player.pause(); stream.seek(run ? run.frame_count - 1 : 0); });
+$("fill-rows").addEventListener("click", () => {
+  if (!run) return;
+  const rowLength = run.geometry.out_shape[1];
+  player.play(Math.max(getState().speed, rowLength * 20)); // about 20 rows a second
+});
+$("scrub").addEventListener("input", () => { player.pause(); stream.seek(Number($("scrub").value)); });
+
+function setSpeed(exponent) {
+  const speed = Math.max(1, Math.round(10 ** exponent));
+  $("speed-value").textContent = `${speed.toLocaleString()}/s`;
+  update({ speed });
+  if (player.playing) player.play(speed);
+  else player.speed = speed;
+}
+$("speed").addEventListener("input", () => setSpeed(Number($("speed").value)));
+
+$("zoom-in").addEventListener("click", () => stage.setZoom(stage.zoom * 2));
+$("zoom-out").addEventListener("click", () => stage.setZoom(stage.zoom / 2));
+$("zoom-fit").addEventListener("click", () => stage.setZoom(1, [0.5, 0.5]));
+
+document.addEventListener("keydown", (event) => {
+  if (event.target.closest("input, textarea, select, dialog") && event.target.type !== "range") return;
+  const actions = {
+    " ": () => player.toggle(),
+    ArrowRight: () => (event.shiftKey ? $("row-forward") : $("step-forward")).click(),
+    ArrowLeft: () => (event.shiftKey ? $("row-back") : $("step-back")).click(),
+    Home: () => $("to-start").click(),
+    End: () => $("to-end").click(),
+  };
+  if (actions[event.key]) {
+    event.preventDefault();
+    actions[event.key]();
+  }
+});
+
+// --- input: upload, drop, matrix ----------------------------------------------------------------
+async function upload(file) {
+  const bar = $("upload-progress");
+  bar.hidden = false;
+  bar.firstElementChild.style.width = "0%";
+  status(`uploading ${file.name}…`);
+  try {
+    const image = await uploadImage(file, (fraction) => { bar.firstElementChild.style.width = `${Math.round(fraction * 100)}%`; });
+    $("sample").value = "custom";
+    update({ source: { kind: "image", imageId: image.id, name: image.name } });
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    status(`That file could not be used: ${error.message}`, true);
+  } finally {
+    bar.hidden = true;
+  }
+}
+$("upload-button").addEventListener("click", () => $("file-input").click());
+$("file-input").addEventListener("change", () => {
+  const [file] = $("file-input").files;
+  if (file) upload(file);
+  $("file-input").value = "";
+});
+const stageElement = document.querySelector(".stage");
+stageElement.addEventListener("dragover", (event) => { event.preventDefault(); $("drop-hint").hidden = false; });
+stageElement.addEventListener("dragleave", () => { $("drop-hint").hidden = true; });
+stageElement.addEventListener("drop", (event) => {
+  event.preventDefault();
+  $("drop-hint").hidden = true;
+  const [file] = event.dataTransfer.files;
+  if (file) upload(file);
+});
+$("matrix-button").addEventListener("click", () => {
+  const source = getState().source;
+  $("matrix-text").value = source?.kind === "matrix" ? source.text : PRESETS.five;
+  $("matrix-dialog").showModal();
+});
+for (const button of document.querySelectorAll("[data-preset]")) {
+  button.addEventListener("click", () => { $("matrix-text").value = PRESETS[button.dataset.preset]; });
+}
+$("matrix-dialog").addEventListener("close", () => {
+  if ($("matrix-dialog").returnValue !== "apply") return;
+  $("sample").value = "custom";
+  update({ source: { kind: "matrix", text: $("matrix-text").value } });
+});
+
+// --- start: a shared link's settings, or the first sample ---------------------------------------
+const fromLink = fromHash(location.hash);
+const firstSample = initial.samples[0];
+update({
+  ...DEFAULTS,
+  source: { kind: "image", imageId: firstSample.id, name: firstSample.name },
+  ...fromLink,
+});
+const linked = getState().source;
+$("sample").value = linked?.kind === "image" && initial.samples.some((s) => s.id === linked.imageId) ? linked.imageId : "custom";
+$("speed").value = String(Math.log10(getState().speed));
+$("speed-value").textContent = `${getState().speed.toLocaleString()}/s`;
+player.speed = getState().speed;
+showControls(document, getState());

@@ -1,0 +1,64 @@
+// The animation clock: frames arrive from the server's stream at the chosen pace; once per display
+// frame (requestAnimationFrame) the newest one is painted and acknowledged, so the page never
+// paints more than 60 times a second however many steps per second stream in.
+
+import { frameOf } from "./stream.js";
+
+export class Player {
+  /**
+   * @param {import("./stream.js").FrameStream} stream
+   * @param {(frame: object, peek: boolean) => void} paint
+   */
+  constructor(stream, paint) {
+    this.stream = stream;
+    this.paint = paint;
+    this.latest = null;
+    this.peeked = null;
+    this.playing = false;
+    this.speed = 20;
+    this.intervals = [];
+    this.lastPaint = 0;
+    stream.addEventListener("frames", (event) => {
+      const batch = event.detail;
+      if (batch.peek) this.peeked = frameOf(batch, 0);
+      else this.latest = frameOf(batch, batch.count - 1);
+    });
+    stream.addEventListener("state", (event) => {
+      this.playing = event.detail.playing;
+    });
+    requestAnimationFrame((time) => this.tick(time));
+  }
+
+  tick(time) {
+    if (this.lastPaint && this.playing) this.intervals.push(time - this.lastPaint);
+    if (this.intervals.length > 2000) this.intervals.splice(0, 1000);
+    this.lastPaint = time;
+    if (this.peeked) {
+      this.paint(this.peeked, true);
+      this.peeked = null;
+    }
+    if (this.latest) {
+      const frame = this.latest;
+      this.latest = null;
+      this.paint(frame, false);
+      this.stream.ack(frame.index);
+    }
+    requestAnimationFrame((next) => this.tick(next));
+  }
+
+  play(speed = this.speed) {
+    this.speed = speed;
+    this.playing = true;
+    this.stream.play(speed);
+  }
+
+  pause() {
+    this.playing = false;
+    this.stream.pause();
+  }
+
+  toggle() {
+    if (this.playing) this.pause();
+    else this.play();
+  }
+}

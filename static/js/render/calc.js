@@ -1,0 +1,168 @@
+// Builds the calculation panel for one frame: patch (.) kernel = products, per channel, their sums,
+// the bias and the value; or the pool window, the up-sampling sources, the transposed scatter.
+// Every number shown comes from the server's frame; nothing is recomputed here.
+
+import { colorOf, formatNumber, inkOn } from "./colors.js";
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function tinted(node, value, scale, palettes) {
+  if (!scale) return node;
+  const colour = colorOf(value, scale, palettes);
+  node.style.background = colour;
+  node.style.color = inkOn(colour);
+  return node;
+}
+
+/** A numeric grid (rows x cols from a flat array), each cell tinted on `scale`. */
+function grid(values, rows, cols, scale, palettes, options = {}) {
+  const box = element("div", "num-grid");
+  box.style.gridTemplateColumns = `repeat(${cols}, auto)`;
+  box.setAttribute("role", "table");
+  for (let r = 0; r < rows; r += 1) {
+    for (let c = 0; c < cols; c += 1) {
+      const value = values[r * cols + c];
+      const cell = tinted(element("span", "", formatNumber(value === -Infinity ? -Infinity : value)), value, scale, palettes);
+      if (options.padding?.(r, c)) cell.classList.add("pad");
+      if (options.mark?.(r, c)) cell.classList.add("win");
+      box.append(cell);
+    }
+  }
+  return box;
+}
+
+function channelNames(run, count) {
+  const rgb = run.input_shape.length === 3 && run.input_shape[0] === 3 && count === 3 && run.source_kind === "image";
+  return Array.from({ length: count }, (_, c) => (rgb ? ["R", "G", "B"][c] : `ch ${c + 1}`));
+}
+
+function isPadding(frame, run) {
+  const [height, width] = run.geometry.in_shape;
+  const rows = frame.rows?.data ?? [];
+  const cols = frame.cols?.data ?? [];
+  return (r, c) => rows[r] < 0 || rows[r] >= height || cols[c] < 0 || cols[c] >= width;
+}
+
+function kernelSlice(run, f, c) {
+  const weight = run.weight;
+  if (!Array.isArray(weight[0][0])) return weight.flat(); // depthwise (kh, kw)
+  return weight[f][c].flat();
+}
+
+function convCalc(body, frame, run, palettes) {
+  const [channels, kh, kw] = frame.patch.shape;
+  const f = frame.output_index.data[0];
+  const depthwise = !Array.isArray(run.weight[0][0]);
+  const names = depthwise ? channelNames(run, run.input_shape[0]).slice(f, f + 1) : channelNames(run, channels);
+  const pad = isPadding(frame, run);
+  for (let c = 0; c < channels; c += 1) {
+    const size = kh * kw;
+    const row = element("div", "calc-row");
+    row.append(element("span", "label", names[c]),
+      grid(frame.patch.data.subarray(c * size, (c + 1) * size), kh, kw, run.scales.input, palettes, { padding: pad }),
+      element("span", "calc-op", "⊙"),
+      grid(kernelSlice(run, f, depthwise ? 0 : c), kh, kw, run.scales.kernel, palettes),
+      element("span", "calc-op", "="),
+      grid(frame.products.data.subarray(c * size, (c + 1) * size), kh, kw, run.scales.products, palettes),
+      element("span", "calc-op", "Σ →"),
+      tinted(element("span", "sum", formatNumber(frame.channel_sums.data[c])), frame.channel_sums.data[c],
+        run.scales.products, palettes));
+    body.append(row);
+  }
+  const bias = run.bias?.[depthwise ? 0 : f] ?? 0;
+  const total = element("div", "total");
+  const terms = Array.from(frame.channel_sums.data, (s) => formatNumber(s)).join(" + ");
+  total.append(element("span", "", channels > 1 ? `${names.join(" + ")} + bias = ${terms} + ${formatNumber(bias)} =` :
+    `${terms} + bias ${formatNumber(bias)} =`));
+  total.append(tinted(element("span", "result", formatNumber(frame.value.data[0])), frame.value.data[0], run.scales.output, palettes));
+  body.append(total);
+}
+
+function poolCalc(body, frame, run, palettes) {
+  const [kh, kw] = frame.patch.shape;
+  const pad = isPadding(frame, run);
+  const argmax = frame.argmax?.data;
+  const rows = frame.rows.data;
+  const cols = frame.cols.data;
+  const mark = argmax ? (r, c) => rows[r] === argmax[0] && cols[c] === argmax[1] : null;
+  const row = element("div", "calc-row");
+  row.append(element("span", "label", "window"), grid(frame.patch.data, kh, kw, run.scales.input, palettes, { padding: pad, mark }));
+  const value = frame.value.data[0];
+  let prefix = "Σ =";
+  if (argmax) prefix = "max =";
+  else if (frame.divisor) prefix = `sum ${formatNumber(frame.sum.data[0])} ÷ ${formatNumber(frame.divisor.data[0])} =`;
+  const total = element("div", "total");
+  total.append(element("span", "", prefix),
+    tinted(element("span", "result", formatNumber(value)), value, run.scales.output, palettes));
+  if (argmax) total.append(element("span", "hint", `winner at row ${argmax[0]}, col ${argmax[1]}; padding counts as −∞`));
+  row.append(total);
+  body.append(row);
+}
+
+function upsampleCalc(body, frame, run, palettes) {
+  const sources = frame.sources.data;
+  const values = frame.source_values.data;
+  const total = element("div", "total");
+  const parts = [];
+  for (let k = 0; k < values.length; k += 1) {
+    const weight = sources[3 * k + 2];
+    parts.push(`${formatNumber(weight)} × ${formatNumber(values[k])} (row ${sources[3 * k]}, col ${sources[3 * k + 1]})`);
+  }
+  total.append(element("span", "", parts.join(" + ") + " ="),
+    tinted(element("span", "result", formatNumber(frame.value.data[0])), frame.value.data[0], run.scales.output, palettes));
+  body.append(total);
+}
+
+function transposedCalc(body, frame, run, palettes, mapIndex) {
+  const [maps, kh, kw] = frame.contribution.shape;
+  const f = Math.min(Math.max(mapIndex, 0), maps - 1);
+  const inputs = frame.input_values.data;
+  const names = channelNames(run, inputs.length);
+  const row = element("div", "calc-row");
+  const terms = inputs.length > 1
+    ? Array.from(inputs, (v, c) => `${formatNumber(v)} × ${names[c]} slice`).join(" + ")
+    : `${formatNumber(inputs[0])} × kernel`;
+  row.append(element("span", "label", "pixel"), element("span", "sum", terms), element("span", "calc-op", "="),
+    grid(frame.contribution.data.subarray(f * kh * kw, (f + 1) * kh * kw), kh, kw, run.scales.output, palettes));
+  body.append(row);
+  const where = element("p", "hint",
+    `added to output rows ${frame.out_rows.data.join(", ")} × cols ${frame.out_cols.data.join(", ")} of map ${f + 1}` +
+    " (cells outside the output are cropped by padding); overlapping stamps add up");
+  body.append(where);
+}
+
+function activationCalc(body, frame, run, palettes) {
+  const total = element("div", "total");
+  total.append(element("span", "", `${run.op}(`),
+    tinted(element("span", "sum", formatNumber(frame.input.data[0])), frame.input.data[0], run.scales.input, palettes),
+    element("span", "", ") ="),
+    tinted(element("span", "result", formatNumber(frame.value.data[0])), frame.value.data[0], run.scales.output, palettes));
+  body.append(total);
+}
+
+/** Fill `body` with the calculation of `frame` (a frameOf() object) for the run described by `run`. */
+export function drawCalc(body, frame, run, palettes, mapIndex) {
+  body.replaceChildren();
+  if (!frame || !run) return;
+  if (frame.products) convCalc(body, frame, run, palettes);
+  else if (frame.patch) poolCalc(body, frame, run, palettes);
+  else if (frame.sources) upsampleCalc(body, frame, run, palettes);
+  else if (frame.contribution) transposedCalc(body, frame, run, palettes, mapIndex);
+  else if (frame.input) activationCalc(body, frame, run, palettes);
+}
+
+/** A one-line description of where the frame is. */
+export function describeFrame(frame) {
+  if (!frame) return "";
+  if (frame.output_index) {
+    const [f, r, c] = frame.output_index.data;
+    return `output map ${f + 1}, row ${r}, col ${c}`;
+  }
+  const [r, c] = frame.input_index.data;
+  return `input pixel row ${r}, col ${c}`;
+}

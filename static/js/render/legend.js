@@ -1,0 +1,24 @@
+// Paints the colour legend of the output map: the palette as a gradient, with its two ends and zero.
+
+import { formatNumber } from "./colors.js";
+
+/** Fill `container` with a legend for `scale` ({scheme, low, high}) using the server's palette. */
+export function drawLegend(container, scale, palettes) {
+  container.replaceChildren();
+  if (!scale) return;
+  const palette = palettes[scale.scheme] ?? palettes.sequential;
+  const bar = document.createElement("canvas");
+  bar.className = "bar";
+  bar.width = palette.length;
+  bar.height = 1;
+  const ctx = bar.getContext("2d");
+  palette.forEach((colour, i) => { ctx.fillStyle = colour; ctx.fillRect(i, 0, 1, 1); });
+  const low = document.createElement("span");
+  low.textContent = formatNumber(scale.low);
+  const high = document.createElement("span");
+  high.textContent = formatNumber(scale.high);
+  container.append(low, bar, high);
+  container.title = scale.scheme === "diverging"
+    ? "Diverging scale: blue is negative, white is zero, red is positive."
+    : "Sequential scale: dark purple is the lowest value, yellow the highest.";
+}

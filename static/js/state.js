@@ -1,0 +1,73 @@
+// The single frozen state: getState, update(patch), a "change" event, and the shareable URL hash.
+
+const events = new EventTarget();
+
+/** Defaults: the page opens on the first sample with Sobel x, as a class would start. */
+export const DEFAULTS = Object.freeze({
+  source: null, // { kind: "image", imageId, name } or { kind: "matrix", text }
+  color: "rgb",
+  op: "conv2d",
+  filters: [{ kernel: { name: "sobel_x", params: {} }, bias: 0, perChannel: false, channels: null }],
+  filterIndex: 0,
+  depthwise: false,
+  stride: 1,
+  paddingKind: "number",
+  padding: 1,
+  paddingMode: "zeros",
+  dilation: 1,
+  outputPadding: 0,
+  activation: "relu",
+  slope: 0.01,
+  poolKind: "max_pool2d",
+  poolSize: 2,
+  ceilMode: false,
+  includePad: true,
+  scale: 2,
+  upsampleMode: "nearest",
+  alignCorners: false,
+  step: -1,
+  speed: 20,
+  map: -1, // output map shown; -1 follows the current step
+  zoom: 1,
+  center: null, // [x, y] in 0..1 of the input, when zoomed in
+  follow: true,
+});
+
+let state = Object.freeze({ ...DEFAULTS });
+
+/** @returns {object} the current (frozen) state */
+export const getState = () => state;
+
+/** Listen to every change; the listener gets the new state and the changed keys. */
+export const onChange = (listener) =>
+  events.addEventListener("change", (event) => listener(state, event.detail));
+
+/** Merge a patch into the state and announce which keys changed. */
+export function update(patch) {
+  const changed = Object.keys(patch).filter((key) => state[key] !== patch[key]);
+  if (!changed.length) return;
+  state = Object.freeze({ ...state, ...patch });
+  events.dispatchEvent(new CustomEvent("change", { detail: new Set(changed) }));
+}
+
+// Keys a shared link carries: everything that decides what is computed, plus the step.
+const SHARED = ["source", "color", "op", "filters", "depthwise", "stride", "paddingKind", "padding", "paddingMode",
+  "dilation", "outputPadding", "activation", "slope", "poolKind", "poolSize", "ceilMode", "includePad", "scale",
+  "upsampleMode", "alignCorners", "step", "speed", "map"];
+
+/** The state's shareable part, for the URL hash. */
+export function toHash(current) {
+  const shared = {};
+  for (const key of SHARED) if (JSON.stringify(current[key]) !== JSON.stringify(DEFAULTS[key])) shared[key] = current[key];
+  return "#" + encodeURIComponent(JSON.stringify(shared));
+}
+
+/** Read a hash written by toHash; unknown or broken hashes give {}. */
+export function fromHash(hash) {
+  try {
+    const parsed = JSON.parse(decodeURIComponent(hash.replace(/^#/, "")) || "{}");
+    return Object.fromEntries(Object.entries(parsed).filter(([key]) => SHARED.includes(key)));
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,112 @@
+// The /ws/animate client: sends control messages, decodes KLF1 frame batches, reconnects if dropped.
+
+const TYPED = { i4: Int32Array, f4: Float32Array, f8: Float64Array };
+
+/**
+ * Decode a KLF1 message (docs/frames-binary.md) into its header and typed-array fields, without copying.
+ * @param {ArrayBuffer} buffer
+ */
+export function decodeBatch(buffer) {
+  const view = new DataView(buffer);
+  const magic = String.fromCharCode(...new Uint8Array(buffer, 0, 4));
+  if (magic !== "KLF1") throw new Error("not a Kernel Lens frame batch");
+  const length = view.getUint32(4, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, length)));
+  const fields = {};
+  for (const field of header.fields) {
+    const count = field.shape.reduce((a, b) => a * b, 1);
+    fields[field.name] = { data: new TYPED[field.dtype](buffer, 8 + length + field.offset, count), shape: field.shape };
+  }
+  return { ...header, fields };
+}
+
+/** One frame of a batch: each field as {data, shape} without the frame axis (views, not copies). */
+export function frameOf(batch, i) {
+  const frame = { index: batch.start + i };
+  for (const [name, field] of Object.entries(batch.fields)) {
+    const shape = field.shape.slice(1);
+    const size = shape.reduce((a, b) => a * b, 1);
+    frame[name] = { data: field.data.subarray(i * size, (i + 1) * size), shape };
+  }
+  return frame;
+}
+
+/** A JSON batch ({"frames": [...]}) in the same shape as a decoded binary one. */
+function fromJson(message) {
+  const fields = {};
+  const names = message.frames.length ? Object.keys(message.frames[0]) : [];
+  for (const name of names) {
+    const values = message.frames.map((frame) => frame[name]);
+    const flat = values.flat(Infinity).map((v) => (v === null ? -Infinity : v));
+    const shape = [values.length];
+    for (let probe = values[0]; Array.isArray(probe); probe = probe[0]) shape.push(probe.length);
+    fields[name] = { data: Float64Array.from(flat), shape };
+  }
+  return { ...message, fields };
+}
+
+export class FrameStream extends EventTarget {
+  constructor(path = "/ws/animate") {
+    super();
+    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+    this.queue = [];
+    this.lastOpen = null;
+    this.position = -1;
+    this.retry = 0;
+    this.connect();
+  }
+
+  connect() {
+    this.socket = new WebSocket(this.url);
+    this.socket.binaryType = "arraybuffer";
+    this.socket.addEventListener("open", () => {
+      this.retry = 0;
+      const pending = this.queue.splice(0);
+      if (this.lastOpen && !pending.some((m) => m.type === "open" || m.type === "set")) pending.unshift(this.lastOpen);
+      for (const message of pending) this.socket.send(JSON.stringify(message));
+    });
+    this.socket.addEventListener("message", (event) => this.receive(event.data));
+    this.socket.addEventListener("close", () => {
+      this.emit("disconnected", {});
+      this.retry = Math.min(this.retry + 1, 6);
+      setTimeout(() => this.connect(), 250 * 2 ** this.retry);
+    });
+  }
+
+  receive(data) {
+    if (typeof data !== "string") {
+      const batch = decodeBatch(data);
+      if (!batch.peek) this.position = batch.start + batch.count - 1;
+      this.emit("frames", batch);
+      return;
+    }
+    const message = JSON.parse(data);
+    if (message.type === "frames") {
+      const batch = fromJson(message);
+      this.emit("frames", batch);
+    } else {
+      if (message.type === "opened" || message.type === "state") this.position = message.position;
+      this.emit(message.type, message);
+    }
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  send(message) {
+    if (message.type === "open" || message.type === "set") this.lastOpen = { ...message, type: "open" };
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+    else this.queue.push(message);
+  }
+
+  open(request) { this.send({ type: "set", request }); }
+  play(fps) { this.send({ type: "play", fps }); }
+  pause() { this.send({ type: "pause" }); }
+  step(by) { this.send({ type: "step", by }); }
+  stepRows(rows) { this.send({ type: "step", rows }); }
+  seek(index) { this.send({ type: "seek", index }); }
+  seekPosition(position) { this.send({ type: "seek", position }); }
+  peek(position) { this.send({ type: "peek", position }); }
+  ack(index) { this.send({ type: "ack", index }); }
+}
