@@ -35,7 +35,12 @@ function status(message, isError = false) {
 
 const editor = new KernelEditor(document, initial.kernels, update, status);
 const player = new Player(stream, paintFrame);
-window.kernelLens = { getState, player, stage }; // for benchmarks and tests: read-only handles
+window.kernelLens = { getState, player, stage, firstMapAt: null }; // for benchmarks and tests: read-only handles
+stage.addEventListener("imageloaded", (event) => {
+  if (event.detail.which === "output" && window.kernelLens.firstMapAt === null) {
+    requestAnimationFrame(() => { window.kernelLens.firstMapAt = performance.now(); }); // once it is on screen
+  }
+});
 
 function shownMap(state, current) {
   if (!run) return 0;
@@ -69,6 +74,7 @@ function paintFrame(current, peek) {
   }
   const map = shownMap(state, frame);
   stage.channel = map;
+  $("download-png").href = `${run.result_png_url}?channel=${map}`;
   stage.hover = peek ? current : null;
   if (run.op === "conv_transpose2d") {
     // the partial output changes every step: refresh it at most ~8 times a second while playing

@@ -189,3 +189,32 @@ def test_dark_theme_and_narrow_screen(page: Page) -> None:
     background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(16, 19, 26)"
     shoot(page, "dark-narrow")
+
+
+def test_several_filters_give_a_stack_of_maps_and_downloads(page: Page) -> None:
+    open_page(page)
+    page.get_by_role("button", name="Add a filter").click()
+    page.get_by_role("button", name="sobel y").click()
+    expect(page.locator("#status")).to_contain_text("conv2d: 3×240×320 → 2×240×320")
+    expect(page.locator("#map-select option")).to_have_count(3)
+    page.get_by_label("Output map").select_option("1")
+    expect(page.locator("#download-png")).to_have_attribute("href", re.compile(r"result\.png\?channel=1$"))
+    png = page.request.get(page.locator("#download-png").get_attribute("href") or "")
+    assert png.status == 200 and png.headers["content-type"] == "image/png"
+    npy = page.request.get(page.locator("#download-npy").get_attribute("href") or "")
+    array = np.load(io.BytesIO(npy.body()))
+    assert array.shape == (2, 240, 320)
+    shoot(page, "conv-two-filters")
+
+
+def test_per_channel_kernel_slices(page: Page) -> None:
+    open_page(page)
+    page.get_by_label("Per channel").check()
+    for name in ("R slice", "G slice", "B slice"):
+        expect(page.get_by_label(f"{name} row 1 column 1")).to_be_visible()
+    cell = page.get_by_label("G slice row 2 column 2")
+    cell.fill("5")
+    cell.press("Enter")
+    kernels = page.locator("#calc-body .calc-row").nth(1).locator(".num-grid").nth(1).locator("span")
+    expect(kernels.nth(4)).to_have_text("5")
+    shoot(page, "conv-per-channel")

@@ -1,0 +1,78 @@
+"""The page in headless Chromium: frame intervals while playing at full speed, and time to the first map.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/bench_page.py [--seconds 5]
+
+Starts `kernel-lens serve` on a loopback port, uploads a 1024x1024 photo-like image, opens the page on
+it (a fresh page each time), measures, stops. Chromium is Debian's /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_server import free_port, photo_jpeg, start_server  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--loads", type=int, default=5, help="page loads to time")
+    args = parser.parse_args()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        process = start_server(port, log)
+        try:
+            image = httpx.post(f"{base}/api/images", content=photo_jpeg(1024, 1024),
+                               headers={"content-type": "image/jpeg"}, timeout=30).json()
+            link = "/#" + quote(json.dumps({"source": {"kind": "image", "imageId": image["id"], "name": "photo"}}))
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                loads = []
+                for _ in range(args.loads):
+                    page = browser.new_page(viewport={"width": 1280, "height": 800})
+                    page.goto(base + link)
+                    page.wait_for_function("() => window.kernelLens && window.kernelLens.firstMapAt !== null",
+                                           timeout=30_000)
+                    loads.append(page.evaluate("() => window.kernelLens.firstMapAt"))
+                    page.close()
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.goto(base + link)
+                page.wait_for_function("() => window.kernelLens.firstMapAt !== null", timeout=30_000)
+                page.locator("#speed").fill("5")  # 100,000 steps a second: the server streams as fast as asked
+                page.evaluate("() => { window.kernelLens.player.intervals.length = 0; }")
+                start_step = page.evaluate("() => window.kernelLens.getState().step")
+                page.get_by_role("button", name="Play").click()
+                page.wait_for_timeout(args.seconds * 1000)  # the measurement itself: play for a fixed time
+                intervals = page.evaluate("() => window.kernelLens.player.intervals.slice()")
+                end_step = page.evaluate("() => window.kernelLens.getState().step")
+                browser.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    values = np.array(intervals[1:])
+    print("| measure | result |\n|---|---|")
+    print(f"| open page -> first feature map painted (1024x1024 RGB conv, {args.loads} loads) | median "
+          f"{statistics.median(loads):.0f} ms, max {max(loads):.0f} ms |")
+    print(f"| frame interval while playing {args.seconds:.0f} s at 100,000 steps/s ({len(values)} frames) | "
+          f"median {np.median(values):.1f} ms, p90 {np.percentile(values, 90):.1f} ms, "
+          f"p99 {np.percentile(values, 99):.1f} ms, max {values.max():.1f} ms |")
+    print(f"| steps shown per second while playing | {(end_step - start_step) / args.seconds:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
