@@ -51,13 +51,19 @@ def median_ms(fn: Timed, repeat: int) -> float | None:
     return 1e3 * statistics.median(times)
 
 
+def dilated(weight: np.ndarray, dilation: int) -> np.ndarray:
+    """The weight with dilation - 1 zeros between taps: what peers without dilation must correlate with."""
+    if dilation == 1:
+        return weight
+    spread = np.zeros((*weight.shape[:2], *(dilation * (k - 1) + 1 for k in weight.shape[2:])), weight.dtype)
+    spread[:, :, ::dilation, ::dilation] = weight
+    return spread
+
+
 def scipy_conv(x: np.ndarray, weight: np.ndarray, stride: int, dilation: int) -> Timed:
     if ndimage is None:
         return None
-    if dilation > 1:
-        dilated = np.zeros((*weight.shape[:2], *(dilation * (k - 1) + 1 for k in weight.shape[2:])), weight.dtype)
-        dilated[:, :, ::dilation, ::dilation] = weight
-        weight = dilated
+    weight = dilated(weight, dilation)
 
     def run() -> list[np.ndarray]:
         return [sum(ndimage.correlate(x[c], weight[f, c], mode="constant")
@@ -68,10 +74,7 @@ def scipy_conv(x: np.ndarray, weight: np.ndarray, stride: int, dilation: int) ->
 def opencv_conv(x: np.ndarray, weight: np.ndarray, stride: int, dilation: int) -> Timed:
     if cv2 is None:
         return None
-    if dilation > 1:
-        dilated = np.zeros((*weight.shape[:2], *(dilation * (k - 1) + 1 for k in weight.shape[2:])), weight.dtype)
-        dilated[:, :, ::dilation, ::dilation] = weight
-        weight = dilated
+    weight = dilated(weight, dilation)
 
     def run() -> list[np.ndarray]:
         return [sum(cv2.filter2D(x[c], -1, weight[f, c], borderType=cv2.BORDER_CONSTANT)

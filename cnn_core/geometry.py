@@ -13,20 +13,21 @@ from __future__ import annotations
 from cnn_core._checks import PADDING_STRINGS, is_int
 
 
-def _positive(value: object, name: str) -> int:
+def _at_least(value: object, name: str, minimum: int) -> int:
     if not is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r}")
-    if int(value) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if int(value) < minimum:
+        rule = "a positive integer" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
     return int(value)
+
+
+def _positive(value: object, name: str) -> int:
+    return _at_least(value, name, 1)
 
 
 def _non_negative(value: object, name: str) -> int:
-    if not is_int(value):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if int(value) < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return int(value)
+    return _at_least(value, name, 0)
 
 
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:

@@ -38,21 +38,29 @@ class ConvPlan:
     was_2d: bool
 
 
+def _weight_for(image: FloatArray, weight: object, channel_axis: int) -> tuple[FloatArray, bool]:
+    """A 4-D weight whose ``channel_axis`` matches the input's channels; a 2-D kernel becomes (1, 1, kh, kw)
+    and is marked depthwise (applied to each channel on its own)."""
+    kernel = as_kernel(weight, image.dtype)
+    if kernel.ndim == 2:
+        return kernel[None, None], True
+    channels = image.shape[0]
+    if kernel.shape[channel_axis] != channels:
+        layout = "(F, C, kh, kw)" if channel_axis == 1 else "(C, F, kh, kw)"
+        raise ValueError(
+            f"weight must be {layout} with C = the channels of x: weight is {kernel.shape} "
+            f"(C = {kernel.shape[channel_axis]}) but x has {channels} channel(s)"
+        )
+    return kernel, False
+
+
 def plan_conv2d(x: object, weight: object, bias: object = None, stride: object = 1, padding: object = 0,
                 dilation: object = 1, padding_mode: object = "zeros") -> ConvPlan:
     """Validate conv2d's arguments and pad the input once (shared by the op and its frames)."""
     image, was_2d = as_image(x)
-    kernel = as_kernel(weight, image.dtype)
     mode = check_padding_mode(padding_mode)
+    kernel, depthwise = _weight_for(image, weight, channel_axis=1)
     channels = image.shape[0]
-    depthwise = kernel.ndim == 2
-    if depthwise:
-        kernel = kernel[None, None]
-    elif kernel.shape[1] != channels:
-        raise ValueError(
-            f"weight must have as many input channels as x: weight is {kernel.shape} (C = {kernel.shape[1]}) "
-            f"but x has {channels} channel(s)"
-        )
     window = conv_window(image.shape[1:], kernel.shape[2:], stride, padding, dilation)
     outputs = channels if depthwise else kernel.shape[0]
     bias_vector = as_bias(bias, outputs, image.dtype, allow_scalar=depthwise)
@@ -119,16 +127,8 @@ def plan_conv_transpose2d(x: object, weight: object, bias: object = None, stride
                           dilation: object = 1) -> TransposePlan:
     """Validate conv_transpose2d's arguments (shared by the op and its frames)."""
     image, was_2d = as_image(x)
-    kernel = as_kernel(weight, image.dtype)
+    kernel, depthwise = _weight_for(image, weight, channel_axis=0)
     channels = image.shape[0]
-    depthwise = kernel.ndim == 2
-    if depthwise:
-        kernel = kernel[None, None]
-    elif kernel.shape[0] != channels:
-        raise ValueError(
-            f"weight must be (C, F, kh, kw) with C = the channels of x: weight is {kernel.shape} "
-            f"(C = {kernel.shape[0]}) but x has {channels} channel(s)"
-        )
     if isinstance(padding, str):
         raise TypeError(f"padding must be an int or a (rows, cols) pair for conv_transpose2d, got {padding!r}")
     stride_pair = to_pair(stride, "stride")

@@ -43,7 +43,7 @@ CASES: list[tuple[str, Any, type, str]] = [
     ("dilated kernel larger", lambda: conv2d(X, K, dilation=3), ValueError,
      r"the kernel spans 7 rows \(3 taps, dilation 3\) but the padded input has 6 \+ 0 = 6"),
     ("channel mismatch", lambda: conv2d(X, np.ones((2, 1, 3, 3))), ValueError,
-     r"weight must have as many input channels as x: weight is \(2, 1, 3, 3\) \(C = 1\) but x has 3"),
+     r"weight must be \(F, C, kh, kw\) with C = the channels of x: weight is \(2, 1, 3, 3\) \(C = 1\) but x has 3"),
     ("2-D input 4-D weight C=3", lambda: conv2d(X[0], W), ValueError, "but x has 1 channel"),
     ("NaN kernel", lambda: conv2d(X, np.array([[np.nan, 1.0]])), ValueError,
      r"weight must contain only finite numbers \(no NaN or infinity\)"),
