@@ -44,7 +44,8 @@ from app.schemas import RunRequest
 router = APIRouter()
 TICK = 1 / 60  # the player sends at most one batch per display frame
 INLINE_FRAMES = 256  # smaller batches are cheap enough to build on the event loop
-MESSAGE_FRAMES = 16_384  # frames per message at most (a few MB): large enough for speed, small for latency
+MESSAGE_FRAMES = 16_384  # frames per binary message at most (a few MB): large enough for speed, small for latency
+JSON_MESSAGE_FRAMES = 512  # JSON costs ~50 us a frame of GIL-holding work: keep each message short
 
 
 class ClientError(Exception):
@@ -225,7 +226,8 @@ class AnimationSession:
             credit = min(credit + (now - last) * self.fps, self.fps * TICK * 4 + 1)
             last = now
             room = self.settings.ws_window_frames - (self.position - self.acked)
-            count = int(min(credit, room, MESSAGE_FRAMES, self.total - self.position - 1))
+            most = MESSAGE_FRAMES if self.format == "binary" else JSON_MESSAGE_FRAMES
+            count = int(min(credit, room, most, self.total - self.position - 1))
             if count >= 1:
                 credit -= count
                 start = self.position + 1
