@@ -114,7 +114,7 @@ function showRun(described) {
   select.replaceChildren(new Option("follow the step", "-1"),
     ...Array.from({ length: maps }, (_, i) => new Option(`map ${i + 1}`, String(i))));
   select.value = String(Math.min(getState().map, maps - 1));
-  drawLegend($("legend"), run.display, initial.palettes);
+  drawLegend($("legend"), run.display, initial.palettes, run.stats);
   stage.setRun(run);
   stage.inputChannel = 0;
   editor.render(getState(), run);

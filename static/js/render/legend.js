@@ -2,8 +2,9 @@
 
 import { formatNumber } from "./colors.js";
 
-/** Fill `container` with a legend for `scale` ({scheme, low, high}) using the server's palette. */
-export function drawLegend(container, scale, palettes) {
+/** Fill `container` with a legend for `scale` ({scheme, low, high}) using the server's palette, and the map's
+ * actual minimum and maximum (`stats`). */
+export function drawLegend(container, scale, palettes, stats) {
   container.replaceChildren();
   if (!scale) return;
   const palette = palettes[scale.scheme] ?? palettes.sequential;
@@ -18,6 +19,11 @@ export function drawLegend(container, scale, palettes) {
   const high = document.createElement("span");
   high.textContent = formatNumber(scale.high);
   container.append(low, bar, high);
+  if (stats) {
+    const range = document.createElement("span");
+    range.textContent = `min ${formatNumber(stats.min)} · max ${formatNumber(stats.max)}`;
+    container.append(range);
+  }
   container.title = scale.scheme === "diverging"
     ? "Diverging scale: blue is negative, white is zero, red is positive."
     : "Sequential scale: dark purple is the lowest value, yellow the highest.";
