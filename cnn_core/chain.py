@@ -151,7 +151,9 @@ class Chain:
         if kind in ("conv2d", "conv_transpose2d"):
             layer.weight = self._conv_weight(spec, channels, rng, transposed=kind == "conv_transpose2d")
             filters = layer.weight.shape[1] if kind == "conv_transpose2d" else layer.weight.shape[0]
-            if spec.get("use_bias", True):
+            if "bias" in spec:
+                layer.bias = np.asarray(spec["bias"], dtype=np.float64).reshape(filters)
+            elif spec.get("use_bias", True):
                 layer.bias = np.zeros(filters)
         # the engine's own geometry decides the output size (and refuses what does not fit)
         out = self._apply(layer, _Shape(shape), shape_only=True)
@@ -159,6 +161,13 @@ class Chain:
 
     @staticmethod
     def _conv_weight(spec: dict[str, Any], channels: int, rng: np.random.Generator, transposed: bool) -> FloatArray:
+        if "weight" in spec:  # explicit numbers, in the op's own layout
+            weight = np.asarray(spec["weight"], dtype=np.float64)
+            axis = 0 if transposed else 1
+            if weight.ndim != 4 or weight.shape[axis] != channels:
+                raise ValueError(f"weight must be a 4-D array with {channels} input channels on axis {axis}, "
+                                 f"got shape {weight.shape}")
+            return weight
         filters = spec.get("filters", 1)
         if isinstance(filters, list):
             kernels = [get_kernel(item) if isinstance(item, str) else np.asarray(item, dtype=np.float64)
