@@ -171,7 +171,7 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             if padding == "full":
                 kh, kw = layer.weight.shape[2:]
                 padding = (kh - 1, kw - 1)
-            if isinstance(padding, int) and padding or isinstance(padding, tuple | list):
+            if (isinstance(padding, int) and padding) or isinstance(padding, tuple | list):
                 lines.append(f"model_layers.append(layers.ZeroPadding2D({_pair(padding)}))")
                 lines.append("weights.append(None)")
             stride = _pair(_option(layer, ("strides", "stride"), 1))
@@ -230,8 +230,9 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             lines.append("weights.append(None)")
     values = (f"np.array({_literal(image.transpose(1, 2, 0))})" if image.size <= INLINE_VALUES
               else "np.load('kernel-lens-input.npy').transpose(1, 2, 0)  # download " + input_url)
+    channels_last = (int(image.shape[1]), int(image.shape[2]), int(image.shape[0]))
     lines += ["", f"x = {values}[None]  # (1, H, W, C)",
-              f"model = keras.Sequential([keras.Input({tuple(image.shape[1:]) + (image.shape[0],)}), *model_layers])",
+              f"model = keras.Sequential([keras.Input({channels_last}), *model_layers])",
               "for layer, values in zip(model.layers, weights):",
               "    if values is not None:",
               "        layer.set_weights(values)",

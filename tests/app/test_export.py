@@ -39,7 +39,7 @@ def test_pytorch_code_reproduces_the_numbers(name: str) -> None:
         pytest.skip("PyTorch is not installed (a multi-GB download): the code is only parsed")
     chain = Chain(CHAINS[name], seed=1)
     namespace: dict[str, Any] = {}
-    exec(compile(pytorch_code(chain, X, "/x.npy"), "exported", "exec"), namespace)  # noqa: S102
+    exec(compile(pytorch_code(chain, X, "/x.npy"), "exported", "exec"), namespace)
     for ours, theirs in zip(chain.run(X), namespace["outputs"], strict=True):
         assert_allclose(theirs, ours, rtol=1e-10, atol=1e-12)
 
