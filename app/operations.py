@@ -26,6 +26,7 @@ from app.schemas import (
 from app.store import ImageStore
 from cnn_core import frames, get_kernel, parse_kernel
 from cnn_core.frames import FrameSequence, activation_frames
+from cnn_core.spectral import flip_kernel
 
 
 class NotFound(LookupError):
@@ -40,6 +41,7 @@ class Prepared:
     weight: NDArray[Any] | None
     bias: NDArray[Any] | float | None
     frames: FrameSequence
+    photo: bool = True
 
 
 def load_source(request: RunRequest, store: ImageStore, settings: Settings) -> NDArray[Any]:
@@ -121,6 +123,8 @@ def _limit(value: Any, name: str, maximum: int) -> None:
 def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepared:
     """Validate a request against the server's limits and build its lazy frame sequence."""
     x = load_source(request, store, settings)
+    stored = store.get(request.source.image_id) if request.source.image_id else None
+    photo = stored.photo if stored is not None else False
     spec = request.operation
     channels = 1 if x.ndim == 2 else x.shape[0]
     weight: NDArray[Any] | None = None
@@ -129,6 +133,8 @@ def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepa
     if isinstance(spec, Conv2dSpec):
         _check_window_limits(spec.stride, spec.padding, spec.dilation, settings)
         weight, bias = build_filters(spec, channels, settings)
+        if spec.flip:
+            weight = flip_kernel(weight)
         sequence = frames.conv2d_frames(x, weight, bias, spec.stride, spec.padding, spec.dilation,
                                         spec.padding_mode)
     elif isinstance(spec, ConvTranspose2dSpec):
@@ -162,7 +168,7 @@ def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepa
         shape = "x".join(map(str, sequence.output_shape))
         raise ValueError(f"the result would have {elements:,} values ({shape}); at most "
                          f"{settings.max_output_elements:,} are allowed: lower the scale, filters or image size")
-    return Prepared(x, weight, bias, sequence)
+    return Prepared(x, weight, bias, sequence, photo)
 
 
 def _check_window_limits(stride: Any, padding: Any, dilation: Any, settings: Settings) -> None:

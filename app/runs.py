@@ -58,6 +58,11 @@ class Run:
         """The result as (C, H, W)."""
         return self.result if self.result.ndim == 3 else self.result[None]
 
+    @property
+    def photo(self) -> bool:
+        """Whether the input is a picture (0-255, shown in its own colours) rather than numbers."""
+        return self.request.source.image_id is not None and self.prepared.photo
+
     def padded_input(self) -> NDArray[Any]:
         """The input as the op reads it, padding included, as (C, Hp, Wp) (max-pool padding is -inf)."""
         frames = self.prepared.frames
@@ -75,7 +80,7 @@ class Run:
         if key not in self.pngs:
             padded = self.padded_input()
             finite = np.where(np.isfinite(padded), padded, np.nan)
-            if self.request.source.image_id is not None and padded.shape[0] in (1, 3):
+            if self.photo and padded.shape[0] in (1, 3):
                 pixels = np.nan_to_num(finite, nan=0.0).clip(0, 255).round().astype(np.uint8)
                 rgb = np.repeat(pixels, 3, axis=0) if pixels.shape[0] == 1 else pixels
                 self.pngs[key] = encode_png(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
@@ -153,7 +158,7 @@ def _scale(values: NDArray[Any], scheme: str = "auto") -> Display:
 def scales_of(prepared: Prepared, request: RunRequest, output: Display) -> dict[str, Display]:
     """Colour scales for the numbers the page shows: photos in gray 0-255, signed things diverging."""
     x = prepared.x
-    photo = request.source.image_id is not None
+    photo = request.source.image_id is not None and prepared.photo
     scales = {"input": Display(scheme="gray", low=0.0, high=255.0) if photo else _scale(x), "output": output}
     if prepared.weight is not None:
         weight = np.asarray(prepared.weight)

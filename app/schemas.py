@@ -68,6 +68,8 @@ class Conv2dSpec(Strict):
     padding: PaddingValue = 0
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     dilation: IntOrPair = 1
+    flip: bool = Field(False, description="flip every kernel by 180 degrees: true convolution instead of "
+                                          "cross-correlation")
 
 
 class ActivationSpec(Strict):
@@ -223,3 +225,46 @@ class ErrorBody(BaseModel):
     detail: str
     row: int | None = None
     column: int | None = None
+
+
+CHAIN_EXAMPLE: dict[str, Any] = {
+    "source": {"matrix_text": "3 0 1 2 7 4; 1 5 8 9 3 1; 2 7 2 5 1 3; 0 1 3 1 7 8; 4 2 1 6 2 8; 2 4 5 2 3 9"},
+    "layers": [{"type": "conv2d", "filters": [[[1, 0, -1], [1, 0, -1], [1, 0, -1]]], "use_bias": False},
+               {"type": "max_pool2d", "pool_size": 2}, {"type": "upsample", "size": 3}],
+}
+
+
+class ChainRequest(Strict):
+    """A chain of layers (Keras vocabulary, see cnn_core.chain) on an image or typed matrix."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [CHAIN_EXAMPLE]})
+
+    source: Source
+    layers: list[dict[str, Any]] = Field(..., min_length=1, max_length=16)
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seeds the random weights")
+
+
+class ChainLayerInfo(BaseModel):
+    """One layer's result: shape, parameters, thumbnails of its maps, and how to step through it."""
+
+    index: int
+    name: str
+    type: str
+    output_shape: list[int]
+    params: int
+    maps: list[str] = Field(default_factory=list, description="PNG URLs of the first feature maps")
+    values: list[float] | None = Field(None, description="a flat layer's outputs (dense: one per unit)")
+    steppable: bool
+    run_url: str | None = None
+
+
+class ChainResponse(BaseModel):
+    """A computed chain: the Keras-style summary and every layer's output."""
+
+    chain_id: str
+    input_shape: list[int]
+    layers: list[ChainLayerInfo]
+    total_params: int
+    pytorch_url: str
+    keras_url: str
+    input_npy_url: str

@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,17 +66,18 @@ class StoredImage:
     """A decoded image in both colour modes, float32 (C, H, W) in [0, 255], read-only."""
 
     image_id: str
-    rgb: NDArray[np.float32]
-    gray: NDArray[np.float32]
+    rgb: NDArray[Any]
+    gray: NDArray[Any]
     name: str = ""
     preview: dict[str, bytes] = field(default_factory=dict, compare=False)
+    photo: bool = True  # False for a chain's feature maps: any float values, shown on a colour scale
 
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays."""
         return int(self.rgb.nbytes + self.gray.nbytes)
 
-    def pixels(self, color: str) -> NDArray[np.float32]:
+    def pixels(self, color: str) -> NDArray[Any]:
         """The image as 3 channels ("rgb") or 1 ("gray")."""
         return self.gray if color == "gray" else self.rgb
 
