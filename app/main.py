@@ -10,10 +10,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
+from app.chains import ChainStore
 from app.config import Settings, get_settings
 from app.errors import install_error_handlers
 from app.paths import STATIC
-from app.chains import ChainStore
 from app.routes import animate, chains, frames, images, kernels, ops, pages
 from app.runs import RunRegistry
 from app.samples import SAMPLES

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import numpy as np
 from numpy.typing import NDArray
 
 Value = TypeVar("Value")
@@ -87,7 +86,7 @@ def content_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:24]
 
 
-def freeze(array: NDArray[np.float32]) -> NDArray[np.float32]:
+def freeze(array: NDArray[Any]) -> NDArray[Any]:
     """Mark an array read-only so shared references can't be changed under a reader."""
     array.setflags(write=False)
     return array
