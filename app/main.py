@@ -13,8 +13,9 @@ from app import __version__
 from app.chains import ChainStore
 from app.config import Settings, get_settings
 from app.errors import install_error_handlers
+from app.jobs import Jobs
 from app.paths import STATIC
-from app.routes import animate, chains, frames, images, kernels, ops, pages
+from app.routes import animate, chains, extras, frames, images, kernels, ops, pages
 from app.runs import RunRegistry
 from app.samples import SAMPLES
 from app.schemas import SampleInfo
@@ -49,13 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = ImageStore(settings.store_bytes)
     app.state.registry = RunRegistry(settings, app.state.store)
     app.state.chains = ChainStore(settings.run_cache_bytes)
+    app.state.jobs = Jobs()
     app.state.samples = _load_samples(app, settings)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])
     install_error_handlers(app)
-    for module in (pages, images, kernels, ops, frames, chains, animate):
+    for module in (pages, images, kernels, ops, frames, chains, extras, animate):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     assets = _swagger_assets()
