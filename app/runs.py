@@ -18,9 +18,10 @@ from PIL import Image
 from app.config import Settings
 from app.formulas import output_size_formulas
 from app.operations import NotFound, Prepared, prepare
-from app.schemas import Display, RunRequest, Stats
+from app.schemas import Conv2dSpec, Display, RunRequest, Stats
 from app.store import ByteBudgetLRU, ImageStore
-from cnn_core import to_display
+from cnn_core import ops, to_display
+from cnn_core.spectral import flip_kernel
 from cnn_core.frames import (
     ActivationFrames,
     Conv2dFrames,
@@ -45,6 +46,7 @@ class Run:
     formula: dict[str, str]
     geometry: dict[str, Any]
     scales: dict[str, Display]
+    comparison: dict[str, float] = field(default_factory=dict)
     pngs: dict[str, bytes] = field(default_factory=dict)
 
     @property
@@ -147,7 +149,18 @@ def compute_run(run_id: str, request: RunRequest, store: ImageStore, settings: S
         formula=output_size_formulas(request.operation, in_shape, result.shape, kernel_shape),
         geometry=geometry_of(prepared.frames, in_shape),
         scales=scales_of(prepared, request, Display(scheme=scheme, low=low, high=high)),
+        comparison=_flip_comparison(prepared, request, result),
     )
+
+
+def _flip_comparison(prepared: Prepared, request: RunRequest, result: NDArray[Any]) -> dict[str, float]:
+    """For a flipped (true) convolution: how far it is from the cross-correlation with the kernel as typed."""
+    spec = request.operation
+    if not isinstance(spec, Conv2dSpec) or not spec.flip or prepared.weight is None:
+        return {}
+    unflipped = ops.conv2d(prepared.x, flip_kernel(prepared.weight), prepared.bias, spec.stride, spec.padding,
+                           spec.dilation, spec.padding_mode)
+    return {"max_difference_from_cross_correlation": float(np.abs(result - unflipped.reshape(result.shape)).max())}
 
 
 def _scale(values: NDArray[Any], scheme: str = "auto") -> Display:

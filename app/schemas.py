@@ -165,6 +165,8 @@ class RunResponse(BaseModel):
     scales: dict[str, Display] = Field(default_factory=dict,
                                        description="colour scales for the input, kernel, products and output "
                                                    "numbers (palettes by scheme: GET /api/palettes)")
+    comparison: dict[str, float] = Field(default_factory=dict,
+                                         description="with flip: the largest difference from cross-correlation")
     geometry: dict[str, Any] = Field(default_factory=dict,
                                      description="where windows go: pads (top, bottom, left, right), kernel, "
                                                  "stride, dilation, scale; in input coordinates")
@@ -254,6 +256,7 @@ class ChainLayerInfo(BaseModel):
     params: int
     maps: list[str] = Field(default_factory=list, description="PNG URLs of the first feature maps")
     values: list[float] | None = Field(None, description="a flat layer's outputs (dense: one per unit)")
+    bars: list[float] | None = Field(None, description="values / max |values|, for a bar chart")
     steppable: bool
     run_url: str | None = None
 

@@ -41,7 +41,9 @@ def describe_chain(computed: ComputedChain) -> ChainResponse:
             if output.ndim == 3 else []
         layers.append(ChainLayerInfo(
             index=index, name=layer.name, type=layer.kind, output_shape=list(output.shape), params=layer.params,
-            maps=maps, values=output.tolist() if output.ndim == 1 else None, steppable=layer.kind in STEPPABLE,
+            maps=maps, values=output.tolist() if output.ndim == 1 else None,
+            bars=(output / (np.abs(output).max() or 1)).tolist() if output.ndim == 1 else None,
+            steppable=layer.kind in STEPPABLE,
             run_url=f"{base}/layers/{index}/run" if layer.kind in STEPPABLE else None))
     return ChainResponse(chain_id=computed.chain_id, input_shape=list(computed.x.shape), layers=layers,
                          total_params=sum(layer.params for layer in computed.chain.layers),

@@ -30,7 +30,7 @@ def describe(run: Run) -> RunResponse:
         run_id=run_id, op=run.request.operation.op, input_shape=list(prepared.x.shape),
         output_shape=list(run.result.shape), frame_count=len(prepared.frames),
         frame_fields=list(prepared.frames.batch(0, 0)), formula=run.formula, stats=run.stats,
-        display=run.display, geometry=run.geometry, scales=run.scales,
+        display=run.display, geometry=run.geometry, scales=run.scales, comparison=run.comparison,
         weight=None if prepared.weight is None else prepared.weight.tolist(),
         bias=None if bias is None else np.atleast_1d(np.asarray(bias, dtype=float)).tolist(),
         result_png_url=f"/api/runs/{run_id}/result.png", result_npy_url=f"/api/runs/{run_id}/result.npy",

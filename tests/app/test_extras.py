@@ -48,6 +48,9 @@ def test_flip_gives_true_convolution(client: TestClient) -> None:
     result = np.load(io.BytesIO(client.get(body["result_npy_url"]).content))[0]
     assert_allclose(result, signal.convolve2d(x, np.array(kernel, float), mode="valid"))
     assert body["weight"][0][0] == [[1, 0, 3], [-1, 1, 0], [0, 2, 1]]
+    correlation = signal.correlate2d(x, np.array(kernel, float), mode="valid")
+    assert body["comparison"]["max_difference_from_cross_correlation"] == pytest.approx(
+        np.abs(result - correlation).max())
 
 
 def test_gif_job_reports_progress_and_gives_an_animation(client: TestClient) -> None:

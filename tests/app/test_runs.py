@@ -45,6 +45,7 @@ def test_textbook_5x5_with_3x3_filter(client: TestClient) -> None:
         "stats": {"min": 2.0, "max": 4.0, "mean": 29 / 9},
         "display": {"scheme": "sequential", "low": 0.0, "high": 4.0},
         "weight": [[[[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]]], "bias": [0.0],
+        "comparison": {},
         "scales": {"input": {"scheme": "sequential", "low": 0.0, "high": 1.0, "palette": []},
                    "output": {"scheme": "sequential", "low": 0.0, "high": 4.0, "palette": []},
                    "kernel": {"scheme": "diverging", "low": -1.0, "high": 1.0, "palette": []},
