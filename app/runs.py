@@ -21,7 +21,6 @@ from app.operations import NotFound, Prepared, prepare
 from app.schemas import Conv2dSpec, Display, RunRequest, Stats
 from app.store import ByteBudgetLRU, ImageStore
 from cnn_core import ops, to_display
-from cnn_core.spectral import flip_kernel
 from cnn_core.frames import (
     ActivationFrames,
     Conv2dFrames,
@@ -31,6 +30,7 @@ from cnn_core.frames import (
     UpsampleFrames,
 )
 from cnn_core.imageio import display_range, palette
+from cnn_core.spectral import flip_kernel
 
 
 @dataclass

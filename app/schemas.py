@@ -255,7 +255,7 @@ class ChainLayerInfo(BaseModel):
     output_shape: list[int]
     params: int
     maps: list[str] = Field(default_factory=list, description="PNG URLs of the first feature maps")
-    values: list[float] | None = Field(None, description="a flat layer's outputs (dense: one per unit)")
+    values: list[float] | None = Field(None, description="a flat layer's outputs, up to 256 (dense: one per unit)")
     bars: list[float] | None = Field(None, description="values / max |values|, for a bar chart")
     steppable: bool
     run_url: str | None = None

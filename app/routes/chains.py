@@ -18,6 +18,7 @@ from app.schemas import ChainLayerInfo, ChainRequest, ChainResponse, ErrorBody, 
 
 router = APIRouter(prefix="/api/chains", tags=["chains"])
 CHAIN_ID = re.compile(r"^[0-9a-f]{24}$")
+MAX_VALUES = 256  # a flat output longer than this (a flatten of a big map) is described by its shape only
 
 
 def _chains(request: Request) -> ChainStore:
@@ -41,8 +42,9 @@ def describe_chain(computed: ComputedChain) -> ChainResponse:
             if output.ndim == 3 else []
         layers.append(ChainLayerInfo(
             index=index, name=layer.name, type=layer.kind, output_shape=list(output.shape), params=layer.params,
-            maps=maps, values=output.tolist() if output.ndim == 1 else None,
-            bars=(output / (np.abs(output).max() or 1)).tolist() if output.ndim == 1 else None,
+            maps=maps, values=output.tolist() if output.ndim == 1 and output.size <= MAX_VALUES else None,
+            bars=(output / (np.abs(output).max() or 1)).tolist() if output.ndim == 1 and output.size <= MAX_VALUES
+            else None,
             steppable=layer.kind in STEPPABLE,
             run_url=f"{base}/layers/{index}/run" if layer.kind in STEPPABLE else None))
     return ChainResponse(chain_id=computed.chain_id, input_shape=list(computed.x.shape), layers=layers,

@@ -56,3 +56,22 @@ export function uploadImage(file, onProgress) {
     xhr.send(form);
   });
 }
+
+const postJson = (key, url, body) => request(key, url, {
+  method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+});
+
+/** POST /api/chains: run a chain of layers on a source. */
+export const runChain = (body) => postJson("chain", "/api/chains", body);
+
+/** POST a chain layer's run_url: that layer as a run to step through. */
+export const openLayerRun = (url) => request("layer-run", url, { method: "POST" });
+
+/** GET the Fourier-transform route of a convolution run. */
+export const spectral = (runId) => request("spectral", `/api/runs/${runId}/spectral`);
+
+/** Start rendering a run as a GIF; resolves to {job_id, status_url, gif_url}. */
+export const startGif = (runId) => request("gif", `/api/runs/${runId}/gif`, { method: "POST" });
+
+/** A background job's progress. */
+export const jobStatus = (url) => request("job", url);

@@ -21,6 +21,8 @@ export const BINDINGS = [
   { id: "align-corners", key: "alignCorners", checkbox: true },
   { id: "depthwise", key: "depthwise", checkbox: true },
   { id: "follow", key: "follow", checkbox: true },
+  { id: "flip", key: "flip", checkbox: true },
+  { id: "chain-seed", key: "chainSeed", parse: number },
 ];
 
 /** Defaults that make sense when switching to an operation (a pool's stride is its size, etc.). */
@@ -30,6 +32,7 @@ export const OP_DEFAULTS = {
   pool: { stride: 2, poolSize: 2, paddingKind: "number", padding: 0, dilation: 1 },
   upsample: {},
   conv_transpose2d: { stride: 2, paddingKind: "number", padding: 0, dilation: 1, outputPadding: 0 },
+  layers: { openLayer: -1 },
 };
 
 /** Wire every binding: input events patch the state. */
@@ -56,6 +59,12 @@ export function showControls(document, state) {
   for (const node of document.querySelectorAll("[data-for]")) {
     node.hidden = !node.dataset.for.split(" ").includes(state.op);
   }
+  const chainOnly = state.op === "layers" && state.openLayer < 0;
+  for (const node of document.querySelectorAll(".stage > .canvas-card, .stage > .view-bar, .stage > .calc")) {
+    node.hidden = chainOnly;
+  }
+  document.getElementById("chain-view").hidden = !chainOnly;
+  document.getElementById("back-to-chain").hidden = state.op !== "layers" || state.openLayer < 0;
   document.getElementById("padding").disabled = state.op !== "conv_transpose2d" && state.paddingKind !== "number";
   document.getElementById("pool-include-pad").disabled = state.poolKind !== "avg_pool2d";
   document.getElementById("align-corners").disabled = state.upsampleMode !== "bilinear";

@@ -1,12 +1,15 @@
 // Composition root: wires state, api, stream, player, controls, kernel editor and painters.
 
-import { ApiError, uploadImage } from "./api.js";
+import { ApiError, jobStatus, openLayerRun, runChain, spectral, startGif, uploadImage } from "./api.js";
+import { drawChainEditor, drawChainStage } from "./chain-view.js";
+import { LESSONS } from "./lessons.js";
 import { bindControls, OP_DEFAULTS, showControls } from "./controls.js";
 import { KernelEditor } from "./kernel-editor.js";
 import { Player } from "./player.js";
 import { drawCalc, describeFrame } from "./render/calc.js";
+import { formatNumber } from "./render/colors.js";
 import { drawLegend } from "./render/legend.js";
-import { buildRequest } from "./request.js";
+import { buildChainRequest, buildRequest } from "./request.js";
 import { StageView } from "./stage-view.js";
 import { DEFAULTS, fromHash, getState, onChange, toHash, update } from "./state.js";
 import { FrameStream } from "./stream.js";
@@ -19,7 +22,7 @@ const PRESETS = {
 };
 const REQUEST_KEYS = new Set(["source", "color", "op", "filters", "depthwise", "stride", "paddingKind", "padding",
   "paddingMode", "dilation", "outputPadding", "activation", "slope", "poolKind", "poolSize", "ceilMode", "includePad",
-  "scale", "upsampleMode", "alignCorners"]);
+  "scale", "upsampleMode", "alignCorners", "flip"]);
 
 const stream = new FrameStream();
 const stage = new StageView(document);
@@ -27,6 +30,9 @@ let run = null;
 let frame = null;
 let lastRequest = "";
 let partialTimer = null;
+let chain = null;
+let lastChain = "";
+let pendingStep = null; // a lesson's step, sought once its layer is open
 
 function status(message, isError = false) {
   $("status").textContent = message;
@@ -109,6 +115,11 @@ function showRun(described) {
   $("scrub").max = String(Math.max(run.frame_count - 1, 0));
   $("download-png").href = `${run.result_png_url}?channel=${Math.max(getState().map, 0)}`;
   $("download-npy").href = run.result_npy_url;
+  $("export-pytorch").href = `/api/runs/${run.run_id}/export?framework=pytorch`;
+  $("export-keras").href = `/api/runs/${run.run_id}/export?framework=keras`;
+  const difference = run.comparison?.max_difference_from_cross_correlation;
+  $("flip-note").textContent = difference === undefined ? ""
+    : `True convolution differs from cross-correlation by up to ${formatNumber(difference)} here.`;
   const maps = run.output_shape.length === 3 ? run.output_shape[0] : 1;
   const select = $("map-select");
   select.replaceChildren(new Option("follow the step", "-1"),
@@ -124,7 +135,10 @@ function showRun(described) {
 // --- the stream ---------------------------------------------------------------------------------
 stream.addEventListener("opened", (event) => {
   showRun(event.detail.run);
-  if (event.detail.position < 0) stream.seek(Math.max(0, Math.min(getState().step, run.frame_count - 1)));
+  if (pendingStep !== null) {
+    stream.seek(Math.min(pendingStep, run.frame_count - 1));
+    pendingStep = null;
+  } else if (event.detail.position < 0) stream.seek(Math.max(0, Math.min(getState().step, run.frame_count - 1)));
 });
 stream.addEventListener("state", (event) => {
   $("play").textContent = event.detail.playing ? "❚❚" : "▶";
@@ -174,9 +188,16 @@ function positionOf({ which, cell }) {
 let requestTimer = null;
 let hashTimer = null;
 const EDITOR_KEYS = new Set(["filters", "filterIndex", "depthwise", "op", "color", "source"]);
+const CHAIN_KEYS = new Set(["source", "color", "chainLayers", "chainSeed", "op"]);
 onChange((state, changed) => {
   if (changed.size === 1 && changed.has("step")) return; // a new frame: painted already
   showControls(document, state);
+  if (changed.has("chainLayers") || changed.has("op")) drawChainEditor($("chain-editor"), state.chainLayers, changeChain);
+  if (changed.has("lesson") || changed.has("op")) markLesson(state.lesson);
+  if (state.op === "layers") {
+    if ([...changed].some((key) => CHAIN_KEYS.has(key))) refreshChain();
+    else if (changed.has("openLayer") && state.openLayer >= 0) showLayer(state.openLayer);
+  }
   if ([...changed].some((key) => EDITOR_KEYS.has(key))) editor.render(state, run);
   if ([...changed].some((key) => REQUEST_KEYS.has(key))) {
     clearTimeout(requestTimer);
@@ -192,6 +213,125 @@ onChange((state, changed) => {
   if (changed.has("map") && frame) paintFrame(frame, false);
   clearTimeout(hashTimer);
   hashTimer = setTimeout(() => history.replaceState(null, "", toHash(getState())), 250);
+});
+
+// --- the Layers view -----------------------------------------------------------------------------
+function changeChain(layers) {
+  update({ chainLayers: layers, lesson: null });
+}
+
+function lessonNamed(name) {
+  return LESSONS.find((lesson) => lesson.name === name) ?? null;
+}
+
+async function refreshChain() {
+  const state = getState();
+  const request = buildChainRequest(state);
+  const text = JSON.stringify(request);
+  if (!request) return;
+  if (text === lastChain && chain) {
+    if (state.openLayer >= 0) showLayer(state.openLayer);
+    return;
+  }
+  lastChain = text;
+  chain = null;
+  const openOnStage = (index, map) => update({ openLayer: index, map });
+  drawChainStage($("chain-view"), null, lessonNamed(state.lesson), openOnStage);
+  try {
+    chain = await runChain(request);
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    if (!(error instanceof ApiError)) throw error;
+    status(error.message, true);
+    return;
+  }
+  drawChainStage($("chain-view"), chain, lessonNamed(getState().lesson), openOnStage);
+  status(`chain of ${chain.layers.length} layers: ${chain.total_params.toLocaleString()} parameters`);
+  if (getState().openLayer >= 0) showLayer(getState().openLayer);
+}
+
+async function showLayer(index) {
+  const layer = chain?.layers[index];
+  if (!layer) return;
+  if (!layer.run_url) {
+    status(`${layer.name} has no steps to show: it reshapes or mixes everything`, true);
+    update({ openLayer: -1 });
+    return;
+  }
+  try {
+    const described = await openLayerRun(layer.run_url);
+    lastRequest = "";
+    stream.openRun(described.run_id);
+  } catch (error) {
+    if (error.name !== "AbortError") status(error.message, true);
+  }
+}
+
+function markLesson(name) {
+  for (const button of $("lessons").children) button.setAttribute("aria-pressed", String(button.dataset.lesson === name));
+}
+
+for (const lesson of LESSONS) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = lesson.title;
+  button.title = lesson.text;
+  button.dataset.lesson = lesson.name;
+  button.addEventListener("click", () => {
+    const sample = lesson.source.kind === "sample" ? initial.samples.find((s) => s.name === lesson.source.name) : null;
+    pendingStep = lesson.open ? lesson.open.step : null;
+    $("sample").value = sample ? sample.id : "custom";
+    update({
+      op: "layers", source: sample ? { kind: "image", imageId: sample.id, name: sample.name } : lesson.source,
+      color: lesson.color ?? "rgb", chainLayers: lesson.layers, chainSeed: 0, lesson: lesson.name,
+      openLayer: lesson.open ? lesson.open.layer : -1, map: -1,
+    });
+  });
+  $("lessons").append(button);
+}
+$("back-to-chain").addEventListener("click", () => { player.pause(); update({ openLayer: -1 }); });
+
+// --- Fourier view, GIF ----------------------------------------------------------------------------
+$("fourier-button").addEventListener("click", async () => {
+  if (!run) return;
+  try {
+    const route = await spectral(run.run_id);
+    for (const name of ["image", "kernel", "product", "result"]) $(`spectrum-${name}`).src = route[`${name}_url`];
+    $("fourier-difference").textContent = `largest difference from the direct result: ${route.max_difference.toExponential(2)} ` +
+      `(values up to ${formatNumber(route.largest_value)}; grid ${route.grid.join("×")}, no wrap-around)`;
+    $("fourier-dialog").showModal();
+  } catch (error) {
+    if (error.name !== "AbortError") status(error.message, true);
+  }
+});
+
+$("gif-button").addEventListener("click", async () => {
+  if (!run) return;
+  const bar = $("upload-progress");
+  bar.hidden = false;
+  bar.firstElementChild.style.width = "0%";
+  status("rendering the GIF…");
+  try {
+    const job = await startGif(run.run_id);
+    let state = await jobStatus(job.status_url);
+    while (!state.done) {
+      bar.firstElementChild.style.width = `${Math.round(state.progress * 100)}%`;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      state = await jobStatus(job.status_url);
+    }
+    if (state.detail) throw new ApiError(422, state);
+    const link = document.createElement("a");
+    link.href = state.gif_url;
+    link.download = "kernel-lens.gif";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    status("GIF ready: downloaded as kernel-lens.gif");
+  } catch (error) {
+    if (error.name !== "AbortError") status(`The GIF could not be made: ${error.message}`, true);
+  } finally {
+    bar.hidden = true;
+  }
 });
 
 // --- controls -----------------------------------------------------------------------------------

@@ -16,19 +16,29 @@ function padding(state) {
   return state.paddingKind === "number" ? Number(state.padding) : state.paddingKind;
 }
 
-/** The RunRequest for the current state, or null when there is nothing to compute on yet. */
-export function buildRequest(state) {
-  if (!state.source) return null;
-  const source = state.source.kind === "matrix"
+/** The source part of a request. */
+export function buildSource(state) {
+  return state.source.kind === "matrix"
     ? { matrix_text: state.source.text }
     : { image_id: state.source.imageId, color: state.color };
+}
+
+/** The ChainRequest for the Layers view. */
+export function buildChainRequest(state) {
+  return state.source ? { source: buildSource(state), layers: state.chainLayers, seed: Number(state.chainSeed) || 0 } : null;
+}
+
+/** The RunRequest for the current state, or null when there is nothing to compute on yet (or it is a chain). */
+export function buildRequest(state) {
+  if (!state.source || state.op === "layers") return null;
+  const source = buildSource(state);
   let operation;
   switch (state.op) {
     case "conv2d":
       operation = {
         op: "conv2d", filters: state.filters.map(filterSpec), depthwise: state.depthwise,
         stride: Number(state.stride), padding: padding(state), padding_mode: state.paddingMode,
-        dilation: Number(state.dilation),
+        dilation: Number(state.dilation), flip: state.flip,
       };
       if (state.depthwise) operation.filters = [{ kernel: kernelRef(state.filters[0].kernel), bias: Number(state.filters[0].bias) || 0 }];
       break;

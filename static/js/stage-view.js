@@ -114,6 +114,7 @@ export class StageView extends EventTarget {
   paintNow(withNumbers = true) {
     if (!this.run) return;
     const views = this.views();
+    if (!views.sizes.input.height || !views.sizes.output.height) return; // hidden (the chain view is shown)
     const colors = this.dark.matches ? COLORS_DARK : COLORS_LIGHT;
     const dpr = window.devicePixelRatio || 1;
     const frame = this.hover ?? this.frame;
@@ -145,9 +146,11 @@ export class StageView extends EventTarget {
         return [top, left, Math.min(64, Math.ceil(size.height / view.scale) + 1), Math.min(64, Math.ceil(size.width / view.scale) + 1)];
       };
       try {
+        // a transposed convolution's output changes every step: its final numbers would mislead
+        const partial = this.run.op === "conv_transpose2d";
         const [inputValues, outputValues] = await Promise.all([
           region(this.run.run_id, "input", this.inputChannel ?? 0, ...visible(views.input, views.sizes.input)),
-          region(this.run.run_id, "output", channel, ...visible(views.output, views.sizes.output)),
+          partial ? null : region(this.run.run_id, "output", channel, ...visible(views.output, views.sizes.output)),
         ]);
         this.values = { input: inputValues, output: outputValues };
         this.paintNow(false);

@@ -31,6 +31,15 @@ export const DEFAULTS = Object.freeze({
   zoom: 1,
   center: null, // [x, y] in 0..1 of the input, when zoomed in
   follow: true,
+  flip: false,
+  chainLayers: [
+    { type: "conv2d", filters: ["sobel_x", "sobel_y", "laplace_4", "sharpen"], padding: 1, activation: "relu" },
+    { type: "max_pool2d", pool_size: 2 },
+    { type: "upsample", size: 2 },
+  ],
+  chainSeed: 0,
+  lesson: null,
+  openLayer: -1, // the chain layer shown on the stage, -1 for the chain itself
 });
 
 let state = Object.freeze({ ...DEFAULTS });
@@ -53,7 +62,7 @@ export function update(patch) {
 // Keys a shared link carries: everything that decides what is computed, plus the step.
 const SHARED = ["source", "color", "op", "filters", "depthwise", "stride", "paddingKind", "padding", "paddingMode",
   "dilation", "outputPadding", "activation", "slope", "poolKind", "poolSize", "ceilMode", "includePad", "scale",
-  "upsampleMode", "alignCorners", "step", "speed", "map"];
+  "upsampleMode", "alignCorners", "step", "speed", "map", "flip", "chainLayers", "chainSeed", "lesson", "openLayer"];
 
 /** The state's shareable part, for the URL hash. */
 export function toHash(current) {

@@ -101,6 +101,7 @@ export class FrameStream extends EventTarget {
   }
 
   open(request) { this.send({ type: "set", request }); }
+  openRun(runId) { this.send({ type: "set", run_id: runId }); }
   play(fps) { this.send({ type: "play", fps }); }
   pause() { this.send({ type: "pause" }); }
   step(by) { this.send({ type: "step", by }); }

@@ -70,7 +70,7 @@ def test_upload_then_step_shows_the_engines_numbers(page: Page, tmp_path: Path) 
 
 def test_stride_and_padding_change_formula_and_size(page: Page) -> None:
     open_page(page)
-    page.get_by_label("Stride").fill("2")
+    page.get_by_label("Stride", exact=True).fill("2")
     page.get_by_label("Padding", exact=True).select_option("valid")
     expect(page.locator("#formula-rows")).to_have_text("floor((240 + 2*0 - 1*(3-1) - 1) / 2) + 1 = 119")
     expect(page.locator("#formula-cols")).to_have_text("floor((320 + 2*0 - 1*(3-1) - 1) / 2) + 1 = 159")
@@ -166,7 +166,7 @@ def test_a_link_reproduces_its_settings(page: Page) -> None:
     open_page(page, {"op": "pool", "poolKind": "avg_pool2d", "poolSize": 3, "stride": 3, "padding": 1,
                      "color": "gray", "step": 41})
     expect(page.get_by_role("tab", name="Pooling")).to_have_attribute("aria-selected", "true")
-    expect(page.get_by_label("Stride")).to_have_value("3")
+    expect(page.get_by_label("Stride", exact=True)).to_have_value("3")
     expect(page.get_by_label("Kind")).to_have_value("avg_pool2d")
     expect(page.locator("#status")).to_contain_text("avg_pool2d: 1×240×320 → 1×80×107")
     expect(page.locator("#counter")).to_have_text("step 42 of 8,560")

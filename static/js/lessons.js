@@ -1,0 +1,73 @@
+// Lessons: presets that build a chain, open it on a chosen layer and step, with a short explanation.
+
+const FIVE = "1 1 1 0 0\n0 1 1 1 0\n0 0 1 1 1\n0 0 1 1 0\n0 1 1 0 0";
+const SIX = "3 0 1 2 7 4\n1 5 8 9 3 1\n2 7 2 5 1 3\n0 1 3 1 7 8\n4 2 1 6 2 8\n2 4 5 2 3 9";
+
+function dots() {
+  const rows = Array.from({ length: 16 }, () => Array(16).fill(0));
+  rows[3][3] = 9; rows[3][5] = 9; // two dots close together
+  rows[12][1] = 9; rows[12][14] = 9; // two dots far apart
+  return rows.map((row) => row.join(" ")).join("\n");
+}
+
+function digitSeven() {
+  const rows = Array.from({ length: 28 }, () => Array(28).fill(0));
+  for (let c = 6; c < 22; c += 1) { rows[6][c] = 255; rows[7][c] = 255; }
+  for (let r = 8; r < 23; r += 1) {
+    const c = Math.round(21 - (r - 8) * 0.55);
+    rows[r][c] = 255; rows[r][c - 1] = 255;
+  }
+  return rows.map((row) => row.join(" ")).join("\n");
+}
+
+const matrix = (text) => ({ kind: "matrix", text });
+
+/** name, title, text, source (null = the first sample, in gray), layers, and what to open. */
+export const LESSONS = [
+  { name: "five", title: "A 5×5 image and a 3×3 filter",
+    text: "The classic textbook example: slide the X-shaped filter over the binary image. Each output cell is the sum of the nine products under the window, so 9 steps make the 3×3 feature map.",
+    source: matrix(FIVE), layers: [{ type: "conv2d", filters: [[[1, 0, 1], [0, 1, 0], [1, 0, 1]]], use_bias: false }],
+    open: { layer: 0, step: 0 } },
+  { name: "sobel", title: "Sobel on a photo: vertical and horizontal edges",
+    text: "Sobel x responds where brightness changes from left to right (vertical edges), Sobel y from top to bottom. The edge magnitude, √(gx² + gy²), combines both; here you see the two maps it is made from, blue for dark-to-bright the other way.",
+    source: { kind: "sample", name: "astronaut" }, color: "gray",
+    layers: [{ type: "conv2d", filters: ["sobel_x", "sobel_y"], padding: 1, use_bias: false }], open: null },
+  { name: "laplace", title: "Laplace is noise-sensitive: blur first, or use LoG",
+    text: "The Laplacian is a second derivative, so on its own it amplifies every speck of noise (try laplace 8 in the Convolution tab). Here a Gaussian blur (layer 1) comes first: layer 2 keeps the edges with far less noise. The LoG kernel does both in one step.",
+    source: { kind: "sample", name: "astronaut" }, color: "gray",
+    layers: [{ type: "conv2d", filters: ["gaussian"], padding: "same", use_bias: false },
+      { type: "conv2d", filters: ["laplace_8"], padding: "same", use_bias: false }], open: null },
+  { name: "stride", title: "Stride and padding: keeping or shrinking the size",
+    text: "With padding 1 a 3×3 kernel keeps the size (240×320). With stride 2 and no padding the window jumps two pixels at a time and the map shrinks to 119×159: read the formula in each layer's shape.",
+    source: { kind: "sample", name: "shapes" }, color: "gray",
+    layers: [{ type: "conv2d", filters: ["sobel_x"], padding: 1, use_bias: false },
+      { type: "conv2d", filters: ["box_blur"], strides: 2, padding: 0, use_bias: false }], open: { layer: 1, step: 0 } },
+  { name: "depth", title: "Many filters make a deep output",
+    text: "Each filter produces one feature map, so six filters give an output of depth 6. A colour input makes every filter 3 deep: it sums R, G and B products into one number per position.",
+    source: { kind: "sample", name: "shapes" }, color: "rgb",
+    layers: [{ type: "conv2d", filters: ["sobel_x", "sobel_y", "laplace_4", "sharpen", "emboss", "outline"], padding: 1 }],
+    open: null },
+  { name: "maxpool", title: "Max pooling picks the strongest response",
+    text: "After an edge filter and ReLU, a 2×2 max pool keeps only the strongest response in each window: the map halves in size but the edges survive.",
+    source: { kind: "sample", name: "shapes" }, color: "gray",
+    layers: [{ type: "conv2d", filters: ["sobel_x"], padding: 1, use_bias: false }, { type: "activation", activation: "relu" },
+      { type: "max_pool2d", pool_size: 2 }], open: { layer: 2, step: 3210 } },
+  { name: "invariance", title: "Translation invariance from repeated pooling",
+    text: "Two dots two pixels apart merge into one after a few 2×2 max pools: the network stops caring exactly where they were. Two dots far apart stay separate.",
+    source: matrix(dots()), layers: [{ type: "max_pool2d", pool_size: 2 }, { type: "max_pool2d", pool_size: 2 },
+      { type: "max_pool2d", pool_size: 2 }], open: null },
+  { name: "back-up", title: "Going back up: 6×6 → 4×4 → 2×2 → 6×6",
+    text: "A valid 3×3 convolution takes 6×6 to 4×4, a 2×2 max pool to 2×2. A transposed convolution with stride 3 stamps a 3×3 copy of the kernel for each pixel and brings it back to 6×6 (nearest up-sampling by 3 gives the same picture here).",
+    source: matrix(SIX), layers: [{ type: "conv2d", filters: [[[1, 0, -1], [1, 0, -1], [1, 0, -1]]], use_bias: false },
+      { type: "max_pool2d", pool_size: 2 },
+      { type: "conv_transpose2d", filters: [[[1, 1, 1], [1, 1, 1], [1, 1, 1]]], strides: 3, use_bias: false }],
+    open: { layer: 2, step: 0 } },
+  { name: "mnist", title: "The classic MNIST network's shapes",
+    text: "Keras' MNIST convnet on a 28×28 digit: three 3×3 convolutions and two pools take it to 3×3×64, then two dense layers to 10 class scores. 93,322 parameters; the weights here are random, so the scores mean nothing yet.",
+    source: matrix(digitSeven()), layers: [
+      { type: "conv2d", filters: 32, kernel_size: 3, activation: "relu" }, { type: "max_pool2d", pool_size: 2 },
+      { type: "conv2d", filters: 64, kernel_size: 3, activation: "relu" }, { type: "max_pool2d", pool_size: 2 },
+      { type: "conv2d", filters: 64, kernel_size: 3, activation: "relu" }, { type: "flatten" },
+      { type: "dense", units: 64, activation: "relu" }, { type: "dense", units: 10, activation: "softmax" }],
+    open: null },
+];
