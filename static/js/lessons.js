@@ -51,7 +51,7 @@ export const LESSONS = [
     text: "After an edge filter and ReLU, a 2×2 max pool keeps only the strongest response in each window: the map halves in size but the edges survive.",
     source: { kind: "sample", name: "shapes" }, color: "gray",
     layers: [{ type: "conv2d", filters: ["sobel_x"], padding: 1, use_bias: false }, { type: "activation", activation: "relu" },
-      { type: "max_pool2d", pool_size: 2 }], open: { layer: 2, step: 3210 } },
+      { type: "max_pool2d", pool_size: 2 }], open: { layer: 2, step: 3255 } },
   { name: "invariance", title: "Translation invariance from repeated pooling",
     text: "Two dots two pixels apart merge into one after a few 2×2 max pools: the network stops caring exactly where they were. Two dots far apart stay separate.",
     source: matrix(dots()), layers: [{ type: "max_pool2d", pool_size: 2 }, { type: "max_pool2d", pool_size: 2 },
