@@ -80,6 +80,8 @@ def _torch_layer(layer: Layer, in_shape: tuple[int, ...]) -> list[str]:
         lines.append(f"nn.Upsample(scale_factor={_pair(scale)}, mode={mode!r}{extra}),")
     elif kind == "flatten":
         lines.append("nn.Flatten(),")
+    elif kind == "magnitude":
+        lines.append("Magnitude(),  # sqrt of the sum of squares over the channels")
     elif kind == "dense":
         assert layer.weight is not None and layer.bias is not None
         lines.append(f"linear({layer.weight.shape[0]}, {layer.weight.shape[1]}, weight={_literal(layer.weight.T)}, "
@@ -129,6 +131,11 @@ def pytorch_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
         "    if bias is not None:",
         "        layer.bias.data = torch.tensor(bias, dtype=torch.float64)",
         "    return layer",
+        "",
+        "",
+        "class Magnitude(nn.Module):",
+        "    def forward(self, x):",
+        "        return torch.sqrt((x * x).sum(dim=1, keepdim=True))",
         "",
         "",
         "def linear(n_in, n_out, weight, bias):",
@@ -220,6 +227,10 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             lines.append(f"weights.append([np.array({_literal(layer.weight)}), np.array({_literal(layer.bias)})])")
         elif layer.kind == "activation":
             lines.append(f"model_layers.append(layers.Activation({layer.options.get('activation', 'relu')!r}))")
+            lines.append("weights.append(None)")
+        elif layer.kind == "magnitude":
+            lines.append("model_layers.append(layers.Lambda(lambda t: keras.ops.sqrt(keras.ops.sum(t * t, axis=-1, "
+                         "keepdims=True))))")
             lines.append("weights.append(None)")
         else:
             lines.append(f"# {layer.name}: a sum pool has no Keras layer: AveragePooling2D times the window area")

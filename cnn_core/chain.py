@@ -18,7 +18,7 @@ from cnn_core._checks import FloatArray, as_image, is_int
 from cnn_core.kernels import get_kernel
 
 LAYER_TYPES = ("conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d",
-               "flatten", "dense")
+               "flatten", "dense", "magnitude")
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 
 
@@ -85,6 +85,7 @@ class Chain:
         ``strides`` (or ``stride``), ``padding`` (int, "valid", "same", "full"), ``dilation``, ``use_bias``,
         ``activation``. Pools: ``pool_size``, ``strides``, ``padding``. upsample: ``size``, ``interpolation``
         ("nearest" / "bilinear"). activation: ``activation``. dense: ``units``, ``activation``.
+        magnitude: ``sqrt(sum over channels of x**2)``, one map (Sobel x and y -> edge strength).
     seed : seeds the random (Glorot-uniform) weights, so the same chain always computes the same numbers.
 
     Raises ValueError naming the layer (1-based) for an unknown type, option or a shape that does not fit.
@@ -135,6 +136,10 @@ class Chain:
         spec, kind = layer.options, layer.kind
         if kind == "flatten":
             return (int(np.prod(shape)),)
+        if kind == "magnitude":
+            if len(shape) != 3:
+                raise ValueError(f"magnitude needs a (C, H, W) input, not the flat {shape}")
+            return (1, shape[1], shape[2])
         if kind == "dense":
             if len(shape) != 1:
                 raise ValueError(f"dense needs a flat input: put a flatten layer before it (input is {shape})")
@@ -216,6 +221,8 @@ class Chain:
             return x.shape if shape_only else activate(x, spec.get("activation", "relu"))
         if kind == "flatten":
             return x.reshape(-1)
+        if kind == "magnitude":  # e.g. the edge strength sqrt(gx^2 + gy^2) of Sobel x and y maps
+            return np.sqrt((x * x).sum(axis=0, keepdims=True))
         assert layer.weight is not None and layer.bias is not None  # build() made them
         return activate(x @ layer.weight + layer.bias, spec.get("activation"))
 

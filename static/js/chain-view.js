@@ -2,7 +2,7 @@
 // thumbnails, dense outputs and the Keras-style summary. DOM painters plus input -> callbacks; no maths.
 
 const TYPES = ["conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d",
-  "flatten", "dense"];
+  "flatten", "dense", "magnitude"];
 const ACTIVATIONS = ["", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"];
 /** The options each layer type shows: [key, kind, tooltip]. */
 const FIELDS = {
@@ -19,6 +19,7 @@ const FIELDS = {
   activation: [["activation", "activation", "The function applied to every value."]],
   dense: [["units", "number", "Number of outputs."], ["activation", "activation", "softmax turns scores into probabilities."]],
   flatten: [],
+  magnitude: [],
 };
 const DEFAULT_LAYER = {
   conv2d: { type: "conv2d", filters: 4, kernel_size: 3, padding: 1, activation: "relu" },
@@ -27,6 +28,7 @@ const DEFAULT_LAYER = {
   sum_pool2d: { type: "sum_pool2d", pool_size: 2 }, upsample: { type: "upsample", size: 2 },
   activation: { type: "activation", activation: "relu" }, flatten: { type: "flatten" },
   dense: { type: "dense", units: 10, activation: "softmax" },
+  magnitude: { type: "magnitude" },
 };
 
 function node(tag, props = {}, ...children) {

@@ -19,6 +19,7 @@ CHAINS = {
     "same-stride2-dense": [{"type": "conv2d", "filters": ["sobel_x", "laplace_4"], "strides": 2, "padding": "same"},
                            {"type": "avg_pool2d", "pool_size": 2}, {"type": "flatten"},
                            {"type": "dense", "units": 5, "activation": "softmax"}],
+    "sobel-magnitude": [{"type": "conv2d", "filters": ["sobel_x", "sobel_y"], "padding": 1}, {"type": "magnitude"}],
     "back-up": [{"type": "sum_pool2d", "pool_size": 2}, {"type": "upsample", "size": 2, "interpolation": "bilinear"},
                 {"type": "conv_transpose2d", "filters": 2, "kernel_size": 3, "strides": 2, "padding": 1,
                  "output_padding": 1, "activation": "tanh"}],

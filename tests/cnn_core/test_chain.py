@@ -93,3 +93,12 @@ def test_same_seed_same_numbers() -> None:
 def test_chain_errors_name_the_layer(layers: list[dict[str, object]], shape: tuple[int, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Chain(layers).summary(shape)
+
+
+def test_magnitude_combines_sobel_maps_into_edge_strength() -> None:
+    x = np.random.default_rng(6).random((1, 9, 9))
+    outputs = Chain([{"type": "conv2d", "filters": ["sobel_x", "sobel_y"], "padding": 1, "use_bias": False},
+                     {"type": "magnitude"}]).run(x)
+    gx, gy = conv2d(x, get_kernel("sobel_x"), padding=1)[0], conv2d(x, get_kernel("sobel_y"), padding=1)[0]
+    assert outputs[1].shape == (1, 9, 9)
+    assert_allclose(outputs[1][0], np.hypot(gx, gy), rtol=1e-12)

@@ -13,7 +13,7 @@ from tests.e2e.test_page import open_page
 
 LESSONS = [
     ("A 5×5 image and a 3×3 filter", "conv2d: 1×5×5 → 1×3×3, 9 steps"),
-    ("Sobel on a photo", "chain of 1 layers: 18 parameters"),
+    ("Sobel on a photo", "chain of 2 layers: 18 parameters"),
     ("Laplace is noise-sensitive", "chain of 2 layers: 34 parameters"),
     ("Stride and padding", "conv2d: 1×240×320 → 1×119×159"),
     ("Many filters make a deep output", "chain of 1 layers: 168 parameters"),
