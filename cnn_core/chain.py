@@ -87,11 +87,12 @@ class Chain:
         ("nearest" / "bilinear"). activation: ``activation``. dense: ``units``, ``activation``.
         magnitude: ``sqrt(sum over channels of x**2)``, one map (Sobel x and y -> edge strength).
     seed : seeds the random (Glorot-uniform) weights, so the same chain always computes the same numbers.
+    max_weights : the most weights one dense layer may have (checked before any is made).
 
     Raises ValueError naming the layer (1-based) for an unknown type, option or a shape that does not fit.
     """
 
-    def __init__(self, layers: list[dict[str, Any]], seed: int = 0) -> None:
+    def __init__(self, layers: list[dict[str, Any]], seed: int = 0, max_weights: int = 20_000_000) -> None:
         if not isinstance(layers, list) or not layers:
             raise ValueError("layers must be a non-empty list of dicts")
         for index, layer in enumerate(layers, start=1):
@@ -104,6 +105,7 @@ class Chain:
                                  f"got {activation!r}")
         self.specs = [dict(layer) for layer in layers]
         self.seed = seed
+        self.max_weights = max_weights
         self._built_for: tuple[int, ...] | None = None
         self.layers: list[Layer] = []
 
@@ -146,6 +148,9 @@ class Chain:
             units = spec.get("units")
             if not is_int(units) or int(units) < 1:
                 raise ValueError(f"units must be a positive integer, got {units!r}")
+            if shape[0] * int(units) > self.max_weights:
+                raise ValueError(f"dense would need {shape[0] * int(units):,} weights ({shape[0]:,} inputs x {units} "
+                                 f"units); at most {self.max_weights:,}: pool or stride to a smaller map first")
             limit = np.sqrt(6 / (shape[0] + int(units)))
             layer.weight = rng.uniform(-limit, limit, (shape[0], int(units)))
             layer.bias = np.zeros(int(units))

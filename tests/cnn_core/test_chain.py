@@ -89,6 +89,8 @@ def test_same_seed_same_numbers() -> None:
      r"layer 2 \(max_pool2d\): max_pool2d needs a \(C, H, W\)"),
     ([{"type": "conv2d", "kernel_size": 7}], (1, 4, 4), r"layer 1 \(conv2d\): kernel_size 7 .* must not be larger"),
     ([{"type": "conv2d", "filters": 0}], (1, 4, 4), "filters must be a positive integer or a list of kernels"),
+    ([{"type": "flatten"}, {"type": "dense", "units": 100}], (3, 1024, 1024),
+     r"layer 2 \(dense\): dense would need 314,572,800 weights \(3,145,728 inputs x 100 units\); at most 20,000,000"),
 ])
 def test_chain_errors_name_the_layer(layers: list[dict[str, object]], shape: tuple[int, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
