@@ -46,19 +46,19 @@ def _torch_layer(layer: Layer, in_shape: tuple[int, ...]) -> list[str]:
                          f"{total_r - total_r // 2})),  # '{padding}' padding, the extra pixel bottom/right")
             padding = 0
         pad = 0 if padding == "valid" else _pair(padding)
-        lines.append(f"conv({channels}, {filters}, ({kh}, {kw}), stride={stride}, padding={pad}, "
-                     f"dilation={dilation}, weight={_literal(layer.weight)}, "
-                     f"bias={_literal(layer.bias) if layer.bias is not None else None}),")
+        lines.append(f"with_weights(nn.Conv2d({channels}, {filters}, ({kh}, {kw}), stride={stride}, padding={pad}, "
+                     f"dilation={dilation}, bias={layer.bias is not None}), {_literal(layer.weight)}, "
+                     f"{_literal(layer.bias) if layer.bias is not None else None}),")
     elif kind == "conv_transpose2d":
         assert layer.weight is not None
         channels, filters, kh, kw = layer.weight.shape
-        lines.append(f"conv_transpose({channels}, {filters}, ({kh}, {kw}), "
+        lines.append(f"with_weights(nn.ConvTranspose2d({channels}, {filters}, ({kh}, {kw}), "
                      f"stride={_pair(_option(layer, ('strides', 'stride'), 1))}, "
                      f"padding={_pair(_option(layer, ('padding',), 0))}, "
                      f"output_padding={_pair(_option(layer, ('output_padding',), 0))}, "
                      f"dilation={_pair(_option(layer, ('dilation', 'dilation_rate'), 1))}, "
-                     f"weight={_literal(layer.weight)}, "
-                     f"bias={_literal(layer.bias) if layer.bias is not None else None}),")
+                     f"bias={layer.bias is not None}), {_literal(layer.weight)}, "
+                     f"{_literal(layer.bias) if layer.bias is not None else None}),")
     elif kind in ("max_pool2d", "avg_pool2d", "sum_pool2d"):
         size = _pair(_option(layer, ("pool_size", "kernel_size"), 2))
         stride_value = _option(layer, ("strides", "stride"), None)
@@ -84,8 +84,8 @@ def _torch_layer(layer: Layer, in_shape: tuple[int, ...]) -> list[str]:
         lines.append("Magnitude(),  # sqrt of the sum of squares over the channels")
     elif kind == "dense":
         assert layer.weight is not None and layer.bias is not None
-        lines.append(f"linear({layer.weight.shape[0]}, {layer.weight.shape[1]}, weight={_literal(layer.weight.T)}, "
-                     f"bias={_literal(layer.bias)}),")
+        lines.append(f"with_weights(nn.Linear({layer.weight.shape[0]}, {layer.weight.shape[1]}), "
+                     f"{_literal(layer.weight.T)}, {_literal(layer.bias)}),")
     activation = layer.options.get("activation", "relu" if kind == "activation" else None)
     if activation not in (None, "linear"):
         lines.append(f"{TORCH_ACTIVATIONS[activation]},")
@@ -117,16 +117,8 @@ def pytorch_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
         "from torch import nn",
         "",
         "",
-        "def conv(c, f, k, weight, bias, **options):",
-        "    layer = nn.Conv2d(c, f, k, bias=bias is not None, **options).double()",
-        "    layer.weight.data = torch.tensor(weight, dtype=torch.float64)",
-        "    if bias is not None:",
-        "        layer.bias.data = torch.tensor(bias, dtype=torch.float64)",
-        "    return layer",
-        "",
-        "",
-        "def conv_transpose(c, f, k, weight, bias, **options):",
-        "    layer = nn.ConvTranspose2d(c, f, k, bias=bias is not None, **options).double()",
+        "def with_weights(layer, weight, bias):",
+        "    layer = layer.double()",
         "    layer.weight.data = torch.tensor(weight, dtype=torch.float64)",
         "    if bias is not None:",
         "        layer.bias.data = torch.tensor(bias, dtype=torch.float64)",
@@ -138,13 +130,7 @@ def pytorch_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
         "        return torch.sqrt((x * x).sum(dim=1, keepdim=True))",
         "",
         "",
-        "def linear(n_in, n_out, weight, bias):",
-        "    layer = nn.Linear(n_in, n_out).double()",
-        "    layer.weight.data = torch.tensor(weight, dtype=torch.float64)",
-        "    layer.bias.data = torch.tensor(bias, dtype=torch.float64)",
-        "    return layer",
-        "",
-        "",
+
         "model = nn.Sequential(",
         *body,
         ")",
