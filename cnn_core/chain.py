@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core import geometry, ops
-from cnn_core._checks import FloatArray, as_image, is_int
+from cnn_core._checks import FloatArray, as_image, is_int, to_pair
 from cnn_core.kernels import get_kernel
 
 LAYER_TYPES = ("conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d",
@@ -38,9 +38,9 @@ def activate(values: FloatArray, name: str | None) -> FloatArray:
     return result
 
 
-def _pair(value: Any) -> tuple[int, int]:
-    """An int or a pair as a (rows, cols) pair (the ops validate it)."""
-    return (int(value), int(value)) if is_int(value) else (int(value[0]), int(value[1]))
+def _pair(value: Any, name: str = "size", minimum: int = 0) -> tuple[int, int]:
+    """An int or a (rows, cols) pair, refused with a named message otherwise (the ops check the ranges)."""
+    return to_pair(tuple(value) if isinstance(value, list) else value, name, minimum)
 
 
 def _option(layer: dict[str, Any], names: tuple[str, ...], default: Any) -> Any:
@@ -160,17 +160,22 @@ class Chain:
         channels = shape[0]
         if kind in ("conv2d", "conv_transpose2d"):
             layer.weight = self._conv_weight(spec, channels, rng, transposed=kind == "conv_transpose2d")
+            if layer.weight.size > self.max_weights:
+                raise ValueError(f"the kernels would hold {layer.weight.size:,} weights; at most {self.max_weights:,}")
             filters = layer.weight.shape[1] if kind == "conv_transpose2d" else layer.weight.shape[0]
             if "bias" in spec:
-                layer.bias = np.asarray(spec["bias"], dtype=np.float64).reshape(filters)
+                layer.bias = np.asarray(spec["bias"], dtype=np.float64).reshape(-1)
+                if layer.bias.shape != (filters,):
+                    raise ValueError(f"bias must have {filters} values (one per filter), got {layer.bias.size}")
             elif spec.get("use_bias", True):
                 layer.bias = np.zeros(filters)
         # the engine's own geometry decides the output size (and refuses what does not fit)
         out = self._apply(layer, _Shape(shape), shape_only=True)
         return tuple(int(v) for v in out)
 
-    @staticmethod
-    def _conv_weight(spec: dict[str, Any], channels: int, rng: np.random.Generator, transposed: bool) -> FloatArray:
+    def _conv_weight(self, spec: dict[str, Any], channels: int, rng: np.random.Generator,
+                     transposed: bool) -> FloatArray:
+        max_weights = self.max_weights
         if "weight" in spec:  # explicit numbers, in the op's own layout
             weight = np.asarray(spec["weight"], dtype=np.float64)
             axis = 0 if transposed else 1
@@ -188,8 +193,11 @@ class Chain:
         else:
             if not is_int(filters) or int(filters) < 1:
                 raise ValueError(f"filters must be a positive integer or a list of kernels, got {filters!r}")
-            size = _option(spec, ("kernel_size",), 3)
-            kh, kw = (size, size) if is_int(size) else tuple(size)
+            kh, kw = _pair(_option(spec, ("kernel_size",), 3), "kernel_size", 1)
+            count = int(filters) * channels * kh * kw
+            if count > max_weights:
+                raise ValueError(f"{filters} filters of {channels}x{kh}x{kw} would be {count:,} weights; "
+                                 f"at most {max_weights:,}")
             fan_in, fan_out = channels * kh * kw, int(filters) * kh * kw
             limit = np.sqrt(6 / (fan_in + fan_out))
             weight = rng.uniform(-limit, limit, (int(filters), channels, kh, kw))
@@ -218,8 +226,8 @@ class Chain:
             scale = _option(spec, ("size", "scale_factor"), 2)
             mode = _option(spec, ("interpolation", "mode"), "nearest")
             if shape_only:
-                factor = (scale, scale) if is_int(scale) else tuple(scale)
                 ops.check_upsample(np.zeros((1, 1, 1)), scale, mode, False)
+                factor = _pair(scale, "size", 1)
                 return (x.shape[0], x.shape[1] * factor[0], x.shape[2] * factor[1])
             return ops.upsample(x, scale, mode)
         if kind == "activation":
@@ -237,27 +245,28 @@ class Chain:
         if kind == "conv2d":
             assert layer.weight is not None
             kh, kw = layer.weight.shape[2:]
-            stride, dilation = _pair(_option(spec, ("strides", "stride"), 1)), _pair(
-                _option(spec, ("dilation", "dilation_rate"), 1))
+            stride = _pair(_option(spec, ("strides", "stride"), 1), "stride", 1)
+            dilation = _pair(_option(spec, ("dilation", "dilation_rate"), 1), "dilation", 1)
             padding = _option(spec, ("padding",), 0)
-            pads = (padding, padding) if isinstance(padding, str) else _pair(padding)
+            pads = (padding, padding) if isinstance(padding, str) else _pair(padding, "padding")
             return (layer.weight.shape[0],
                     geometry.conv_output_size(height, kh, stride[0], pads[0], dilation[0]),
                     geometry.conv_output_size(width, kw, stride[1], pads[1], dilation[1]))
         if kind == "conv_transpose2d":
             assert layer.weight is not None
             kh, kw = layer.weight.shape[2:]
-            stride, dilation = _pair(_option(spec, ("strides", "stride"), 1)), _pair(
-                _option(spec, ("dilation", "dilation_rate"), 1))
-            padding, extra = _pair(_option(spec, ("padding",), 0)), _pair(_option(spec, ("output_padding",), 0))
+            stride = _pair(_option(spec, ("strides", "stride"), 1), "stride", 1)
+            dilation = _pair(_option(spec, ("dilation", "dilation_rate"), 1), "dilation", 1)
+            padding = _pair(_option(spec, ("padding",), 0), "padding")
+            extra = _pair(_option(spec, ("output_padding",), 0), "output_padding")
             return (layer.weight.shape[1],
                     geometry.conv_transpose_output_size(height, kh, stride[0], padding[0], extra[0], dilation[0]),
                     geometry.conv_transpose_output_size(width, kw, stride[1], padding[1], extra[1], dilation[1]))
-        size = _pair(_option(spec, ("pool_size", "kernel_size"), 2))
+        size = _pair(_option(spec, ("pool_size", "kernel_size"), 2), "pool_size", 1)
         raw_stride = _option(spec, ("strides", "stride"), None)
-        stride = size if raw_stride is None else _pair(raw_stride)
+        stride = size if raw_stride is None else _pair(raw_stride, "stride", 1)
         padding = _option(spec, ("padding",), 0)
-        pads = (padding, padding) if isinstance(padding, str) else _pair(padding)
+        pads = (padding, padding) if isinstance(padding, str) else _pair(padding, "padding")
         return (channels, geometry.pool_output_size(height, size[0], stride[0], pads[0]),
                 geometry.pool_output_size(width, size[1], stride[1], pads[1]))
 

@@ -89,6 +89,12 @@ def test_same_seed_same_numbers() -> None:
      r"layer 2 \(max_pool2d\): max_pool2d needs a \(C, H, W\)"),
     ([{"type": "conv2d", "kernel_size": 7}], (1, 4, 4), r"layer 1 \(conv2d\): kernel_size 7 .* must not be larger"),
     ([{"type": "conv2d", "filters": 0}], (1, 4, 4), "filters must be a positive integer or a list of kernels"),
+    ([{"type": "max_pool2d", "pool_size": [2]}], (1, 4, 4),
+     r"layer 1 \(max_pool2d\): pool_size must be an int or a \(rows, cols\) pair of ints, got \(2,\)"),
+    ([{"type": "conv2d", "filters": 10**6, "kernel_size": 5}], (3, 9, 9),
+     "would be 75,000,000 weights; at most 20,000,000"),
+    ([{"type": "conv2d", "filters": 2, "bias": [1, 2, 3]}], (1, 4, 4),
+     "bias must have 2 values .one per filter., got 3"),
     ([{"type": "flatten"}, {"type": "dense", "units": 100}], (3, 1024, 1024),
      r"layer 2 \(dense\): dense would need 314,572,800 weights \(3,145,728 inputs x 100 units\); at most 20,000,000"),
 ])
