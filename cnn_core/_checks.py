@@ -124,3 +124,11 @@ def check_bool(value: object, name: str) -> bool:
 def restore_rank(result: FloatArray, was_2d: bool) -> FloatArray:
     """Give back a (H, W) result for a (H, W) input when the depth is 1."""
     return result[0] if was_2d and result.shape[0] == 1 else result
+
+
+def check_result(result: FloatArray, op: str) -> FloatArray:
+    """Refuse a result that overflowed to infinity (finite inputs, too large to multiply or add up)."""
+    if not np.isfinite(result).all():
+        raise ValueError(f"{op} overflowed: the inputs are finite but their products or sums are too large for "
+                         f"{result.dtype} (scale the input or the kernel down)")
+    return result

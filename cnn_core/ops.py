@@ -19,6 +19,7 @@ from cnn_core._checks import (
     as_kernel,
     check_bool,
     check_choice,
+    check_result,
     restore_rank,
     to_pair,
 )
@@ -99,12 +100,14 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     """
     plan = plan_conv2d(x, weight, bias, stride, padding, dilation, padding_mode)
     window = plan.window
-    result = _compute.correlate(plan.padded, plan.weight, window.stride, window.dilation, window.out_shape)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_result, not warned
+        result = _compute.correlate(plan.padded, plan.weight, window.stride, window.dilation, window.out_shape)
     # (F, B, oh, ow) -> (F*B, oh, ow): either F or B is 1
     maps = result.reshape(-1, *window.out_shape)
     if plan.bias.any():
-        maps += plan.bias[:, None, None]
-    return restore_rank(maps, plan.was_2d and plan.depthwise)
+        with np.errstate(over="ignore"):
+            maps += plan.bias[:, None, None]
+    return restore_rank(check_result(maps, "conv2d"), plan.was_2d and plan.depthwise)
 
 
 @dataclass(frozen=True)
@@ -186,11 +189,12 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
     array([[1., 1., 2., 2.]])
     """
     plan = plan_conv_transpose2d(x, weight, bias, stride, padding, output_padding, dilation)
-    full = _compute.scatter_transposed(plan.batch, plan.weight, plan.stride, plan.dilation)
-    maps = crop_transposed(full, plan.padding, plan.out_shape).reshape(-1, *plan.out_shape)
-    if plan.bias.any():
-        maps = maps + plan.bias[:, None, None]
-    return restore_rank(maps, plan.was_2d and plan.depthwise)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_result, not warned
+        full = _compute.scatter_transposed(plan.batch, plan.weight, plan.stride, plan.dilation)
+        maps = crop_transposed(full, plan.padding, plan.out_shape).reshape(-1, *plan.out_shape)
+        if plan.bias.any():
+            maps = maps + plan.bias[:, None, None]
+    return restore_rank(check_result(maps, "conv_transpose2d"), plan.was_2d and plan.depthwise)
 
 
 @dataclass(frozen=True)
@@ -235,11 +239,12 @@ def _divisor_axis(n: int, window: Window, declared: tuple[int, int, int, int], a
 def _pool(kind: str, plan: PoolPlan) -> FloatArray:
     window = plan.window
     reducer = np.maximum if kind == "max" else np.add
-    out = _compute.reduce_windows(plan.padded, window.kernel, window.stride, window.dilation,
-                                  window.out_shape, reducer)
-    if plan.divisor is not None:
-        out /= plan.divisor
-    return restore_rank(out, plan.was_2d)
+    with np.errstate(over="ignore", invalid="ignore"):  # a sum that overflows is reported, not warned
+        out = _compute.reduce_windows(plan.padded, window.kernel, window.stride, window.dilation,
+                                      window.out_shape, reducer)
+        if plan.divisor is not None:
+            out /= plan.divisor
+    return restore_rank(check_result(out, f"{kind}_pool2d"), plan.was_2d)
 
 
 def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,

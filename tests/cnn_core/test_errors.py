@@ -126,3 +126,15 @@ def test_kernel_fit_is_refused_exactly_when_pytorch_refuses(kh: int, kw: int, di
     else:
         with pytest.raises(ValueError, match="kernel must not be larger than the padded input"):
             conv2d(X, np.ones((kh, kw)), padding=padding, dilation=dilation)
+
+
+def test_overflow_is_refused_not_returned_as_infinity() -> None:
+    big = np.full((4, 4), 1e300)
+    with pytest.raises(ValueError, match="conv2d overflowed: the inputs are finite but their products or sums are too"):
+        conv2d(big, np.full((3, 3), 1e300))
+    with pytest.raises(ValueError, match="conv_transpose2d overflowed"):
+        conv_transpose2d(big, np.full((2, 2), 1e300))
+    with pytest.raises(ValueError, match="sum_pool2d overflowed"):
+        sum_pool2d(np.full((4, 4), 1.7e308), 2)
+    with pytest.raises(ValueError, match="conv2d overflowed"):
+        conv2d(np.full((4, 4), 1e38, dtype=np.float32), np.full((2, 2), 10.0))
