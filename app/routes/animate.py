@@ -85,6 +85,8 @@ class AnimationSession:
     async def serve(self) -> None:
         """Run until the client closes or disconnects."""
         player = asyncio.create_task(self.play_loop())
+        # a send that fails because the client went away ends the player; the receive loop notices too
+        player.add_done_callback(lambda task: task.cancelled() or task.exception())
         try:
             while True:
                 message = await self.websocket.receive()

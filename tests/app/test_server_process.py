@@ -88,3 +88,26 @@ def test_real_websocket_stays_within_the_window_when_the_client_stops_reading(se
 
     state = asyncio.run(asyncio.wait_for(scenario(), 30))
     assert state["playing"] is True and state["position"] == 499
+
+
+def test_a_dropped_connection_mid_stream_leaves_the_server_serving(server: str) -> None:
+    async def scenario() -> None:
+        sample = httpx.get(f"{server}/api/samples").json()[0]
+        request = {"source": {"image_id": sample["id"]}, "operation": {"op": "conv2d"}}
+        for _ in range(3):
+            ws = await websockets.connect(server.replace("http", "ws") + "/ws/animate", max_size=2**24)
+            await ws.send(json.dumps({"type": "open", "request": request}))
+            await ws.recv()
+            await ws.send(json.dumps({"type": "play", "fps": 100_000}))
+            await ws.recv()
+            ws.transport.abort()  # vanish without a close handshake
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_version_command() -> None:
+    command = shutil.which("kernel-lens")
+    args = [command] if command else [sys.executable, "-m", "app.cli"]
+    result = subprocess.run([*args, "--version"], capture_output=True, text=True, timeout=30, check=True)
+    assert result.stdout.strip() == "kernel-lens 0.1.0"
