@@ -56,9 +56,14 @@ def as_array(value: object, name: str) -> np.ndarray[Any, Any]:
     return array
 
 
+def _all_finite(array: np.ndarray[Any, Any]) -> bool:
+    """True when no NaN or infinity: min and max carry them (NaN or +-inf), with no temporary array."""
+    return bool(np.isfinite(array.min()) and np.isfinite(array.max()))
+
+
 def check_finite(array: np.ndarray[Any, Any], name: str) -> None:
     """Refuse NaN and infinity so that no op silently propagates them."""
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    if array.dtype.kind == "f" and array.size and not _all_finite(array):
         raise ValueError(f"{name} must contain only finite numbers (no NaN or infinity)")
 
 
@@ -128,7 +133,7 @@ def restore_rank(result: FloatArray, was_2d: bool) -> FloatArray:
 
 def check_result(result: FloatArray, op: str) -> FloatArray:
     """Refuse a result that overflowed to infinity (finite inputs, too large to multiply or add up)."""
-    if not np.isfinite(result).all():
+    if result.size and not _all_finite(result):
         raise ValueError(f"{op} overflowed: the inputs are finite but their products or sums are too large for "
                          f"{result.dtype} (scale the input or the kernel down)")
     return result
