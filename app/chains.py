@@ -70,7 +70,7 @@ def chain_id_of(request: ChainRequest) -> str:
 
 def compute_chain(request: ChainRequest, store: ImageStore, settings: Settings) -> ComputedChain:
     """Run the chain (CPU-bound: call it off the event loop)."""
-    x = load_source(RunRequest(source=request.source, operation=ActivationSpec(op="relu")), store, settings)
+    x, _ = load_source(request.source, store, settings)
     image = x if x.ndim == 3 else x[None]
     chain = Chain(request.layers, seed=request.seed)
     for row in chain.summary(tuple(image.shape)):

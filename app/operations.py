@@ -21,6 +21,7 @@ from app.schemas import (
     KernelRef,
     PoolSpec,
     RunRequest,
+    Source,
     UpsampleSpec,
 )
 from app.store import ImageStore
@@ -44,16 +45,16 @@ class Prepared:
     photo: bool = True
 
 
-def load_source(request: RunRequest, store: ImageStore, settings: Settings) -> NDArray[Any]:
-    """The input array: a stored image in the requested colour mode, or the typed matrix."""
-    source = request.source
+def load_source(source: Source, store: ImageStore, settings: Settings) -> tuple[NDArray[Any], bool]:
+    """The input array (a stored image in the requested colour mode, or the typed matrix) and whether
+    it is a picture (0-255, shown in its own colours) rather than numbers."""
     if source.image_id is not None:
         image = store.get(source.image_id)
         if image is None:
             raise NotFound(f"image {source.image_id} is not stored (it may have been evicted); upload it again")
-        return image.pixels(source.color)
+        return image.pixels(source.color), image.photo
     if source.matrix_text is not None:
-        return parse_kernel(source.matrix_text, max_side=settings.max_matrix_side)
+        return parse_kernel(source.matrix_text, max_side=settings.max_matrix_side), False
     try:
         matrix = np.array(source.matrix, dtype=np.float64)
     except ValueError:
@@ -61,7 +62,7 @@ def load_source(request: RunRequest, store: ImageStore, settings: Settings) -> N
     if max(matrix.shape) > settings.max_matrix_side or (matrix.ndim == 3 and matrix.shape[0] > 16):
         raise ValueError(f"matrix must be at most {settings.max_matrix_side}x{settings.max_matrix_side} "
                          f"(and 16 channels), got shape {list(matrix.shape)}")
-    return matrix
+    return matrix, False
 
 
 def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[Any]:
@@ -122,9 +123,7 @@ def _limit(value: Any, name: str, maximum: int) -> None:
 
 def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepared:
     """Validate a request against the server's limits and build its lazy frame sequence."""
-    x = load_source(request, store, settings)
-    stored = store.get(request.source.image_id) if request.source.image_id else None
-    photo = stored.photo if stored is not None else False
+    x, photo = load_source(request.source, store, settings)
     spec = request.operation
     channels = 1 if x.ndim == 2 else x.shape[0]
     weight: NDArray[Any] | None = None

@@ -40,7 +40,16 @@ function cellRect(view, row, col, rows = 1, cols = 1) {
   return [view.originX + col * view.scale, view.originY + row * view.scale, cols * view.scale, rows * view.scale];
 }
 
+const patterns = new WeakMap(); // context -> colour -> pattern: made once, not on every painted frame
+
 function hatch(ctx, colour) {
+  const known = patterns.get(ctx) ?? new Map();
+  patterns.set(ctx, known);
+  if (!known.has(colour)) known.set(colour, makeHatch(ctx, colour));
+  return known.get(colour);
+}
+
+function makeHatch(ctx, colour) {
   const tile = new OffscreenCanvas(8, 8);
   const t = tile.getContext("2d");
   t.strokeStyle = colour;
