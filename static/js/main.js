@@ -189,8 +189,16 @@ let requestTimer = null;
 let hashTimer = null;
 const EDITOR_KEYS = new Set(["filters", "filterIndex", "depthwise", "op", "color", "source"]);
 const CHAIN_KEYS = new Set(["source", "color", "chainLayers", "chainSeed", "op"]);
+function scheduleHash() {
+  clearTimeout(hashTimer);
+  hashTimer = setTimeout(() => history.replaceState(null, "", toHash(getState())), 250);
+}
+
 onChange((state, changed) => {
-  if (changed.size === 1 && changed.has("step")) return; // a new frame: painted already
+  if (changed.size === 1 && changed.has("step")) { // a new frame: painted already; only the link follows it
+    scheduleHash();
+    return;
+  }
   showControls(document, state);
   if (changed.has("chainLayers") || changed.has("op")) drawChainEditor($("chain-editor"), state.chainLayers, changeChain);
   if (changed.has("lesson") || changed.has("op")) markLesson(state.lesson);
@@ -211,8 +219,7 @@ onChange((state, changed) => {
     }, 120);
   }
   if (changed.has("map") && frame) paintFrame(frame, false);
-  clearTimeout(hashTimer);
-  hashTimer = setTimeout(() => history.replaceState(null, "", toHash(getState())), 250);
+  scheduleHash();
 });
 
 // --- the Layers view -----------------------------------------------------------------------------
