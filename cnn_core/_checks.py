@@ -80,6 +80,38 @@ def as_image(x: object, name: str = "x") -> tuple[FloatArray, bool]:
     return (out[None] if out.ndim == 2 else out), array.ndim == 2
 
 
+def as_maps(x: object, name: str = "x") -> tuple[FloatArray, int]:
+    """Validate an input map or batch; returns it as float (N, C, H, W) and the rank it came in with.
+
+    (H, W) is one sample of one channel, (C, H, W) one sample, (N, C, H, W) a batch, as PyTorch reads them.
+    """
+    array = as_array(x, name)
+    if array.ndim not in (2, 3, 4):
+        raise ValueError(f"{name} must be a (H, W), (C, H, W) or (N, C, H, W) array, got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    dtype = compute_dtype(array, name)
+    check_finite(array, name)
+    out = array.astype(dtype, copy=False)
+    return out.reshape((1,) * (4 - out.ndim) + out.shape), array.ndim
+
+
+def as_values(x: object, name: str = "x") -> FloatArray:
+    """Validate an array of any shape for an elementwise op: real numbers, finite, float dtype rule."""
+    array = as_array(x, name)
+    check_finite(array, name)
+    return array.astype(compute_dtype(array, name), copy=False)
+
+
+def from_batch(result: FloatArray, rank: int, squeeze_channels: bool) -> FloatArray:
+    """Give a (N, C, H, W) result back in the caller's rank: a batch stays 4-D, a sample drops N, and a
+    (H, W) input also drops C when ``squeeze_channels`` (a single map, as the op documents)."""
+    if rank == 4:
+        return result
+    sample = result[0]
+    return sample[0] if rank == 2 and squeeze_channels and sample.shape[0] == 1 else sample
+
+
 def as_kernel(weight: object, dtype: np.dtype[Any], name: str = "weight") -> FloatArray:
     """Validate a (kh, kw) or (F, C, kh, kw) weight and cast it to the compute dtype."""
     array = as_array(weight, name)

@@ -15,6 +15,7 @@ import numpy as np
 
 from cnn_core import geometry, ops
 from cnn_core._checks import FloatArray, as_image, is_int, to_pair
+from cnn_core._plans import check_upsample
 from cnn_core.kernels import get_kernel
 
 LAYER_TYPES = ("conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d",
@@ -226,7 +227,7 @@ class Chain:
             scale = _option(spec, ("size", "scale_factor"), 2)
             mode = _option(spec, ("interpolation", "mode"), "nearest")
             if shape_only:
-                ops.check_upsample(np.zeros((1, 1, 1)), scale, mode, False)
+                check_upsample(np.zeros((1, 1, 1)), scale, mode, False)
                 factor = _pair(scale, "size", 1)
                 return (x.shape[0], x.shape[1] * factor[0], x.shape[2] * factor[1])
             return ops.upsample(x, scale, mode)

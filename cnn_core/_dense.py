@@ -1,0 +1,202 @@
+"""Elementwise activations (any shape) and the dense-layer functions: linear, softmax, cross-entropy, dropout.
+
+Re-exported by :mod:`cnn_core.ops`; PyTorch's ``torch.nn.functional`` semantics.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from cnn_core._checks import FloatArray, as_array, as_values
+
+
+def relu(x: Any) -> FloatArray:
+    """max(x, 0) elementwise, on an array of any shape.
+
+    >>> relu(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
+    values = as_values(x)
+    return np.maximum(values, values.dtype.type(0))
+
+
+def _slope(negative_slope: object) -> float:
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real) \
+            or not np.isfinite(float(negative_slope)):
+        raise TypeError(f"negative_slope must be a finite number, got {negative_slope!r}")
+    return float(negative_slope)
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> FloatArray:
+    """x where x >= 0, else negative_slope * x (elementwise, any shape).
+
+    >>> leaky_relu(np.array([[-10.0, 3.0]]), 0.1)
+    array([[-1.,  3.]])
+    """
+    values = as_values(x)
+    slope = values.dtype.type(_slope(negative_slope))
+    return np.where(values >= 0, values, values * slope)
+
+
+def sigmoid(x: Any) -> FloatArray:
+    """1 / (1 + exp(-x)) elementwise, computed without overflow.
+
+    >>> sigmoid(np.zeros(2))
+    array([0.5, 0.5])
+    """
+    values = as_values(x)
+    exp = np.exp(-np.abs(values))
+    out = np.where(values >= 0, 1 / (1 + exp), exp / (1 + exp))
+    return out.astype(values.dtype, copy=False)
+
+
+def tanh(x: Any) -> FloatArray:
+    """Hyperbolic tangent elementwise.
+
+    >>> tanh(np.zeros((1, 1)))
+    array([[0.]])
+    """
+    return np.tanh(as_values(x))
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> FloatArray:
+    """``x @ weight.T + bias``, as ``torch.nn.functional.linear``.
+
+    Parameters
+    ----------
+    x : (in,) or (N, in) array
+    weight : (out, in) array
+    bias : None or (out,) array
+
+    Returns
+    -------
+    (out,) or (N, out), in x's compute dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a rank or size mismatch, or non-finite numbers.
+
+    >>> linear(np.array([1.0, 2.0]), np.array([[1.0, 1.0], [0.0, 2.0]]), np.array([0.5, 0.0]))
+    array([3.5, 4. ])
+    """
+    values = as_values(x)
+    if values.ndim not in (1, 2):
+        raise ValueError(f"x must be a (in,) or (N, in) array, got shape {values.shape}")
+    matrix = as_values(weight, "weight").astype(values.dtype, copy=False)
+    if matrix.ndim != 2 or matrix.shape[1] != values.shape[-1]:
+        raise ValueError(f"weight must be (out, in) with in = {values.shape[-1]} (the last axis of x), "
+                         f"got shape {matrix.shape}")
+    out = values @ matrix.T
+    if bias is not None:
+        vector = as_values(bias, "bias").astype(values.dtype, copy=False)
+        if vector.shape != (matrix.shape[0],):
+            raise ValueError(f"bias must have shape ({matrix.shape[0]},) (one value per output), got {vector.shape}")
+        out += vector
+    return out
+
+
+def _axis(values: FloatArray, axis: object) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -values.ndim <= int(axis) < values.ndim:
+        raise ValueError(f"axis must be an int in [{-values.ndim}, {values.ndim - 1}], got {axis!r}")
+    return int(axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> FloatArray:
+    """``x - logsumexp(x)`` along ``axis``, stable for logits of any size (the maximum is subtracted first).
+
+    >>> log_softmax(np.array([1e4, 1e4]))
+    array([-0.69314718, -0.69314718])
+    """
+    values = as_values(x, "x")
+    if values.ndim == 0:
+        raise ValueError("x must have at least one axis, got a scalar")
+    chosen = _axis(values, axis)
+    shifted = values - values.max(axis=chosen, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=chosen, keepdims=True))
+
+
+def softmax(x: Any, axis: int = -1) -> FloatArray:
+    """``exp(x) / sum(exp(x))`` along ``axis``, without overflow: ``torch.softmax``.
+
+    >>> softmax(np.array([[0.0, np.log(3.0)]]))
+    array([[0.25, 0.75]])
+    """
+    values = as_values(x, "x")
+    if values.ndim == 0:
+        raise ValueError("x must have at least one axis, got a scalar")
+    chosen = _axis(values, axis)
+    exp = np.exp(values - values.max(axis=chosen, keepdims=True))
+    return exp / exp.sum(axis=chosen, keepdims=True)  # type: ignore[no-any-return]
+
+
+def check_labels(labels: object, samples: int, classes: int, name: str = "labels") -> np.ndarray[Any, Any]:
+    """Integer class labels (N,) in [0, classes), for N samples."""
+    array = as_array(labels, name)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers (class indices), got dtype {array.dtype}")
+    if array.shape != (samples,):
+        raise ValueError(f"{name} must have shape ({samples},) (one per sample), got {array.shape}")
+    if samples and (array.min() < 0 or array.max() >= classes):
+        bad = array[(array < 0) | (array >= classes)][0]
+        raise ValueError(f"{name} must be in [0, {classes - 1}] (one of the {classes} classes), got {bad}")
+    return array.astype(np.intp, copy=False)
+
+
+def cross_entropy(logits: Any, labels: Any) -> float:
+    """Mean negative log-likelihood of integer ``labels`` under ``softmax(logits)``:
+    ``torch.nn.functional.cross_entropy``.
+
+    Parameters
+    ----------
+    logits : (N, K) array
+    labels : (N,) integers in [0, K)
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a shape mismatch, labels that are not integers or out of range.
+
+    >>> round(cross_entropy(np.zeros((2, 4)), np.array([0, 3])), 6) == round(float(np.log(4)), 6)
+    True
+    """
+    values = as_values(logits, "logits")
+    if values.ndim != 2 or values.shape[0] == 0:
+        raise ValueError(f"logits must be a (N, K) array with N >= 1, got shape {values.shape}")
+    classes = check_labels(labels, values.shape[0], values.shape[1])
+    picked = log_softmax(values)[np.arange(values.shape[0]), classes]
+    return float(-picked.mean())
+
+
+def dropout(x: Any, p: float, rng: np.random.Generator) -> tuple[FloatArray, np.ndarray[Any, Any]]:
+    """Inverted dropout: each value is kept with probability ``1 - p`` and scaled by ``1 / (1 - p)``.
+
+    Returns ``(y, mask)`` with ``y = x * mask / (1 - p)`` and a boolean ``mask`` of x's shape.
+
+    Raises
+    ------
+    ValueError
+        When ``p`` is not in [0, 1).
+    TypeError
+        When ``rng`` is not a ``numpy.random.Generator``.
+
+    >>> y, mask = dropout(np.ones(4), 0.5, np.random.default_rng(0))
+    >>> sorted(set(y.tolist())) <= [0.0, 2.0], mask.dtype
+    (True, dtype('bool'))
+    """
+    values = as_values(x)
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= float(p) < 1:
+        raise ValueError(f"p (the dropout rate) must be a number in [0, 1), got {p!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    mask = rng.random(values.shape) >= float(p)
+    scale = values.dtype.type(1 / (1 - float(p)))
+    return values * mask * scale, mask
+
