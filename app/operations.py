@@ -51,7 +51,8 @@ def load_source(source: Source, store: ImageStore, settings: Settings) -> tuple[
     if source.image_id is not None:
         image = store.get(source.image_id)
         if image is None:
-            raise NotFound(f"image {source.image_id} is not stored (it may have been evicted); upload it again")
+            raise NotFound(f"image {source.image_id} is not stored (it may have been evicted): upload it again "
+                           "or choose a sample")
         return image.pixels(source.color), image.photo
     if source.matrix_text is not None:
         return parse_kernel(source.matrix_text, max_side=settings.max_matrix_side), False

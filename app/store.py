@@ -19,45 +19,57 @@ Value = TypeVar("Value")
 
 
 class ByteBudgetLRU(Generic[Value]):
-    """A thread-safe LRU mapping whose total size (as measured by ``size_of``) stays under a budget."""
+    """A thread-safe LRU mapping whose total size (as measured by ``size_of``) stays under a budget.
+
+    Every entry counts in ``used``; pinned entries (the bundled samples) are never evicted, so only
+    unpinned ones go, least recently used first. The newest entry stays even alone over the budget,
+    so what a request has just stored can be used by its next request.
+    """
 
     def __init__(self, budget: int, size_of: Callable[[Value], int]) -> None:
         self.budget = budget
         self._size_of = size_of
         self._items: OrderedDict[str, tuple[Value, int]] = OrderedDict()
+        self._pinned: dict[str, tuple[Value, int]] = {}
         self._lock = threading.Lock()
         self.used = 0
 
     def get(self, key: str) -> Value | None:
         """The value, marked as just used; None when absent."""
         with self._lock:
-            item = self._items.get(key)
+            item = self._pinned.get(key) or self._items.get(key)
             if item is None:
                 return None
-            self._items.move_to_end(key)
+            if key in self._items:
+                self._items.move_to_end(key)
             return item[0]
 
     def put(self, key: str, value: Value, pinned: bool = False) -> None:
-        """Store a value, evicting the least recently used entries to stay within the budget."""
+        """Store a value, evicting the least recently used unpinned entries to stay within the budget."""
         size = self._size_of(value)
         with self._lock:
-            if key in self._items:
-                self.used -= self._items.pop(key)[1]
-            self._items[key] = (value, 0 if pinned else size)
-            self.used += 0 if pinned else size
-            while self.used > self.budget and len(self._items) > 1:
-                oldest = next(iter(self._items))
-                if oldest == key:
-                    break
-                self.used -= self._items.pop(oldest)[1]
+            for items in (self._items, self._pinned):
+                if key in items:
+                    pinned = pinned or items is self._pinned
+                    self.used -= items.pop(key)[1]
+            (self._pinned if pinned else self._items)[key] = (value, size)
+            self.used += size
+            self._evict(keep=key)
+
+    def _evict(self, keep: str) -> None:
+        while self.used > self.budget and self._items:
+            oldest = next(iter(self._items))
+            if oldest == keep:
+                break
+            self.used -= self._items.pop(oldest)[1]
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
-            return key in self._items
+            return key in self._items or key in self._pinned
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._items)
+            return len(self._items) + len(self._pinned)
 
 
 @dataclass(frozen=True)

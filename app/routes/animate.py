@@ -49,7 +49,11 @@ JSON_MESSAGE_FRAMES = 512  # JSON costs ~50 us a frame of GIL-holding work: keep
 
 
 class ClientError(Exception):
-    """A bad message: reported to the client, the connection stays open."""
+    """A bad message: reported to the client (with the HTTP status it would have had), the connection stays open."""
+
+    def __init__(self, detail: str, status: int = 422) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 def _integer(message: dict[str, Any], key: str) -> int:
@@ -96,7 +100,7 @@ class AnimationSession:
                     if not await self.handle(message.get("text")):
                         return
                 except ClientError as error:
-                    await self.send_json({"type": "error", "detail": str(error)})
+                    await self.send_json({"type": "error", "detail": str(error), "status": error.status})
         except WebSocketDisconnect:
             return
         finally:
@@ -183,7 +187,9 @@ class AnimationSession:
             run = await self.registry.get(run_id)
         except ValidationError as error:
             raise ClientError(validation_message(error)) from None  # type: ignore[arg-type]
-        except (ValueError, TypeError, NotFound) as error:
+        except NotFound as error:
+            raise ClientError(str(error), 404) from None
+        except (ValueError, TypeError) as error:
             raise ClientError(str(error)) from None
         self.run = run
         self.position = min(self.position, self.total - 1) if keep_position else -1

@@ -127,7 +127,8 @@ def _stored(image_id: str, store: ImageStore) -> StoredImage:
         raise HTTPException(404, "image ids are 24 lowercase hexadecimal characters")
     image = store.get(image_id)
     if image is None:
-        raise HTTPException(404, f"image {image_id} is not stored (it may have been evicted); upload it again")
+        raise HTTPException(404, f"image {image_id} is not stored (it may have been evicted): upload it again "
+                                 "or choose a sample")
     return image
 
 

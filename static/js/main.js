@@ -144,7 +144,18 @@ stream.addEventListener("state", (event) => {
   $("play").textContent = event.detail.playing ? "❚❚" : "▶";
   $("play").setAttribute("aria-label", event.detail.playing ? "Pause" : "Play");
 });
-stream.addEventListener("error", (event) => status(event.detail.detail, true));
+stream.addEventListener("error", (event) => {
+  const source = getState().source;
+  if (event.detail.status !== 404 || source?.kind !== "image" || source.imageId === initial.samples[0].id) {
+    status(event.detail.detail, true);
+    return;
+  }
+  // the image is gone (evicted or from an old link): say so, show the first sample, offer a new upload
+  const notice = `${event.detail.detail}. Showing the first sample meanwhile.`;
+  stream.addEventListener("opened", () => status(notice, true), { once: true });
+  $("sample").value = initial.samples[0].id;
+  update({ source: { kind: "image", imageId: initial.samples[0].id, name: initial.samples[0].name } });
+});
 stream.addEventListener("disconnected", () => status("connection lost: reconnecting…", true));
 stage.addEventListener("error", (event) => status(event.detail.message, true));
 stage.addEventListener("zoom", (event) => {

@@ -130,10 +130,12 @@ def test_bad_messages_are_reported_and_the_connection_survives(client: TestClien
              '"stride": 0}}}', "stride must be a positive integer, got 0"),
             ('{"type": "open", "request": {"source": {}, "operation": {"op": "relu"}}}',
              "source: give exactly one of image_id, matrix or matrix_text"),
-            ('{"type": "open", "run_id": "nope"}', "run nope is unknown or has expired; POST /api/run again"),
         ]:
             ws.send_text(message)
-            assert receive(ws) == {"type": "error", "detail": detail}
+            assert receive(ws) == {"type": "error", "detail": detail, "status": 422}
+        ws.send_text('{"type": "open", "run_id": "nope"}')
+        assert receive(ws) == {"type": "error", "detail": "run nope is unknown or has expired; POST /api/run again",
+                               "status": 404}
         ws.send_bytes(b"\x00\x01")
         assert receive(ws)["detail"].startswith("send control messages as JSON text")
         ws.send_json({"type": "open", "request": REQUEST})
@@ -145,11 +147,12 @@ def test_bad_messages_are_reported_and_the_connection_survives(client: TestClien
             ({"type": "play", "fps": True}, "fps must be a number from 1 to 1,000,000, got True"),
         ]:
             ws.send_json(message)
-            assert receive(ws) == {"type": "error", "detail": detail}
+            assert receive(ws) == {"type": "error", "detail": detail, "status": 422}
         ws.send_json({"type": "seek", "index": 5})
         assert receive(ws)["start"] == 5
         ws.send_json({"type": "seek", "position": [0, 20, 0]})
-        assert receive(ws) == {"type": "error", "detail": "position (0, 20, 0) is outside shape (1, 10, 10)"}
+        assert receive(ws) == {"type": "error", "detail": "position (0, 20, 0) is outside shape (1, 10, 10)",
+                               "status": 422}
 
 
 def test_seek_and_peek_by_output_position(client: TestClient) -> None:

@@ -162,7 +162,8 @@ def test_bad_operations_get_422_naming_the_problem(client: TestClient, operation
 def test_bad_sources(client: TestClient) -> None:
     missing = client.post("/api/run", json={"source": {"image_id": "0" * 24}, "operation": {"op": "relu"}})
     assert missing.status_code == 404
-    assert missing.json() == {"detail": f"image {'0' * 24} is not stored (it may have been evicted); upload it again"}
+    assert missing.json() == {"detail": f"image {'0' * 24} is not stored (it may have been evicted): "
+                                               "upload it again or choose a sample"}
     both = client.post("/api/run", json={"source": {"image_id": "0" * 24, "matrix": FIVE}, "operation": {"op": "relu"}})
     assert both.status_code == 422
     assert both.json() == {"detail": "source: give exactly one of image_id, matrix or matrix_text"}

@@ -218,3 +218,11 @@ def test_per_channel_kernel_slices(page: Page) -> None:
     kernels = page.locator("#calc-body .calc-row").nth(1).locator(".num-grid").nth(1).locator("span")
     expect(kernels.nth(4)).to_have_text("5")
     shoot(page, "conv-per-channel")
+
+
+def test_a_link_to_an_evicted_image_says_so_and_falls_back_to_a_sample(page: Page) -> None:
+    open_page(page, {"source": {"kind": "image", "imageId": "0" * 24, "name": "gone.png"}})
+    expect(page.locator("#status")).to_contain_text(f"image {'0' * 24} is not stored (it may have been evicted): "
+                                                    "upload it again or choose a sample")
+    assert page.evaluate("kernelLens.getState().source.name") == "shapes"
+    expect(page.get_by_label("Sample image")).to_have_value(page.evaluate("kernelLens.getState().source.imageId"))
