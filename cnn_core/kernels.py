@@ -167,6 +167,23 @@ class KernelParseError(ValueError):
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _TOKEN = re.compile(rf"^({_NUMBER})(?:/({_NUMBER}))?$")
 _MAX_TEXT = 100_000
+_MAX_DIGITS = 40  # digits of one number (before its exponent): exact fractions stay cheap
+_MAX_EXPONENT = 999  # far beyond float64's range either way; bounds the size of the Fraction arithmetic
+
+
+def _check_bounds(part: str, row: int, column: int) -> None:
+    """Refuse a number whose digits or exponent would make exact (Fraction) arithmetic expensive."""
+    mantissa, _, exponent = part.lower().partition("e")
+    digits = sum(character.isdigit() for character in mantissa)
+    if digits > _MAX_DIGITS:
+        raise KernelParseError(f"row {row}, column {column}: a number may have at most {_MAX_DIGITS} digits, "
+                               f"got {digits}", row, column)
+    magnitude = exponent.lstrip("+-").lstrip("0") or "0"
+    if len(magnitude) > len(str(_MAX_EXPONENT)) or int(magnitude) > _MAX_EXPONENT:
+        sign = "-" if exponent.startswith("-") else ""
+        shown = magnitude if len(magnitude) <= 10 else magnitude[:10] + "..."
+        raise KernelParseError(f"row {row}, column {column}: exponents must be from -{_MAX_EXPONENT} to "
+                               f"{_MAX_EXPONENT}, got {sign}{shown}", row, column)
 
 
 def _parse_number(token: str, row: int, column: int) -> float:
@@ -177,6 +194,8 @@ def _parse_number(token: str, row: int, column: int) -> float:
             f"row {row}, column {column}: {shown!r} is not a number (write decimals like -0.5, "
             f"or fractions like 1/9)", row, column)
     numerator, denominator = match.groups()
+    for part in (numerator, denominator or ""):
+        _check_bounds(part, row, column)
     try:
         value = float(Fraction(numerator) / Fraction(denominator)) if denominator else float(numerator)
     except ZeroDivisionError:
@@ -198,8 +217,9 @@ def parse_kernel(text: str, max_side: int = MAX_KERNEL_SIDE) -> FloatArray:
     Raises
     ------
     KernelParseError (a ValueError)
-        Empty input, ragged rows, a token that is not a number, a non-finite value, or more than
-        ``max_side`` x ``max_side`` (15x15 by default; larger for typed input matrices).
+        Empty input, ragged rows, a token that is not a number, a number with more than 40 digits
+        or an exponent beyond +-999 (checked before any arithmetic), a non-finite value, or more
+        than ``max_side`` x ``max_side`` (15x15 by default; larger for typed input matrices).
         Its ``row`` and ``column`` attributes (1-based) say where, when it is one place.
 
     >>> parse_kernel("1 0 -1; 2, 0, -2; 1/2 0 -1/2")
