@@ -1,0 +1,149 @@
+"""Backward of conv2d and conv_transpose2d: every gradient is itself a convolution or a transposed one.
+
+Shared pieces: the grad_output check, the weight gradient (an im2col correlation of the input with
+grad_output), the adjoint of a crop (``uncrop``) and the adjoint of reflect/replicate/circular padding
+(``fold_padding``, which adds the border's gradient back onto the pixels it copied).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cnn_core import _compute
+from cnn_core._checks import FloatArray, Pair, as_array, compute_dtype
+from cnn_core._plans import crop_transposed, plan_conv2d, plan_conv_transpose2d
+from cnn_core._windows import pad_input
+from cnn_core.geometry import conv_transpose_output_size
+
+# One column matrix of the weight gradient stays under this many bytes (it is tiled by output rows beyond)
+COLUMNS_BYTES = 1 << 25
+
+
+def forward_shape(shape4: tuple[int, ...], rank: int, squeeze: bool) -> tuple[int, ...]:
+    """The forward result's shape for a (N, C, H, W) ``shape4`` in the caller's rank (as ``from_batch``)."""
+    if rank == 4:
+        return shape4
+    if rank == 2 and squeeze and shape4[1] == 1:
+        return shape4[2:]
+    return shape4[1:]
+
+
+def take_grad_output(grad_output: object, shape4: tuple[int, ...], rank: int, squeeze: bool,
+                     dtype: np.dtype[Any]) -> FloatArray:
+    """grad_output checked against the forward result's shape, cast to ``dtype``, as (N, C, H, W)."""
+    array = as_array(grad_output, "grad_output")
+    compute_dtype(array, "grad_output")
+    expected = forward_shape(shape4, rank, squeeze)
+    if array.shape != expected:
+        raise ValueError(f"grad_output must have the forward output's shape {expected}, got {array.shape}")
+    return array.astype(dtype, copy=False).reshape(shape4)
+
+
+def weight_gradient(xp: FloatArray, g: FloatArray, kernel: Pair, stride: Pair, dilation: Pair) -> FloatArray:
+    """``sum over n, oy, ox of g[n, f, oy, ox] * xp[n, c, oy*sy + i*dy, ox*sx + j*dx]``: (F, C, kh, kw).
+
+    The correlation of the padded input ``xp`` (N, C, Hp, Wp) with ``g`` (N, F, oh, ow) used as a kernel
+    dilated by the stride. It is computed as the forward does, im2col-style: the taps of ``xp`` are copied
+    into one column matrix (C*kh*kw, N*rows*ow) per tile of output rows, and one BLAS product contracts it
+    with ``g`` over the samples and positions.
+    """
+    batch, channels = xp.shape[:2]
+    filters, oh, ow = g.shape[1:]
+    kh, kw = kernel
+    sy, sx = stride
+    dy, dx = dilation
+    taps = channels * kh * kw
+    rows = max(1, min(oh, COLUMNS_BYTES // max(taps * batch * ow * xp.itemsize, 1)))
+    buffer = np.empty(taps * batch * rows * ow, dtype=xp.dtype)
+    out = np.zeros((filters, taps), dtype=xp.dtype)
+    for y0 in range(0, oh, rows):
+        count = min(rows, oh - y0)
+        cols = buffer[:taps * batch * count * ow].reshape(channels, kh, kw, batch, count, ow)
+        for i in range(kh):
+            top = y0 * sy + i * dy
+            for j in range(kw):
+                left = j * dx
+                window = xp[:, :, top:top + (count - 1) * sy + 1:sy, left:left + (ow - 1) * sx + 1:sx]
+                cols[:, i, j] = window.transpose(1, 0, 2, 3)
+        kernel_rows = g[:, :, y0:y0 + count].transpose(1, 0, 2, 3).reshape(filters, -1)
+        out += kernel_rows @ cols.reshape(taps, -1).T
+    return out.reshape(filters, channels, kh, kw)
+
+
+def uncrop(g: FloatArray, padding: Pair, full_shape: Pair) -> FloatArray:
+    """The adjoint of ``crop_transposed``: ``g`` (..., H, W) placed ``padding`` into a zero canvas of
+    ``full_shape``; rows and columns that output_padding added (beyond the canvas) are dropped."""
+    top, left = padding
+    canvas = np.zeros((*g.shape[:-2], *full_shape), dtype=g.dtype)
+    height = min(g.shape[-2], full_shape[0] - top)
+    width = min(g.shape[-1], full_shape[1] - left)
+    canvas[..., top:top + height, left:left + width] = g[..., :height, :width]
+    return canvas
+
+
+def _source_indices(n: int, before: int, after: int, mode: str) -> Any:
+    """For each padded index along one axis, the input index it copies (the forward's own padding, on arange)."""
+    column = np.arange(n, dtype=np.float64)[:, None]
+    return pad_input(column, (before, after, 0, 0), mode)[:, 0].astype(np.intp)
+
+
+def fold_padding(padded: FloatArray, pads: tuple[int, int, int, int], mode: str) -> FloatArray:
+    """The adjoint of padding (..., H, W) to (..., Hp, Wp): the interior, plus each border row and column
+    added back onto the input row or column that reflect, replicate or circular padding copied into it."""
+    top, bottom, left, right = pads
+    height = padded.shape[-2] - top - bottom
+    width = padded.shape[-1] - left - right
+    sources = _source_indices(height, top, bottom, mode)
+    rows = padded[..., top:top + height, :].copy()
+    for p in [*range(top), *range(top + height, top + height + bottom)]:
+        rows[..., sources[p], :] += padded[..., p, :]
+    sources = _source_indices(width, left, right, mode)
+    out = rows[..., left:left + width].copy()
+    for p in [*range(left), *range(left + width, left + width + right)]:
+        out[..., sources[p]] += rows[..., p]
+    return out
+
+
+def conv2d_backward(grad_output: Any, x: Any, weight: Any, stride: Any, padding: Any, dilation: Any,
+                    padding_mode: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(grad_x, grad_weight, grad_bias) of conv2d; see :func:`cnn_core.grad.conv2d_backward`."""
+    plan = plan_conv2d(x, weight, None, stride, padding, dilation, padding_mode)
+    if plan.depthwise:
+        raise ValueError(f"weight must be a 4-D (F, C, kh, kw) array, got shape {np.shape(weight)}")
+    window = plan.window
+    batch, channels, hp, wp = plan.padded.shape
+    filters = plan.weight.shape[0]
+    g = take_grad_output(grad_output, (batch, filters, *window.out_shape), plan.rank, False, plan.padded.dtype)
+    grad_weight = weight_gradient(plan.padded, g, window.kernel, window.stride, window.dilation)
+    # grad_x: the transposed convolution of grad_output with the same weight, (F, C) read as (in, out)
+    full = _compute.scatter_transposed(g, plan.weight, window.stride, window.dilation)
+    top, _, left, _ = window.pads
+    if padding_mode == "zeros":
+        grad_x = np.ascontiguousarray(crop_transposed(full, (top, left), window.in_shape))
+    else:
+        grad_x = fold_padding(crop_transposed(full, (0, 0), (hp, wp)), window.pads, padding_mode)
+    shape = (batch, channels, *window.in_shape)
+    return grad_x.reshape(forward_shape(shape, plan.rank, True)), grad_weight, g.sum(axis=(0, 2, 3))
+
+
+def conv_transpose2d_backward(grad_output: Any, x: Any, weight: Any, stride: Any, padding: Any,
+                              output_padding: Any, dilation: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(grad_x, grad_weight, grad_bias) of conv_transpose2d; see :func:`cnn_core.grad.conv_transpose2d_backward`."""
+    plan = plan_conv_transpose2d(x, weight, None, stride, padding, output_padding, dilation)
+    if plan.depthwise:
+        raise ValueError(f"weight must be a 4-D (C, F, kh, kw) array, got shape {np.shape(weight)}")
+    batch, channels, height, width = plan.batch.shape
+    _, filters, kh, kw = plan.weight.shape
+    g = take_grad_output(grad_output, (batch, filters, *plan.out_shape), plan.rank, False, plan.batch.dtype)
+    full_shape = (conv_transpose_output_size(height, kh, plan.stride[0], 0, 0, plan.dilation[0]),
+                  conv_transpose_output_size(width, kw, plan.stride[1], 0, 0, plan.dilation[1]))
+    canvas = uncrop(g, plan.padding, full_shape)
+    # grad_x: conv2d of the uncropped grad_output with the same weight, (C, F) read as (out, in)
+    grad_x = _compute.correlate(canvas, plan.weight, plan.stride, plan.dilation, (height, width))
+    grad_x = np.ascontiguousarray(grad_x.transpose(1, 0, 2, 3))
+    # grad_weight: the input correlated with the uncropped grad_output: (C, F, kh, kw), the weight's layout
+    grad_weight = weight_gradient(canvas, plan.batch, (kh, kw), plan.stride, plan.dilation)
+    shape = (batch, channels, height, width)
+    return grad_x.reshape(forward_shape(shape, plan.rank, True)), grad_weight, g.sum(axis=(0, 2, 3))

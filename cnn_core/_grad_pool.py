@@ -1,0 +1,85 @@
+"""Backward of the pools and of up-sampling: each scatters grad_output back through the forward's windows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cnn_core import _compute
+from cnn_core._checks import FloatArray
+from cnn_core._grad_conv import forward_shape, take_grad_output
+from cnn_core._plans import check_upsample, plan_pool, upsample_sources
+from cnn_core._windows import Window
+
+
+def _taps(window: Window) -> list[tuple[slice, slice]]:
+    """For each tap (row-major), the strided slices of the padded input that the tap reads over all outputs."""
+    (kh, kw), (sy, sx), (dy, dx), (oh, ow) = window.kernel, window.stride, window.dilation, window.out_shape
+    return [(slice(i * dy, i * dy + (oh - 1) * sy + 1, sy), slice(j * dx, j * dx + (ow - 1) * sx + 1, sx))
+            for i in range(kh) for j in range(kw)]
+
+
+def _crop(grad_padded: FloatArray, window: Window) -> FloatArray:
+    """The adjoint of the forward's padding with a constant: keep the interior."""
+    top, _, left, _ = window.pads
+    height, width = window.in_shape
+    return np.ascontiguousarray(grad_padded[..., top:top + height, left:left + width])
+
+
+def pool_backward(kind: str, grad_output: Any, x: Any, kernel_size: Any, stride: Any, padding: Any,
+                  dilation: Any, ceil_mode: Any, count_include_pad: Any = True) -> FloatArray:
+    """grad_x of max_pool2d, avg_pool2d or sum_pool2d; see :mod:`cnn_core.grad`."""
+    plan = plan_pool(kind, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad)
+    window = plan.window
+    padded = plan.padded.reshape((1,) * (4 - plan.padded.ndim) + plan.padded.shape)
+    shape4 = (*padded.shape[:2], *window.out_shape)
+    g = take_grad_output(grad_output, shape4, plan.rank, True, padded.dtype)
+    grad_padded = np.zeros(padded.shape, dtype=padded.dtype)
+    taps = _taps(window)
+    if kind == "max":
+        best = _compute.reduce_windows(padded, window.kernel, window.stride, window.dilation, window.out_shape,
+                                       np.maximum)
+        free = np.ones(best.shape, dtype=bool)  # windows whose maximum has not been found yet
+        for number, (rows, cols) in enumerate(taps):
+            # the first tap (row-major) equal to the maximum wins, as PyTorch's CPU kernel keeps it
+            hit = free if number == len(taps) - 1 else (padded[..., rows, cols] == best) & free
+            grad_padded[..., rows, cols] += g * hit
+            free &= ~hit
+    else:
+        share = g / plan.divisor if plan.divisor is not None else g
+        for rows, cols in taps:
+            grad_padded[..., rows, cols] += share
+    return _crop(grad_padded, window).reshape(forward_shape((*padded.shape[:2], *window.in_shape), plan.rank,
+                                                            True))
+
+
+def _bilinear_matrix(n: int, scale: int, align_corners: bool, dtype: np.dtype[Any]) -> FloatArray:
+    """The (n*scale, n) matrix of bilinear up-sampling along one axis, from the forward's own sources."""
+    low, high, weight = upsample_sources(n, scale, "bilinear", align_corners)
+    matrix = np.zeros((n * scale, n))
+    rows = np.arange(n * scale)
+    np.add.at(matrix, (rows, low), 1 - weight)
+    np.add.at(matrix, (rows, high), weight)
+    return matrix.astype(dtype)
+
+
+def upsample_backward(grad_output: Any, x: Any, scale_factor: Any, mode: Any,
+                      align_corners: Any) -> FloatArray:
+    """grad_x of upsample; see :func:`cnn_core.grad.upsample_backward`."""
+    maps, was_2d, (sy, sx), chosen, corners = check_upsample(x, scale_factor, mode, align_corners)
+    batch = maps.reshape((1,) * (4 - maps.ndim) + maps.shape)
+    samples, channels, height, width = batch.shape
+    rank = 2 if was_2d else maps.ndim
+    g = take_grad_output(grad_output, (samples, channels, height * sy, width * sx), rank, True, batch.dtype)
+    if chosen == "nearest":
+        # the adjoint of repeating each pixel: sum each (sy, sx) block
+        grad_x = g.reshape(samples, channels, height, sy, width, sx).sum(axis=(3, 5))
+    else:
+        # bilinear is the separable linear map rows @ x @ cols.T; its adjoint is rows.T @ g @ cols
+        rows = _bilinear_matrix(height, sy, corners, batch.dtype)
+        cols = _bilinear_matrix(width, sx, corners, batch.dtype)
+        across = (g.reshape(-1, width * sx) @ cols).reshape(samples * channels, height * sy, width)
+        grad_x = np.matmul(rows.T, across)
+    result: FloatArray = grad_x.reshape(forward_shape(batch.shape, rank, True))
+    return result
