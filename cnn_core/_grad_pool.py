@@ -37,19 +37,31 @@ def pool_backward(kind: str, grad_output: Any, x: Any, kernel_size: Any, stride:
     g = take_grad_output(grad_output, shape4, plan.rank, True, padded.dtype)
     grad_padded = np.zeros(padded.shape, dtype=padded.dtype)
     taps = _taps(window)
+    overlapping = any(step < span for step, span in zip(window.stride, window.span, strict=True))
     if kind == "max":
+        # the forward's maximum of each window; the first tap (row-major) equal to it wins, as in PyTorch
         best = _compute.reduce_windows(padded, window.kernel, window.stride, window.dilation, window.out_shape,
                                        np.maximum)
         free = np.ones(best.shape, dtype=bool)  # windows whose maximum has not been found yet
+        hit = np.empty(best.shape, dtype=bool)
         for number, (rows, cols) in enumerate(taps):
-            # the first tap (row-major) equal to the maximum wins, as PyTorch's CPU kernel keeps it
-            hit = free if number == len(taps) - 1 else (padded[..., rows, cols] == best) & free
-            grad_padded[..., rows, cols] += g * hit
-            free &= ~hit
+            if number < len(taps) - 1:
+                np.equal(padded[..., rows, cols], best, out=hit)
+                hit &= free
+                free ^= hit
+            else:
+                hit = free  # every window not yet routed has its maximum at the last tap
+            if overlapping:
+                grad_padded[..., rows, cols] += g * hit
+            else:
+                np.multiply(g, hit, out=grad_padded[..., rows, cols])
     else:
         share = g / plan.divisor if plan.divisor is not None else g
         for rows, cols in taps:
-            grad_padded[..., rows, cols] += share
+            if overlapping:
+                grad_padded[..., rows, cols] += share
+            else:
+                grad_padded[..., rows, cols] = share
     return _crop(grad_padded, window).reshape(forward_shape((*padded.shape[:2], *window.in_shape), plan.rank,
                                                             True))
 
