@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.schemas import ActivationSpec, Conv2dSpec, ConvTranspose2dSpec, Operation, PoolSpec, UpsampleSpec
-from cnn_core.geometry import padding_amounts
+from cnn_core import geometry
 
 
 def _axis(value: Any, axis: int) -> Any:
@@ -16,18 +16,20 @@ def _padding_text(before: int, after: int) -> str:
     return f"2*{before}" if before == after else f"{before}+{after}"
 
 
-def _window_formula(n: int, k: int, stride: int, padding: Any, dilation: int, out: int, ceil: bool) -> str:
-    before, after = padding_amounts(padding, n, k, stride, dilation)
-    rounding = "ceil" if ceil else "floor"
-    body = f"{rounding}(({n} + {_padding_text(before, after)} - {dilation}*({k}-1) - 1) / {stride}) + 1"
-    raw = (n + before + after - dilation * (k - 1) - 1 + (stride - 1 if ceil else 0)) // stride + 1
-    if raw != out:
-        # PyTorch drops a last window that would start inside the right padding
-        text = f"{body} - 1 = {out} (the last window would start in the padding)"
+def _window_formula(n: int, k: int, stride: int, padding: Any, dilation: int, ceil: bool | None) -> str:
+    """The formula with its numbers; sizes come from the engine's geometry (``ceil`` None means a conv)."""
+    if ceil is None:
+        sizes = geometry.conv_axis(n, k, stride, padding, dilation)
     else:
-        text = f"{body} = {out}"
+        sizes = geometry.pool_axis(n, k, stride, padding, dilation, ceil)
+    rounding = "ceil" if ceil else "floor"
+    body = f"{rounding}(({n} + {_padding_text(sizes.before, sizes.after)} - {dilation}*({k}-1) - 1) / {stride}) + 1"
+    if sizes.dropped_last:
+        text = f"{body} - 1 = {sizes.out} (the last window would start in the padding)"
+    else:
+        text = f"{body} = {sizes.out}"
     if padding == "same":
-        text = f"same: ceil({n} / {stride}) = {out}; " + text
+        text = f"same: ceil({n} / {stride}) = {sizes.out}; " + text
     return text
 
 
@@ -43,11 +45,11 @@ def output_size_formulas(spec: Operation, in_shape: tuple[int, int], out_shape: 
         if isinstance(spec, Conv2dSpec):
             k = kernel_shape[axis]
             texts[name] = _window_formula(n, k, _axis(spec.stride, axis), _axis(spec.padding, axis),
-                                          _axis(spec.dilation, axis), out, False)
+                                          _axis(spec.dilation, axis), None)
         elif isinstance(spec, PoolSpec):
             k = _axis(spec.kernel_size, axis)
             stride = k if spec.stride is None else _axis(spec.stride, axis)
-            texts[name] = _window_formula(n, k, stride, _axis(spec.padding, axis), _axis(spec.dilation, axis), out,
+            texts[name] = _window_formula(n, k, stride, _axis(spec.padding, axis), _axis(spec.dilation, axis),
                                           spec.ceil_mode)
         elif isinstance(spec, ConvTranspose2dSpec):
             k = kernel_shape[axis]

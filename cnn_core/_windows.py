@@ -38,13 +38,19 @@ class Window:
 
     def tap_rows(self, oy: Any) -> Any:
         """Input rows (unpadded coordinates) of the taps of output row(s) ``oy``, as (..., kh)."""
-        base = np.asarray(oy)[..., None] * self.stride[0] - self.pads[0]
-        return base + np.arange(self.kernel[0]) * self.dilation[0]
+        return self.tap_padded_rows(oy) - self.pads[0]
 
     def tap_cols(self, ox: Any) -> Any:
         """Input columns (unpadded coordinates) of the taps of output column(s) ``ox``, as (..., kw)."""
-        base = np.asarray(ox)[..., None] * self.stride[1] - self.pads[2]
-        return base + np.arange(self.kernel[1]) * self.dilation[1]
+        return self.tap_padded_cols(ox) - self.pads[2]
+
+    def tap_padded_rows(self, oy: Any) -> Any:
+        """Rows of the taps of output row(s) ``oy`` in the padded input, as (..., kh)."""
+        return np.asarray(oy)[..., None] * self.stride[0] + np.arange(self.kernel[0]) * self.dilation[0]
+
+    def tap_padded_cols(self, ox: Any) -> Any:
+        """Columns of the taps of output column(s) ``ox`` in the padded input, as (..., kw)."""
+        return np.asarray(ox)[..., None] * self.stride[1] + np.arange(self.kernel[1]) * self.dilation[1]
 
 
 def _padding_arg(padding: object) -> str | Pair:
@@ -58,43 +64,32 @@ def _padding_arg(padding: object) -> str | Pair:
     return to_pair(padding, "padding", minimum=0)
 
 
-def _axis_pads(padding: str | Pair, axis: int, n: int, kernel: Pair, stride: Pair,
-               dilation: Pair) -> tuple[int, int]:
-    amount: int | str = padding if isinstance(padding, str) else padding[axis]
-    return geometry.padding_amounts(amount, n, kernel[axis], stride[axis], dilation[axis])
+def _axis_padding(padding: str | Pair, axis: int) -> int | str:
+    return padding if isinstance(padding, str) else padding[axis]
+
+
+_UNITS = ("rows", "columns")
 
 
 def conv_window(in_shape: Pair, kernel: Pair, stride: object, padding: object,
                 dilation: object) -> Window:
-    """Resolve a convolution's window; raises when the kernel does not fit."""
+    """Resolve a convolution's window (sizes from :func:`cnn_core.geometry.conv_axis`); raises when the
+    kernel does not fit."""
     stride_pair = to_pair(stride, "stride")
     dilation_pair = to_pair(dilation, "dilation")
     pad = _padding_arg(padding)
-    rows = _axis_pads(pad, 0, in_shape[0], kernel, stride_pair, dilation_pair)
-    cols = _axis_pads(pad, 1, in_shape[1], kernel, stride_pair, dilation_pair)
-    out = []
-    for axis, (before, after) in enumerate((rows, cols)):
-        span = _fits(in_shape[axis], before + after, kernel[axis], dilation_pair[axis], axis)
-        out.append((in_shape[axis] + before + after - span) // stride_pair[axis] + 1)
-    return Window(in_shape, kernel, stride_pair, dilation_pair, (*rows, *cols), (out[0], out[1]))
-
-
-def _fits(n: int, total_pad: int, k: int, dilation: int, axis: int) -> int:
-    """Raise unless the dilated kernel fits in the padded axis; returns its span."""
-    span = geometry.effective_kernel_size(k, dilation)
-    if span > n + total_pad:
-        name = ("rows", "columns")[axis]
-        raise ValueError(
-            f"kernel must not be larger than the padded input: the kernel spans {span} {name} "
-            f"({k} taps, dilation {dilation}) but the padded input has {n} + {total_pad} = {n + total_pad}"
-        )
-    return span
+    rows, cols = (geometry.conv_axis(in_shape[a], kernel[a], stride_pair[a], _axis_padding(pad, a),
+                                     dilation_pair[a], unit=_UNITS[a]) for a in (0, 1))
+    return Window(in_shape, kernel, stride_pair, dilation_pair, (rows.before, rows.after, cols.before, cols.after),
+                  (rows.out, cols.out))
 
 
 def pool_window(in_shape: Pair, kernel_size: object, stride: object, padding: object,
                 dilation: object, ceil_mode: bool) -> tuple[Window, tuple[int, int, int, int]]:
-    """Resolve a pool's window; returns it with pads that also cover ceil_mode's overhang,
-    and the declared pads (which avg_pool2d's divisor counts)."""
+    """Resolve a pool's window (sizes from :func:`cnn_core.geometry.pool_axis`); returns it with pads that
+    also cover ceil_mode's overhang, and the declared pads (which avg_pool2d's divisor counts).
+
+    Refuses a dilated window that would read padding only (PyTorch's max_pool2d returns -inf there)."""
     kernel = to_pair(kernel_size, "kernel_size")
     stride_pair = kernel if stride is None else to_pair(stride, "stride")
     dilation_pair = to_pair(dilation, "dilation")
@@ -104,24 +99,35 @@ def pool_window(in_shape: Pair, kernel_size: object, stride: object, padding: ob
     out: list[int] = []
     for axis in (0, 1):
         n = in_shape[axis]
-        before, after = _axis_pads(pad, axis, n, kernel, stride_pair, dilation_pair)
-        if not isinstance(pad, str) and before > kernel[axis] // 2:
-            raise ValueError(
-                f"padding must be at most half the kernel size ({kernel[axis] // 2} for kernel_size "
-                f"{kernel[axis]}), got {before}"
-            )
-        span = _fits(n, before + after, kernel[axis], dilation_pair[axis], axis)
-        extra = stride_pair[axis] - 1 if ceil_mode else 0
-        size = (n + before + after - span + extra) // stride_pair[axis] + 1
-        if ceil_mode and (size - 1) * stride_pair[axis] >= n + before:
-            size -= 1
-        needed = (size - 1) * stride_pair[axis] + span
-        declared += [before, after]
-        extended += [before, max(after, needed - n - before)]
-        out.append(size)
+        sizes = geometry.pool_axis(n, kernel[axis], stride_pair[axis], _axis_padding(pad, axis),
+                                   dilation_pair[axis], ceil_mode, unit=_UNITS[axis])
+        span = geometry.effective_kernel_size(kernel[axis], dilation_pair[axis])
+        needed = (sizes.out - 1) * stride_pair[axis] + span
+        declared += [sizes.before, sizes.after]
+        extended += [sizes.before, max(sizes.after, needed - n - sizes.before)]
+        out.append(sizes.out)
     window = Window(in_shape, kernel, stride_pair, dilation_pair,
                     (extended[0], extended[1], extended[2], extended[3]), (out[0], out[1]))
+    _check_every_window_reads_input(window)
     return window, (declared[0], declared[1], declared[2], declared[3])
+
+
+def _check_every_window_reads_input(window: Window) -> None:
+    """Refuse a dilated pool window whose taps all land in the padding (only possible with dilation > 1)."""
+    for axis, taps_of in enumerate((window.tap_rows, window.tap_cols)):
+        if window.dilation[axis] == 1:
+            continue  # contiguous taps: padding <= kernel_size // 2 keeps every window on the input
+        n = window.in_shape[axis]
+        taps = taps_of(np.arange(window.out_shape[axis]))
+        empty = np.flatnonzero(((taps < 0) | (taps >= n)).all(axis=1))
+        if empty.size:
+            unit = _UNITS[axis]
+            raise ValueError(
+                f"dilation must leave at least one input pixel in every pooling window, got dilation "
+                f"{window.dilation[axis]} with padding {window.pads[2 * axis]}: output {unit[:-1]} {empty[0]} "
+                f"reads {unit} {taps[empty[0]].tolist()} of an input {n} {unit} long, all padding "
+                f"(PyTorch returns -inf there); lower the padding or the dilation"
+            )
 
 
 def pad_input(x: FloatArray, pads: tuple[int, int, int, int], mode: str = "zeros",

@@ -1,5 +1,8 @@
 """Output-size formulas (integers in, integers out), as PyTorch documents them.
 
+This module is the only place where a window's output size and padding are worked out: the ops
+(through :mod:`cnn_core._windows`), the frames and the web app's formula text all read them from here.
+
 >>> conv_output_size(224, 3, stride=2, padding=1)
 112
 >>> conv_transpose_output_size(3, 3, stride=2)
@@ -10,7 +13,22 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from cnn_core._checks import PADDING_STRINGS, is_int
+
+
+class AxisGeometry(NamedTuple):
+    """A window's resolved geometry along one axis.
+
+    ``before`` and ``after`` are the declared padding; ``out`` the output length; ``dropped_last`` is True
+    when ``ceil_mode`` dropped a last window that would have started in the right padding (PyTorch's rule).
+    """
+
+    before: int
+    after: int
+    out: int
+    dropped_last: bool = False
 
 
 def _at_least(value: object, name: str, minimum: int) -> int:
@@ -31,7 +49,11 @@ def _non_negative(value: object, name: str) -> int:
 
 
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
-    """Span of a dilated kernel along one axis: ``dilation * (kernel_size - 1) + 1``."""
+    """Span of a dilated kernel along one axis: ``dilation * (kernel_size - 1) + 1``.
+
+    >>> effective_kernel_size(3, dilation=2)
+    5
+    """
     return dilation * (kernel_size - 1) + 1
 
 
@@ -40,6 +62,9 @@ def padding_amounts(padding: int | str, n: int, kernel_size: int, stride: int = 
     """(before, after) padding along one axis for an int or a padding string.
 
     ``"same"`` follows Keras/TensorFlow: output ``ceil(n / stride)``, the odd pixel after.
+
+    >>> padding_amounts("same", 240, 3, stride=2)
+    (0, 1)
     """
     if isinstance(padding, str):
         if padding not in PADDING_STRINGS:
@@ -54,6 +79,86 @@ def padding_amounts(padding: int | str, n: int, kernel_size: int, stride: int = 
         return total // 2, total - total // 2
     amount = _non_negative(padding, "padding")
     return amount, amount
+
+
+def _does_not_fit(n: int, before: int, after: int, kernel_size: int, dilation: int, unit: str,
+                  overhang: int) -> ValueError:
+    """The one error for a kernel that does not fit its padded input (conv, pool, frames, chains)."""
+    span = effective_kernel_size(kernel_size, dilation)
+    allowance = f" plus stride - 1 = {overhang} (ceil_mode)" if overhang else ""
+    return ValueError(
+        f"kernel must not be larger than the padded input{allowance}: the kernel spans {span} {unit} "
+        f"({kernel_size} taps, dilation {dilation}) but the padded input has {n} + {before + after} = "
+        f"{n + before + after}"
+    )
+
+
+def conv_axis(n: int, kernel_size: int, stride: int = 1, padding: int | str = 0, dilation: int = 1, *,
+              unit: str = "pixels") -> AxisGeometry:
+    """A convolution's padding and output length along one axis.
+
+    ``out = floor((n + before + after - dilation*(kernel_size - 1) - 1) / stride) + 1``. ``unit`` names
+    the axis in the error message ("rows", "columns").
+
+    Raises
+    ------
+    ValueError
+        When an argument is out of range, or the (dilated) kernel is larger than the padded input.
+
+    >>> conv_axis(240, 3, stride=2, padding="same")
+    AxisGeometry(before=0, after=1, out=120, dropped_last=False)
+    """
+    n = _positive(n, "n")
+    kernel_size = _positive(kernel_size, "kernel_size")
+    stride = _positive(stride, "stride")
+    dilation = _positive(dilation, "dilation")
+    before, after = padding_amounts(padding, n, kernel_size, stride, dilation)
+    excess = effective_kernel_size(kernel_size, dilation) - (n + before + after)
+    if excess > 0:
+        raise _does_not_fit(n, before, after, kernel_size, dilation, unit, 0)
+    return AxisGeometry(before, after, -excess // stride + 1)
+
+
+def pool_axis(n: int, kernel_size: int, stride: int | None = None, padding: int | str = 0, dilation: int = 1,
+              ceil_mode: bool = False, *, unit: str = "pixels") -> AxisGeometry:
+    """A pooling window's padding and output length along one axis, accepting exactly what PyTorch does.
+
+    An int ``padding`` must be at most ``kernel_size // 2`` (PyTorch's rule; its "half the effective
+    kernel" rule for dilated windows is always weaker). Without ``ceil_mode`` the dilated window must fit
+    the padded input; with it, the last window may overhang by up to ``stride - 1``, and a last window
+    that would start in the right padding is dropped (``dropped_last``).
+
+    Raises
+    ------
+    ValueError
+        When an argument is out of range, padding exceeds half the kernel, or the window does not fit.
+
+    >>> pool_axis(5, 2, stride=2, padding=1, ceil_mode=True)
+    AxisGeometry(before=1, after=1, out=3, dropped_last=True)
+    >>> pool_axis(2, 3, stride=2, ceil_mode=True).out
+    1
+    """
+    n = _positive(n, "n")
+    kernel_size = _positive(kernel_size, "kernel_size")
+    stride = kernel_size if stride is None else _positive(stride, "stride")
+    dilation = _positive(dilation, "dilation")
+    if isinstance(padding, str):
+        before, after = padding_amounts(padding, n, kernel_size, stride, dilation)
+    else:
+        before = after = _non_negative(padding, "padding")
+        if before > kernel_size // 2:
+            raise ValueError(
+                f"padding must be at most half the kernel size ({kernel_size // 2} for kernel_size "
+                f"{kernel_size}), got {before}"
+            )
+    overhang = stride - 1 if ceil_mode else 0
+    room = n + before + after - effective_kernel_size(kernel_size, dilation) + overhang
+    if room < 0:
+        raise _does_not_fit(n, before, after, kernel_size, dilation, unit, overhang)
+    out = room // stride + 1
+    # PyTorch drops a last window that would start in the right padding (it can only happen with ceil_mode)
+    dropped = ceil_mode and (out - 1) * stride >= n + before
+    return AxisGeometry(before, after, out - 1 if dropped else out, dropped)
 
 
 def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int | str = 0,
@@ -71,19 +176,7 @@ def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int | s
     >>> conv_output_size(5, 3)
     3
     """
-    n = _positive(n, "n")
-    kernel_size = _positive(kernel_size, "kernel_size")
-    stride = _positive(stride, "stride")
-    dilation = _positive(dilation, "dilation")
-    before, after = padding_amounts(padding, n, kernel_size, stride, dilation)
-    span = effective_kernel_size(kernel_size, dilation)
-    padded = n + before + after
-    if span > padded:
-        raise ValueError(
-            f"kernel_size {kernel_size} (spanning {span} with dilation {dilation}) must not be larger than "
-            f"the padded input ({n} + {before + after} padding = {padded})"
-        )
-    return (padded - span) // stride + 1
+    return conv_axis(n, kernel_size, stride, padding, dilation).out
 
 
 def conv_transpose_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0,
@@ -111,7 +204,7 @@ def conv_transpose_output_size(n: int, kernel_size: int, stride: int = 1, paddin
             f"output_padding must be smaller than stride or dilation (< {max(stride, dilation)}), "
             f"got {output_padding}"
         )
-    size = (n - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    size = (n - 1) * stride - 2 * padding + effective_kernel_size(kernel_size, dilation) + output_padding
     if size < 1:
         raise ValueError(f"padding {padding} crops the whole output (its size would be {size}); lower padding")
     return size
@@ -121,6 +214,8 @@ def pool_output_size(n: int, kernel_size: int, stride: int | None = None, paddin
                      dilation: int = 1, ceil_mode: bool = False) -> int:
     """Output length of a pooling window along one axis (PyTorch's rule, ``ceil_mode`` included).
 
+    Accepts and refuses exactly the sizes ``torch.nn.functional.max_pool2d`` does; see :func:`pool_axis`.
+
     Raises
     ------
     ValueError
@@ -129,28 +224,4 @@ def pool_output_size(n: int, kernel_size: int, stride: int | None = None, paddin
     >>> pool_output_size(4, 2)
     2
     """
-    n = _positive(n, "n")
-    kernel_size = _positive(kernel_size, "kernel_size")
-    stride = kernel_size if stride is None else _positive(stride, "stride")
-    dilation = _positive(dilation, "dilation")
-    span = effective_kernel_size(kernel_size, dilation)
-    if isinstance(padding, str):
-        before, after = padding_amounts(padding, n, kernel_size, stride, dilation)
-    else:
-        before = after = _non_negative(padding, "padding")
-        if before > kernel_size // 2:
-            raise ValueError(
-                f"padding must be at most half the kernel size ({kernel_size // 2} for kernel_size "
-                f"{kernel_size}), got {before}"
-            )
-    padded = n + before + after
-    if span > padded:
-        raise ValueError(
-            f"kernel_size {kernel_size} (spanning {span} with dilation {dilation}) must not be larger than "
-            f"the padded input ({n} + {before + after} padding = {padded})"
-        )
-    extra = stride - 1 if ceil_mode else 0
-    size = (padded - span + extra) // stride + 1
-    if ceil_mode and (size - 1) * stride >= n + before:
-        size -= 1
-    return size
+    return pool_axis(n, kernel_size, stride, padding, dilation, ceil_mode).out
