@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
+from app.bodies import BodyLimit
 from app.chains import ChainStore
 from app.config import Settings, get_settings
 from app.errors import install_error_handlers
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.chains = ChainStore(settings.run_cache_bytes)
     app.state.jobs = Jobs()
     app.state.samples = _load_samples(app, settings)
+    upload_limit = settings.max_upload_bytes + images.FORM_OVERHEAD
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, limits={"/api/images": upload_limit},
+                       idle_timeout=settings.body_idle_timeout)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

@@ -56,14 +56,31 @@ def load_source(source: Source, store: ImageStore, settings: Settings) -> tuple[
         return image.pixels(source.color), image.photo
     if source.matrix_text is not None:
         return parse_kernel(source.matrix_text, max_side=settings.max_matrix_side), False
+    assert source.matrix is not None  # the model requires exactly one source
+    rule = f"matrix must be at most {settings.max_matrix_side}x{settings.max_matrix_side} (and 16 channels)"
+    planes: list[Any] = source.matrix if _is_3d(source.matrix) else [source.matrix]
+    if len(planes) > 16:
+        raise ValueError(f"{rule}, got {len(planes)} channels")
+    _check_rows(planes, settings.max_matrix_side, rule)
     try:
         matrix = np.array(source.matrix, dtype=np.float64)
     except ValueError:
         raise ValueError("matrix must be rectangular: every row needs the same number of values") from None
-    if max(matrix.shape) > settings.max_matrix_side or (matrix.ndim == 3 and matrix.shape[0] > 16):
-        raise ValueError(f"matrix must be at most {settings.max_matrix_side}x{settings.max_matrix_side} "
-                         f"(and 16 channels), got shape {list(matrix.shape)}")
     return matrix, False
+
+
+def _is_3d(nested: list[Any]) -> bool:
+    return bool(nested) and bool(nested[0]) and isinstance(nested[0][0], list)
+
+
+def _check_rows(planes: list[Any], side: int, rule: str) -> None:
+    """Measure nested lists (rows, then values per row) before NumPy turns them into an array."""
+    for plane in planes:
+        if len(plane) > side:
+            raise ValueError(f"{rule}, got {len(plane)} rows")
+        for row in plane:
+            if len(row) > side:
+                raise ValueError(f"{rule}, got a row of {len(row)} values")
 
 
 def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[Any]:
@@ -72,6 +89,9 @@ def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[Any]:
     elif ref.text is not None:
         kernel = parse_kernel(ref.text)
     else:
+        assert ref.values is not None  # the model requires exactly one kind
+        _check_rows([ref.values], settings.max_kernel_side,
+                    f"{where}: kernels may be at most {settings.max_kernel_side}x{settings.max_kernel_side}")
         try:
             kernel = np.array(ref.values, dtype=np.float64)
         except ValueError:

@@ -49,19 +49,6 @@ def decode_and_store(data: bytes, name: str, store: ImageStore, settings: Settin
     return image
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit`` (never buffered beyond it)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"the upload is {int(declared):,} bytes; at most {limit:,} are allowed")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"the upload is over {limit:,} bytes, the most allowed")
-    return bytes(body)
-
-
 @router.post("/images", status_code=201, response_model=ImageInfo, openapi_extra={"requestBody": UPLOAD_BODY},
              responses={413: {"description": "too large"}, 415: {"description": "not an image"},
                         422: {"description": "damaged or too many pixels"}})
@@ -72,7 +59,7 @@ async def upload_image(request: Request, settings: SettingsDep, store: StoreDep,
     Uploading the same file twice gives the same id. The image is downsized so its longer side is at
     most ``KERNEL_LENS_MAX_IMAGE_SIDE`` (1024).
     """
-    body = await _read_limited(request, settings.max_upload_bytes + FORM_OVERHEAD)
+    body = await request.body()  # bounded while it arrived (app.bodies, max_upload_bytes + FORM_OVERHEAD)
     name = "upload"
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         request._body = body  # Starlette's form parser reads the body we already bounded

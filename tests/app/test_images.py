@@ -94,7 +94,7 @@ def test_upload_over_the_limit_is_413_and_stored_images_survive(client: TestClie
     huge = b"\xff\xd8" + bytes(3_000_000)
     response = client.post("/api/images", content=huge, headers={"content-type": "image/jpeg"})
     assert response.status_code == 413
-    assert response.json() == {"detail": "the upload is 3,000,002 bytes; at most 2,065,536 are allowed"}
+    assert response.json() == {"detail": "the request body is 3,000,002 bytes; at most 2,065,536 are allowed here"}
     form = client.post("/api/images", files={"file": ("big.png", huge[:2_050_000], "image/png")})
     assert form.status_code == 413
     assert form.json() == {"detail": "the file is 2,050,000 bytes; at most 2,000,000 are allowed"}
@@ -111,7 +111,7 @@ def test_upload_stream_without_length_stops_at_the_limit(client: TestClient) -> 
 
     response = client.post("/api/images", content=chunks(), headers={"content-type": "image/png"})
     assert response.status_code == 413
-    assert response.json() == {"detail": "the upload is over 2,065,536 bytes, the most allowed"}
+    assert response.json() == {"detail": "the request body is over 2,065,536 bytes, the most allowed here"}
 
 
 def test_form_without_a_file_field_is_400(client: TestClient) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.main import create_app
 from cnn_core.kernels import KernelParseError, parse_kernel
+from tests.app.conftest import live_server, raw_http
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -34,3 +40,50 @@ def test_a_huge_exponent_is_refused_with_its_place(client: TestClient) -> None:
         assert response.status_code == 422
         assert response.json() == {"detail": "row 2, column 2: exponents must be from -999 to 999, got 10000000",
                                    "row": 2, "column": 2}
+
+
+def test_an_oversized_json_body_is_refused_by_its_declared_length() -> None:
+    with TestClient(create_app(Settings(max_body_bytes=10_000))) as client:
+        response = client.post("/api/run", content=b" " * 10_001, headers={"content-type": "application/json"})
+        assert response.status_code == 413
+        assert response.json() == {"detail": "the request body is 10,001 bytes; at most 10,000 are allowed here"}
+        assert "content-security-policy" in response.headers
+
+
+def test_a_chunked_body_is_refused_while_it_arrives_and_others_are_served() -> None:
+    with live_server(Settings(max_body_bytes=10_000)) as base:
+        chunk = b"[" * 4096
+        parts = [f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" for _ in range(1_000)]  # 4 MB, never ends
+        head = "POST /api/run HTTP/1.1\nHost: test\nContent-Type: application/json\nTransfer-Encoding: chunked\n"
+        status, _, body = raw_http(base, head, parts)
+        assert status == 413
+        assert json.loads(body) == {"detail": "the request body is over 10,000 bytes, the most allowed here"}
+        assert httpx.get(f"{base}/healthz").status_code == 200
+
+
+def test_uploads_keep_their_own_larger_limit() -> None:
+    with TestClient(create_app(Settings(max_body_bytes=10_000, max_upload_bytes=50_000))) as client:
+        refused = client.post("/api/images", content=b"x" * 200_000, headers={"content-type": "image/png"})
+        assert refused.status_code == 413
+        assert refused.json() == {"detail": "the request body is 200,000 bytes; at most 115,536 are allowed here"}
+        not_an_image = client.post("/api/images", content=b"x" * 20_000, headers={"content-type": "image/png"})
+        assert not_an_image.status_code == 415
+
+
+def test_a_matrix_is_measured_before_it_becomes_an_array(client: TestClient) -> None:
+    ragged_deep = [[1.0] * 65 for _ in range(2)]
+    response = client.post("/api/run", json={"source": {"matrix": ragged_deep}, "operation": {"op": "relu"}})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "matrix must be at most 64x64 (and 16 channels), got a row of 65 values"}
+    channels = [[[1.0]]] * 17
+    response = client.post("/api/run", json={"source": {"matrix": channels}, "operation": {"op": "relu"}})
+    assert response.json() == {"detail": "matrix must be at most 64x64 (and 16 channels), got 17 channels"}
+
+
+def test_a_body_that_stops_arriving_is_timed_out_while_others_are_served() -> None:
+    with live_server(Settings(body_idle_timeout=0.5)) as base:
+        head = "POST /api/run HTTP/1.1\nHost: test\nContent-Type: application/json\nContent-Length: 100\n"
+        status, headers, body = raw_http(base, head, [b'{"source": '])
+        assert status == 408 and headers["connection"] == "close"
+        assert json.loads(body) == {"detail": "the request body stopped arriving (nothing for 0.5 s); send it again"}
+        assert httpx.get(f"{base}/healthz").status_code == 200

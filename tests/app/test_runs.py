@@ -140,7 +140,7 @@ def test_depthwise_and_pools_and_activations(client: TestClient) -> None:
     ({"op": "conv2d", "filters": [{"kernel": {"name": "nope"}}]}, 422, "name must be one of identity, sobel_x"),
     ({"op": "conv2d", "filters": [{"kernel": {"text": "1 2; 3"}}]}, 422, "row 2 has 1 numbers but row 1 has 2"),
     ({"op": "conv2d", "filters": [{"kernel": {"values": [[1] * 17]}}]}, 422,
-     "filter 1: kernels may be at most 15x15, got 1x17"),
+     "filter 1: kernels may be at most 15x15, got a row of 17 values"),
     ({"op": "conv2d", "filters": [{"kernel": {"values": [[1] * 9] * 9}}]}, 422,
      "kernel must not be larger than the padded input: the kernel spans 9 rows"),
     ({"op": "conv2d", "stride": 1, "bogus": 1}, 422, "operation.conv2d.bogus: Extra inputs are not permitted"),
@@ -170,7 +170,7 @@ def test_bad_sources(client: TestClient) -> None:
     ragged = client.post("/api/run", json={"source": {"matrix": [[1, 2], [3]]}, "operation": {"op": "relu"}})
     assert ragged.json() == {"detail": "matrix must be rectangular: every row needs the same number of values"}
     big = client.post("/api/run", json={"source": {"matrix": [[0] * 65]}, "operation": {"op": "relu"}})
-    assert big.json() == {"detail": "matrix must be at most 64x64 (and 16 channels), got shape [1, 65]"}
+    assert big.json() == {"detail": "matrix must be at most 64x64 (and 16 channels), got a row of 65 values"}
     broken = client.post("/api/run", content=b"{not json", headers={"content-type": "application/json"})
     assert broken.status_code == 422
 
