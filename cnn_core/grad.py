@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+import numpy as np  # noqa: F401  (the doctests use np)
 
-from cnn_core import _grad_conv, _grad_pool
-from cnn_core._checks import FloatArray, as_array, as_values, compute_dtype
-from cnn_core._dense import _slope, check_labels, sigmoid, softmax
+from cnn_core import _grad_conv, _grad_dense, _grad_pool
+from cnn_core._checks import FloatArray
 
 __all__ = [
     "avg_pool2d_backward", "conv2d_backward", "conv_transpose2d_backward", "cross_entropy_backward",
@@ -134,11 +133,23 @@ def avg_pool2d_backward(grad_output: Any, x: Any, kernel_size: Any, stride: Any 
                         ceil_mode: bool = False, count_include_pad: bool = True) -> FloatArray:
     """Gradient of ``avg_pool2d``: each window shares its gradient over its taps, divided by its divisor.
 
-    A transposed convolution, per channel, of ``grad_output / divisor`` with a kernel of ones; the
-    divisor is the forward's (count_include_pad, ceil_mode, the Keras rule for padding strings).
+    A transposed convolution, per channel, of ``grad_output / divisor`` with a kernel of ones (then
+    cropped); the divisor is the forward's own (count_include_pad, ceil_mode's clipped windows, and
+    padding left out of the average for padding strings, as Keras does).
 
-    Returns grad_x (x's shape); raises ValueError/TypeError as ``avg_pool2d`` does, or for a grad_output
-    not of the forward output's shape.
+    Parameters
+    ----------
+    grad_output : the forward output's shape; x : (H, W), (C, H, W) or (N, C, H, W)
+    kernel_size, stride, padding, ceil_mode, count_include_pad : as :func:`cnn_core.ops.avg_pool2d`
+
+    Returns
+    -------
+    grad_x : x's shape and compute dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an argument avg_pool2d refuses, or grad_output not of the forward output's shape.
 
     >>> avg_pool2d_backward(np.array([[4.0]]), np.zeros((2, 2)), 2)
     array([[1., 1.],
@@ -152,8 +163,22 @@ def sum_pool2d_backward(grad_output: Any, x: Any, kernel_size: Any, stride: Any 
                         ceil_mode: bool = False) -> FloatArray:
     """Gradient of ``sum_pool2d``: every tap of a window receives the window's gradient.
 
-    A transposed convolution, per channel, of ``grad_output`` with a kernel of ones (then cropped).
-    Returns grad_x (x's shape); raises as ``sum_pool2d`` does, or for a grad_output of the wrong shape.
+    A transposed convolution, per channel, of ``grad_output`` with a kernel of ones (then cropped):
+    ``avg_pool2d(..., divisor_override=1)``'s gradient.
+
+    Parameters
+    ----------
+    grad_output : the forward output's shape; x : (H, W), (C, H, W) or (N, C, H, W)
+    kernel_size, stride, padding, ceil_mode : as :func:`cnn_core.ops.sum_pool2d`
+
+    Returns
+    -------
+    grad_x : x's shape and compute dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an argument sum_pool2d refuses, or grad_output not of the forward output's shape.
 
     >>> sum_pool2d_backward(np.array([[1.0, 10.0]]), np.zeros((2, 3)), 2, stride=1)
     array([[ 1., 11., 10.],
@@ -166,9 +191,23 @@ def upsample_backward(grad_output: Any, x: Any, scale_factor: Any, mode: str = "
                       align_corners: bool = False) -> FloatArray:
     """Gradient of ``upsample``: each output sends its gradient back to the sources it blended.
 
-    "nearest" sums each (sy, sx) block (a strided transposed convolution with a kernel of ones);
-    "bilinear" applies the transpose of the separable interpolation matrices, ``rows.T @ g @ cols``.
-    Returns grad_x (x's shape); raises as ``upsample`` does, or for a grad_output of the wrong shape.
+    "nearest" sums each (sy, sx) block (a transposed convolution with a (sy, sx) kernel of ones and
+    stride (sy, sx)); "bilinear" is the linear map ``rows @ x @ cols.T`` with the forward's own source
+    weights, so its gradient is ``rows.T @ grad_output @ cols``.
+
+    Parameters
+    ----------
+    grad_output : the forward output's shape, (..., H*sy, W*sx); x : (H, W), (C, H, W) or (N, C, H, W)
+    scale_factor, mode, align_corners : as :func:`cnn_core.ops.upsample`
+
+    Returns
+    -------
+    grad_x : x's shape and compute dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an argument upsample refuses, or grad_output not of the forward output's shape.
 
     >>> upsample_backward(np.arange(8.0).reshape(2, 4), np.zeros((1, 2)), 2)
     array([[10., 18.]])
@@ -176,62 +215,53 @@ def upsample_backward(grad_output: Any, x: Any, scale_factor: Any, mode: str = "
     return _grad_pool.upsample_backward(grad_output, x, scale_factor, mode, align_corners)
 
 
-def _elementwise(grad_output: object, x: object) -> tuple[FloatArray, FloatArray]:
-    """The forward input and grad_output (of the same shape, in x's compute dtype)."""
-    values = as_values(x)
-    return values, _same_shape(grad_output, values.shape, values.dtype)
-
-
-def _same_shape(grad_output: object, shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatArray:
-    array = as_array(grad_output, "grad_output")
-    compute_dtype(array, "grad_output")
-    if array.shape != shape:
-        raise ValueError(f"grad_output must have the forward output's shape {shape}, got {array.shape}")
-    return array.astype(dtype, copy=False)
-
-
 def relu_backward(grad_output: Any, x: Any) -> FloatArray:
     """Gradient of ``relu``: ``grad_output`` where ``x > 0``, else 0 (0 at exactly 0, as PyTorch).
+
+    ``x`` is the forward input, of any shape; ``grad_output`` has its shape. Returns grad_x in x's compute
+    dtype. Raises ValueError for a grad_output of another shape, TypeError for non-numbers.
 
     >>> relu_backward(np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 1.0]))
     array([0., 0., 3.])
     """
-    values, g = _elementwise(grad_output, x)
-    return np.where(values > 0, g, g.dtype.type(0))
+    return _grad_dense.activation_backward("relu", grad_output, x)
 
 
 def leaky_relu_backward(grad_output: Any, x: Any, negative_slope: float = 0.01) -> FloatArray:
     """Gradient of ``leaky_relu``: ``grad_output`` where ``x > 0``, else ``negative_slope * grad_output``
     (the slope at exactly 0, as PyTorch's kernel).
 
+    ``x`` is the forward input, of any shape; ``grad_output`` has its shape. Returns grad_x in x's compute
+    dtype. Raises ValueError for a grad_output of another shape, TypeError for a non-number slope.
+
     >>> leaky_relu_backward(np.array([1.0, 1.0, 1.0]), np.array([-1.0, 0.0, 1.0]), 0.1)
     array([0.1, 0.1, 1. ])
     """
-    slope = _slope(negative_slope)
-    values, g = _elementwise(grad_output, x)
-    return np.where(values > 0, g, g * g.dtype.type(slope))
+    return _grad_dense.activation_backward("leaky_relu", grad_output, x, negative_slope)
 
 
 def sigmoid_backward(grad_output: Any, x: Any) -> FloatArray:
     """Gradient of ``sigmoid``: ``grad_output * s * (1 - s)`` with ``s = sigmoid(x)``.
 
+    ``x`` is the forward input, of any shape; ``grad_output`` has its shape. Returns grad_x in x's compute
+    dtype. Raises ValueError for a grad_output of another shape.
+
     >>> sigmoid_backward(np.array([4.0]), np.array([0.0]))
     array([1.])
     """
-    values, g = _elementwise(grad_output, x)
-    s = sigmoid(values)
-    return g * (1 - s) * s
+    return _grad_dense.activation_backward("sigmoid", grad_output, x)
 
 
 def tanh_backward(grad_output: Any, x: Any) -> FloatArray:
     """Gradient of ``tanh``: ``grad_output * (1 - tanh(x)**2)``.
 
+    ``x`` is the forward input, of any shape; ``grad_output`` has its shape. Returns grad_x in x's compute
+    dtype. Raises ValueError for a grad_output of another shape.
+
     >>> tanh_backward(np.array([2.0]), np.array([0.0]))
     array([2.])
     """
-    values, g = _elementwise(grad_output, x)
-    y = np.tanh(values)
-    return g * (1 - y * y)  # type: ignore[no-any-return]
+    return _grad_dense.activation_backward("tanh", grad_output, x)
 
 
 def linear_backward(grad_output: Any, x: Any, weight: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -257,17 +287,7 @@ def linear_backward(grad_output: Any, x: Any, weight: Any) -> tuple[FloatArray, 
     (array([1., 2.]), array([[3., 4.],
            [6., 8.]]), array([1., 2.]))
     """
-    values = as_values(x)
-    if values.ndim not in (1, 2):
-        raise ValueError(f"x must be a (in,) or (N, in) array, got shape {values.shape}")
-    matrix = as_values(weight, "weight").astype(values.dtype, copy=False)
-    if matrix.ndim != 2 or matrix.shape[1] != values.shape[-1]:
-        raise ValueError(f"weight must be (out, in) with in = {values.shape[-1]} (the last axis of x), "
-                         f"got shape {matrix.shape}")
-    g = _same_shape(grad_output, (*values.shape[:-1], matrix.shape[0]), values.dtype)
-    if values.ndim == 1:
-        return g @ matrix, np.outer(g, values), g.copy()
-    return g @ matrix, g.T @ values, g.sum(axis=0)
+    return _grad_dense.linear_backward(grad_output, x, weight)
 
 
 def cross_entropy_backward(logits: Any, labels: Any) -> FloatArray:
@@ -291,12 +311,4 @@ def cross_entropy_backward(logits: Any, labels: Any) -> FloatArray:
     array([[-0.25,  0.25],
            [ 0.25, -0.25]])
     """
-    values = as_values(logits, "logits")
-    if values.ndim != 2 or values.shape[0] == 0:
-        raise ValueError(f"logits must be a (N, K) array with N >= 1, got shape {values.shape}")
-    samples = values.shape[0]
-    classes = check_labels(labels, samples, values.shape[1])
-    grad = softmax(values)
-    grad[np.arange(samples), classes] -= 1
-    grad /= samples
-    return grad
+    return _grad_dense.cross_entropy_backward(logits, labels)

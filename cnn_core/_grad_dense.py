@@ -1,0 +1,63 @@
+"""Backward of the elementwise activations, the dense layer and the cross-entropy loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cnn_core._checks import FloatArray, as_array, as_values, compute_dtype
+from cnn_core._dense import _slope, check_labels, sigmoid, softmax
+
+
+def same_shape(grad_output: object, shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatArray:
+    """grad_output checked against the forward output's ``shape`` and cast to ``dtype``."""
+    array = as_array(grad_output, "grad_output")
+    compute_dtype(array, "grad_output")
+    if array.shape != shape:
+        raise ValueError(f"grad_output must have the forward output's shape {shape}, got {array.shape}")
+    return array.astype(dtype, copy=False)
+
+
+def activation_backward(name: str, grad_output: Any, x: Any, negative_slope: float = 0.01) -> FloatArray:
+    """grad_x of relu, leaky_relu, sigmoid or tanh at the forward input ``x`` (any shape)."""
+    slope = _slope(negative_slope) if name == "leaky_relu" else 0.0
+    values = as_values(x)
+    g = same_shape(grad_output, values.shape, values.dtype)
+    if name == "relu":
+        return np.where(values > 0, g, g.dtype.type(0))
+    if name == "leaky_relu":
+        return np.where(values > 0, g, g * g.dtype.type(slope))
+    if name == "sigmoid":
+        s = sigmoid(values)
+        return g * (1 - s) * s
+    y = np.tanh(values)
+    return g * (1 - y * y)  # type: ignore[no-any-return]
+
+
+def linear_backward(grad_output: Any, x: Any, weight: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(grad_x, grad_weight, grad_bias) of linear; see :func:`cnn_core.grad.linear_backward`."""
+    values = as_values(x)
+    if values.ndim not in (1, 2):
+        raise ValueError(f"x must be a (in,) or (N, in) array, got shape {values.shape}")
+    matrix = as_values(weight, "weight").astype(values.dtype, copy=False)
+    if matrix.ndim != 2 or matrix.shape[1] != values.shape[-1]:
+        raise ValueError(f"weight must be (out, in) with in = {values.shape[-1]} (the last axis of x), "
+                         f"got shape {matrix.shape}")
+    g = same_shape(grad_output, (*values.shape[:-1], matrix.shape[0]), values.dtype)
+    if values.ndim == 1:
+        return g @ matrix, np.outer(g, values), g.copy()
+    return g @ matrix, g.T @ values, g.sum(axis=0)
+
+
+def cross_entropy_backward(logits: Any, labels: Any) -> FloatArray:
+    """(softmax(logits) - onehot(labels)) / N; see :func:`cnn_core.grad.cross_entropy_backward`."""
+    values = as_values(logits, "logits")
+    if values.ndim != 2 or values.shape[0] == 0:
+        raise ValueError(f"logits must be a (N, K) array with N >= 1, got shape {values.shape}")
+    samples = values.shape[0]
+    classes = check_labels(labels, samples, values.shape[1])
+    grad = softmax(values)
+    grad[np.arange(samples), classes] -= 1
+    grad /= samples
+    return grad
