@@ -1,7 +1,9 @@
 """Kernel Lens' engine: exact NumPy convolution, pooling, up-sampling, kernels, images and frames.
 
-The public API is ``../shared/ENGINE_CONTRACT.md``: PyTorch's ``torch.nn.functional`` semantics on
-channel-first ``(C, H, W)`` arrays. No web code, no torch, no OpenCV.
+The public API is documented in ``docs/engine.md`` and ``docs/training.md``: PyTorch's
+``torch.nn.functional`` semantics on channel-first ``(C, H, W)`` arrays and ``(N, C, H, W)`` batches;
+training lives in the submodules ``chain``, ``grad``, ``optim`` and ``datasets``. No web code, no torch,
+no OpenCV.
 """
 
 from cnn_core.frames import (
@@ -19,10 +21,15 @@ from cnn_core.ops import (
     avg_pool2d,
     conv2d,
     conv_transpose2d,
+    cross_entropy,
+    dropout,
     leaky_relu,
+    linear,
+    log_softmax,
     max_pool2d,
     relu,
     sigmoid,
+    softmax,
     sum_pool2d,
     tanh,
     upsample,
@@ -40,16 +47,21 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose2d_frames",
     "conv_transpose_output_size",
+    "cross_entropy",
+    "dropout",
     "get_kernel",
     "leaky_relu",
+    "linear",
     "list_kernels",
     "load_image",
+    "log_softmax",
     "max_pool2d",
     "max_pool2d_frames",
     "parse_kernel",
     "pool_output_size",
     "relu",
     "sigmoid",
+    "softmax",
     "sum_pool2d",
     "sum_pool2d_frames",
     "tanh",

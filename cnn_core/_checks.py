@@ -108,7 +108,7 @@ def from_batch(result: FloatArray, rank: int, squeeze_channels: bool) -> FloatAr
     (H, W) input also drops C when ``squeeze_channels`` (a single map, as the op documents)."""
     if rank == 4:
         return result
-    sample = result[0]
+    sample: FloatArray = result[0]
     return sample[0] if rank == 2 and squeeze_channels and sample.shape[0] == 1 else sample
 
 
@@ -163,9 +163,13 @@ def restore_rank(result: FloatArray, was_2d: bool) -> FloatArray:
     return result[0] if was_2d and result.shape[0] == 1 else result
 
 
+class ResultOverflowError(ValueError):
+    """Finite inputs whose result is too large for the dtype (so training can tell divergence from bad input)."""
+
+
 def check_result(result: FloatArray, op: str) -> FloatArray:
     """Refuse a result that overflowed to infinity (finite inputs, too large to multiply or add up)."""
     if result.size and not _all_finite(result):
-        raise ValueError(f"{op} overflowed: the inputs are finite but their products or sums are too large for "
-                         f"{result.dtype} (scale the input or the kernel down)")
+        raise ResultOverflowError(f"{op} overflowed: the inputs are finite but their products or sums are too large "
+                                  f"for {result.dtype} (scale the input or the kernel down)")
     return result

@@ -116,7 +116,8 @@ def log_softmax(x: Any, axis: int = -1) -> FloatArray:
         raise ValueError("x must have at least one axis, got a scalar")
     chosen = _axis(values, axis)
     shifted = values - values.max(axis=chosen, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=chosen, keepdims=True))
+    result: FloatArray = shifted - np.log(np.exp(shifted).sum(axis=chosen, keepdims=True))
+    return result
 
 
 def softmax(x: Any, axis: int = -1) -> FloatArray:

@@ -1,4 +1,4 @@
-"""A small chain of layers in Keras' vocabulary, run with the engine's ops, with a model summary.
+"""A chain of layers in Keras' vocabulary, run and trained with the engine's ops and gradients.
 
 >>> chain = Chain([{"type": "conv2d", "filters": 32, "kernel_size": 3, "activation": "relu"},
 ...                {"type": "max_pool2d", "pool_size": 2}])
@@ -8,76 +8,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+import json
+import os
+from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from cnn_core import geometry, ops
-from cnn_core._checks import FloatArray, as_image, is_int, to_pair
-from cnn_core._plans import check_upsample
-from cnn_core.kernels import get_kernel
+from cnn_core import _fit, _layers
+from cnn_core._checks import FloatArray, as_maps
+from cnn_core._dense import check_labels, cross_entropy, softmax
+from cnn_core._layers import ACTIVATIONS, LAYER_TYPES, Cache, Layer
+from cnn_core.grad import cross_entropy_backward
 
-LAYER_TYPES = ("conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d",
-               "flatten", "dense", "magnitude")
-ACTIVATIONS = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
+__all__ = ["ACTIVATIONS", "LAYER_TYPES", "MNIST_LAYERS", "Chain", "History", "Layer", "pretrained"]
+History = _fit.History
 
-
-def _softmax(values: FloatArray) -> FloatArray:
-    shifted = np.exp(values - values.max())
-    return shifted / shifted.sum()  # type: ignore[no-any-return]
-
-
-def activate(values: FloatArray, name: str | None) -> FloatArray:
-    """Apply a Keras activation by name (None or "linear" leaves the values as they are)."""
-    if name is None or name == "linear":
-        return values
-    if name == "softmax":
-        return _softmax(values)
-    function = {"relu": ops.relu, "leaky_relu": ops.leaky_relu, "sigmoid": ops.sigmoid, "tanh": ops.tanh}[name]
-    result: FloatArray = function(values[None])[0] if values.ndim == 1 else function(values)
-    return result
-
-
-def _pair(value: Any, name: str = "size", minimum: int = 0) -> tuple[int, int]:
-    """An int or a (rows, cols) pair, refused with a named message otherwise (the ops check the ranges)."""
-    return to_pair(tuple(value) if isinstance(value, list) else value, name, minimum)
-
-
-def _option(layer: dict[str, Any], names: tuple[str, ...], default: Any) -> Any:
-    """A layer option under its Keras name or its PyTorch one (pool_size / kernel_size, strides / stride...)."""
-    for name in names:
-        if name in layer:
-            return layer[name]
-    return default
-
-
-@dataclass
-class Layer:
-    """A resolved layer: its kind, options, weights (if any) and its summary name."""
-
-    name: str
-    kind: str
-    options: dict[str, Any]
-    weight: FloatArray | None = None
-    bias: FloatArray | None = None
-    output_shape: tuple[int, ...] = ()
-
-    @property
-    def params(self) -> int:
-        """Trainable parameters, counted as Keras counts them."""
-        return sum(int(array.size) for array in (self.weight, self.bias) if array is not None)
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """Stands in for an array when only the output shape of a layer is wanted (nothing is computed)."""
-
-    shape: tuple[int, ...]
+# The classic Keras MNIST network (93,322 parameters), the chain `pretrained("mnist")` trains.
+MNIST_LAYERS: list[dict[str, Any]] = [
+    {"type": "conv2d", "filters": 32, "kernel_size": 3, "activation": "relu"},
+    {"type": "max_pool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 64, "kernel_size": 3, "activation": "relu"},
+    {"type": "max_pool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 64, "kernel_size": 3, "activation": "relu"},
+    {"type": "flatten"},
+    {"type": "dense", "units": 64, "activation": "relu"},
+    {"type": "dense", "units": 10, "activation": "softmax"},
+]
+_FORMAT = "kernel-lens-chain/1"
 
 
 class Chain:
-    """An ordered list of layers (plain dicts); weights are the given kernels or seeded random ones.
+    """An ordered list of layers (plain dicts); weights are the given kernels or seeded Glorot-uniform ones.
 
     Parameters
     ----------
@@ -87,8 +50,9 @@ class Chain:
         ``activation``. Pools: ``pool_size``, ``strides``, ``padding``. upsample: ``size``, ``interpolation``
         ("nearest" / "bilinear"). activation: ``activation``. dense: ``units``, ``activation``.
         magnitude: ``sqrt(sum over channels of x**2)``, one map (Sobel x and y -> edge strength).
-    seed : seeds the random (Glorot-uniform) weights, so the same chain always computes the same numbers.
-    max_weights : the most weights one dense layer may have (checked before any is made).
+        dropout: ``rate``. batch_norm: ``momentum`` (0.99), ``epsilon`` (1e-3), per channel or per unit.
+    seed : seeds the random (Glorot-uniform) weights, so the same chain always starts from the same numbers.
+    max_weights : the most weights one layer may have (checked before any is made).
 
     Raises ValueError naming the layer (1-based) for an unknown type, option or a shape that does not fit.
     """
@@ -97,18 +61,31 @@ class Chain:
         if not isinstance(layers, list) or not layers:
             raise ValueError("layers must be a non-empty list of dicts")
         for index, layer in enumerate(layers, start=1):
-            if not isinstance(layer, dict) or layer.get("type") not in LAYER_TYPES:
-                kind = layer.get("type") if isinstance(layer, dict) else layer
-                raise ValueError(f"layer {index}: type must be one of {', '.join(LAYER_TYPES)}, got {kind!r}")
-            activation = layer.get("activation")
-            if activation is not None and activation not in ACTIVATIONS:
-                raise ValueError(f"layer {index}: activation must be one of {', '.join(ACTIVATIONS)}, "
-                                 f"got {activation!r}")
+            _layers.check_spec(index, layer)
         self.specs = [dict(layer) for layer in layers]
         self.seed = seed
         self.max_weights = max_weights
         self._built_for: tuple[int, ...] | None = None
         self.layers: list[Layer] = []
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(spec["type"] for spec in self.specs)
+        if self._built_for is None:
+            return f"Chain([{kinds}], seed={self.seed}, not built)"
+        params = sum(layer.params for layer in self.layers)
+        return (f"Chain([{kinds}], input_shape={self._built_for}, output_shape={self.layers[-1].output_shape}, "
+                f"params={params:,})")
+
+    def _repr_html_(self) -> str:
+        """The summary table, as Jupyter shows it (built chains only)."""
+        if self._built_for is None:
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        rows = "".join(f"<tr><td>{html.escape(layer.name)}</td><td>{layer.output_shape}</td>"
+                       f"<td style='text-align:right'>{layer.params:,}</td></tr>" for layer in self.layers)
+        total = sum(layer.params for layer in self.layers)
+        return (f"<table><thead><tr><th>Layer</th><th>Output shape</th><th>Param #</th></tr></thead>"
+                f"<tbody>{rows}</tbody><tfoot><tr><td colspan='2'>input {self._built_for}, total</td>"
+                f"<td style='text-align:right'>{total:,}</td></tr></tfoot></table>")
 
     def build(self, input_shape: tuple[int, ...]) -> list[Layer]:
         """Resolve every layer's weights and check the shapes fit, for a (C, H, W) input."""
@@ -126,150 +103,13 @@ class Chain:
             counts[kind] = counts.get(kind, 0) + 1
             layer = Layer(name, kind, spec)
             try:
-                shape = self._resolve(layer, shape, rng)
+                shape = _layers.resolve(layer, shape, rng, self.max_weights)
             except (ValueError, TypeError) as error:
                 raise ValueError(f"layer {index} ({kind}): {error}") from None
-            layer.output_shape = shape
+            layer.output_shape = tuple(int(v) for v in shape)
             layers.append(layer)
         self.layers, self._built_for = layers, tuple(int(v) for v in input_shape)
         return layers
-
-    def _resolve(self, layer: Layer, shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
-        """Make the layer's weights and return its output shape."""
-        spec, kind = layer.options, layer.kind
-        if kind == "flatten":
-            return (int(np.prod(shape)),)
-        if kind == "magnitude":
-            if len(shape) != 3:
-                raise ValueError(f"magnitude needs a (C, H, W) input, not the flat {shape}")
-            return (1, shape[1], shape[2])
-        if kind == "dense":
-            if len(shape) != 1:
-                raise ValueError(f"dense needs a flat input: put a flatten layer before it (input is {shape})")
-            units = spec.get("units")
-            if not is_int(units) or int(units) < 1:
-                raise ValueError(f"units must be a positive integer, got {units!r}")
-            if shape[0] * int(units) > self.max_weights:
-                raise ValueError(f"dense would need {shape[0] * int(units):,} weights ({shape[0]:,} inputs x {units} "
-                                 f"units); at most {self.max_weights:,}: pool or stride to a smaller map first")
-            limit = np.sqrt(6 / (shape[0] + int(units)))
-            layer.weight = rng.uniform(-limit, limit, (shape[0], int(units)))
-            layer.bias = np.zeros(int(units))
-            return (int(units),)
-        if len(shape) != 3:
-            raise ValueError(f"{kind} needs a (C, H, W) input, not the flat {shape}: remove the flatten before it")
-        channels = shape[0]
-        if kind in ("conv2d", "conv_transpose2d"):
-            layer.weight = self._conv_weight(spec, channels, rng, transposed=kind == "conv_transpose2d")
-            if layer.weight.size > self.max_weights:
-                raise ValueError(f"the kernels would hold {layer.weight.size:,} weights; at most {self.max_weights:,}")
-            filters = layer.weight.shape[1] if kind == "conv_transpose2d" else layer.weight.shape[0]
-            if "bias" in spec:
-                layer.bias = np.asarray(spec["bias"], dtype=np.float64).reshape(-1)
-                if layer.bias.shape != (filters,):
-                    raise ValueError(f"bias must have {filters} values (one per filter), got {layer.bias.size}")
-            elif spec.get("use_bias", True):
-                layer.bias = np.zeros(filters)
-        # the engine's own geometry decides the output size (and refuses what does not fit)
-        out = self._apply(layer, _Shape(shape), shape_only=True)
-        return tuple(int(v) for v in out)
-
-    def _conv_weight(self, spec: dict[str, Any], channels: int, rng: np.random.Generator,
-                     transposed: bool) -> FloatArray:
-        max_weights = self.max_weights
-        if "weight" in spec:  # explicit numbers, in the op's own layout
-            weight = np.asarray(spec["weight"], dtype=np.float64)
-            axis = 0 if transposed else 1
-            if weight.ndim != 4 or weight.shape[axis] != channels:
-                raise ValueError(f"weight must be a 4-D array with {channels} input channels on axis {axis}, "
-                                 f"got shape {weight.shape}")
-            return weight
-        filters = spec.get("filters", 1)
-        if isinstance(filters, list):
-            kernels = [get_kernel(item) if isinstance(item, str) else np.asarray(item, dtype=np.float64)
-                       for item in filters]
-            if len({k.shape for k in kernels}) != 1 or kernels[0].ndim != 2:
-                raise ValueError("filters given as kernels must all be 2-D and the same size")
-            weight = np.stack([np.repeat(k[None], channels, axis=0) for k in kernels])
-        else:
-            if not is_int(filters) or int(filters) < 1:
-                raise ValueError(f"filters must be a positive integer or a list of kernels, got {filters!r}")
-            kh, kw = _pair(_option(spec, ("kernel_size",), 3), "kernel_size", 1)
-            count = int(filters) * channels * kh * kw
-            if count > max_weights:
-                raise ValueError(f"{filters} filters of {channels}x{kh}x{kw} would be {count:,} weights; "
-                                 f"at most {max_weights:,}")
-            fan_in, fan_out = channels * kh * kw, int(filters) * kh * kw
-            limit = np.sqrt(6 / (fan_in + fan_out))
-            weight = rng.uniform(-limit, limit, (int(filters), channels, kh, kw))
-        return weight.transpose(1, 0, 2, 3).copy() if transposed else weight
-
-    def _apply(self, layer: Layer, x: Any, shape_only: bool = False) -> Any:
-        """Run one layer on ``x`` (or, with shape_only, compute just its output shape)."""
-        spec, kind = layer.options, layer.kind
-        if kind in ("conv2d", "max_pool2d", "avg_pool2d", "sum_pool2d", "conv_transpose2d") and shape_only:
-            return self._window_shape(layer, x.shape)
-        if kind == "conv2d":
-            out = ops.conv2d(x, layer.weight, layer.bias, _option(spec, ("strides", "stride"), 1),
-                             _option(spec, ("padding",), 0), _option(spec, ("dilation", "dilation_rate"), 1))
-            return activate(out, spec.get("activation"))
-        if kind == "conv_transpose2d":
-            out = ops.conv_transpose2d(x, layer.weight, layer.bias, _option(spec, ("strides", "stride"), 1),
-                                       _option(spec, ("padding",), 0), _option(spec, ("output_padding",), 0),
-                                       _option(spec, ("dilation", "dilation_rate"), 1))
-            return activate(out, spec.get("activation"))
-        if kind in ("max_pool2d", "avg_pool2d", "sum_pool2d"):
-            size = _option(spec, ("pool_size", "kernel_size"), 2)
-            stride = _option(spec, ("strides", "stride"), None)
-            padding = _option(spec, ("padding",), 0)
-            return getattr(ops, kind)(x, size, stride, padding)
-        if kind == "upsample":
-            scale = _option(spec, ("size", "scale_factor"), 2)
-            mode = _option(spec, ("interpolation", "mode"), "nearest")
-            if shape_only:
-                check_upsample(np.zeros((1, 1, 1)), scale, mode, False)
-                factor = _pair(scale, "size", 1)
-                return (x.shape[0], x.shape[1] * factor[0], x.shape[2] * factor[1])
-            return ops.upsample(x, scale, mode)
-        if kind == "activation":
-            return x.shape if shape_only else activate(x, spec.get("activation", "relu"))
-        if kind == "flatten":
-            return x.reshape(-1)
-        if kind == "magnitude":  # e.g. the edge strength sqrt(gx^2 + gy^2) of Sobel x and y maps
-            return np.sqrt((x * x).sum(axis=0, keepdims=True))
-        assert layer.weight is not None and layer.bias is not None  # build() made them
-        return activate(x @ layer.weight + layer.bias, spec.get("activation"))
-
-    def _window_shape(self, layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
-        spec, kind = layer.options, layer.kind
-        channels, height, width = shape
-        if kind == "conv2d":
-            assert layer.weight is not None
-            kh, kw = layer.weight.shape[2:]
-            stride = _pair(_option(spec, ("strides", "stride"), 1), "stride", 1)
-            dilation = _pair(_option(spec, ("dilation", "dilation_rate"), 1), "dilation", 1)
-            padding = _option(spec, ("padding",), 0)
-            pads = (padding, padding) if isinstance(padding, str) else _pair(padding, "padding")
-            return (layer.weight.shape[0],
-                    geometry.conv_output_size(height, kh, stride[0], pads[0], dilation[0]),
-                    geometry.conv_output_size(width, kw, stride[1], pads[1], dilation[1]))
-        if kind == "conv_transpose2d":
-            assert layer.weight is not None
-            kh, kw = layer.weight.shape[2:]
-            stride = _pair(_option(spec, ("strides", "stride"), 1), "stride", 1)
-            dilation = _pair(_option(spec, ("dilation", "dilation_rate"), 1), "dilation", 1)
-            padding = _pair(_option(spec, ("padding",), 0), "padding")
-            extra = _pair(_option(spec, ("output_padding",), 0), "output_padding")
-            return (layer.weight.shape[1],
-                    geometry.conv_transpose_output_size(height, kh, stride[0], padding[0], extra[0], dilation[0]),
-                    geometry.conv_transpose_output_size(width, kw, stride[1], padding[1], extra[1], dilation[1]))
-        size = _pair(_option(spec, ("pool_size", "kernel_size"), 2), "pool_size", 1)
-        raw_stride = _option(spec, ("strides", "stride"), None)
-        stride = size if raw_stride is None else _pair(raw_stride, "stride", 1)
-        padding = _option(spec, ("padding",), 0)
-        pads = (padding, padding) if isinstance(padding, str) else _pair(padding, "padding")
-        return (channels, geometry.pool_output_size(height, size[0], stride[0], pads[0]),
-                geometry.pool_output_size(width, size[1], stride[1], pads[1]))
 
     def summary(self, input_shape: tuple[int, ...]) -> list[dict[str, Any]]:
         """Keras' model.summary() as rows: ``{"layer", "output_shape", "params"}`` (shapes channel-first)."""
@@ -280,12 +120,188 @@ class Chain:
         """All parameters of the chain for this input shape."""
         return sum(row["params"] for row in self.summary(input_shape))
 
+    def forward(self, x: FloatArray, training: bool = False,
+                rng: np.random.Generator | None = None) -> tuple[FloatArray, list[Cache]]:
+        """Run a built chain on a (N, C, H, W) batch; returns the last layer's logits (a final softmax is left
+        to the loss) and what each layer kept for :meth:`backward`."""
+        caches = []
+        current = x
+        last = len(self.layers) - 1
+        for index, layer in enumerate(self.layers):
+            current, cache = _layers.forward(layer, current, training, rng, fold_softmax=index == last)
+            caches.append(cache)
+        return current, caches
+
+    def backward(self, grad_logits: FloatArray, caches: list[Cache]) -> list[FloatArray]:
+        """Gradients of the loss for every trainable array (the order of :meth:`trainable_arrays`)."""
+        grads: list[list[FloatArray]] = []
+        current = grad_logits
+        last = len(self.layers) - 1
+        for index in range(last, -1, -1):
+            layer = self.layers[index]
+            current, named = _layers.backward(layer, current, caches[index], fold_softmax=index == last)
+            grads.append([named[name] for name in layer.trainable])
+        return [array for layer_grads in reversed(grads) for array in layer_grads]
+
+    def trainable_arrays(self) -> list[FloatArray]:
+        """The arrays an optimizer updates in place: kernels, biases, batch-norm gamma and beta, in layer order."""
+        return [layer.arrays[name] for layer in self.layers for name in layer.trainable]
+
+    def loss_and_gradients(self, x: Any, y: Any, training: bool = True,
+                           seed: int = 0) -> tuple[float, list[FloatArray]]:
+        """The mean cross-entropy of a batch and its gradient for every trainable array (no update made).
+
+        ``training`` uses batch statistics and dropout (its masks drawn from ``seed``), as one step of fit.
+        """
+        values, targets = _fit.check_data(x, y)
+        self.prepare_training(values.shape[1:], values.dtype)
+        logits, caches = self.forward(values, training, np.random.default_rng(seed))
+        labels = check_labels(targets, len(values), self.layers[-1].output_shape[0], "y")
+        grads = self.backward(cross_entropy_backward(logits, labels), caches)
+        return cross_entropy(logits, labels), grads
+
+    def prepare_training(self, input_shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        """Build for ``input_shape`` (keeping weights already made for it), check the chain ends in a dense
+        layer, and hold every array in ``dtype`` (training updates them in place)."""
+        self.build(tuple(input_shape))
+        if self.layers[-1].kind != "dense":
+            raise ValueError(f"the last layer must be dense (the class scores) to train or predict, got "
+                             f"{self.layers[-1].kind!r}")
+        for layer in self.layers:
+            for name, array in layer.arrays.items():
+                if array.dtype != dtype:
+                    layer.arrays[name] = array.astype(dtype)
+
+    def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int = 32, optimizer: Any = "rmsprop",
+            learning_rate: float = 0.001, validation_split: float = 0.0, validation_data: Any = None,
+            shuffle: bool = True, seed: int = 0, augment: dict[str, float] | None = None,
+            early_stopping: dict[str, Any] | None = None, callback: _fit.Callback | None = None) -> _fit.History:
+        """Train on ``x`` (N, C, H, W) and integer labels ``y`` (N,) with cross-entropy on the last dense layer.
+
+        Keras' ``model.fit`` semantics: ``optimizer`` is "sgd", "rmsprop", "adam" or a :mod:`cnn_core.optim`
+        object (``learning_rate`` applies to a name); ``validation_split`` holds out the last fraction of x
+        before shuffling; ``augment`` is a dict of ``shift`` (pixels), ``rotate`` (degrees), ``noise`` (std);
+        ``early_stopping`` is ``{"monitor": "val_loss", "patience": 2, "restore_best_weights": True}`` (and
+        ``min_delta``); ``callback(event)`` is called after every batch (``epoch``, ``batch``, ``batches``,
+        running ``loss`` and ``accuracy``) and every epoch (``end_of_epoch``: True and the epoch's logs);
+        returning False stops training. The chain trains in x's dtype; a built chain continues from its weights.
+        The same ``seed`` (shuffling, dropout masks, augmentation) gives the same weights bit for bit.
+
+        Returns
+        -------
+        History
+            ``history.history``: per-epoch ``loss``, ``accuracy`` (means over the epoch's samples, each batch
+            measured before its update) and ``val_loss``, ``val_accuracy`` with validation data.
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad data or arguments, or when training diverges (NaN or infinity: the error names the epoch and
+            batch, and the last finite weights are kept).
+        """
+        return _fit.fit(self, x, y, epochs, batch_size, optimizer, learning_rate, validation_split, validation_data,
+                        shuffle, seed, augment, early_stopping, callback)
+
+    def _logits(self, x: Any, batch_size: int) -> FloatArray:
+        values, rank = as_maps(x)
+        if rank != 4:
+            raise ValueError(f"x must be a (N, C, H, W) batch, got shape {np.shape(x)}")
+        self.prepare_training(values.shape[1:], values.dtype)
+        parts = [self.forward(values[start:start + batch_size])[0] for start in range(0, len(values), batch_size)]
+        return np.concatenate(parts)
+
+    def predict(self, x: Any, batch_size: int = 256) -> FloatArray:
+        """Class probabilities (N, K): the softmax of the last dense layer's logits, for a (N, C, H, W) batch."""
+        return softmax(self._logits(x, batch_size), axis=1)
+
+    def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
+        """``{"loss": mean cross-entropy, "accuracy": fraction right}`` on (N, C, H, W) ``x`` and labels ``y``."""
+        values, targets = _fit.check_data(x, y)
+        logits = self._logits(values, batch_size)
+        labels = check_labels(targets, len(values), logits.shape[1], "y")
+        return {"loss": cross_entropy(logits, labels), "accuracy": float((logits.argmax(axis=1) == labels).mean())}
+
     def run(self, x: Any) -> list[FloatArray]:
-        """Every layer's output for input ``x`` ((C, H, W) or (H, W)), in order."""
-        image, _ = as_image(x)
+        """Every layer's output for one input ``x`` ((C, H, W) or (H, W)), in order (a softmax layer gives
+        probabilities)."""
+        values, rank = as_maps(x)
+        if rank == 4:
+            raise ValueError(f"x must be one (C, H, W) or (H, W) input, got the batch shape {np.shape(x)}")
         outputs: list[FloatArray] = []
-        current: FloatArray = image
-        for layer in self.build(image.shape):
-            current = self._apply(layer, current)
-            outputs.append(current)
+        current = values
+        for layer in self.build(values.shape[1:]):
+            current, _ = _layers.forward(layer, current, False, None)
+            outputs.append(current[0])
         return outputs
+
+    def get_weights(self) -> list[FloatArray]:
+        """Copies of every array in layer order, Keras' order within a layer (kernel, bias; gamma, beta,
+        moving mean, moving variance), each in the layout the layer computes with."""
+        self._require_built()
+        return [array.copy() for layer in self.layers for array in layer.arrays.values()]
+
+    def set_weights(self, weights: list[Any]) -> None:
+        """Replace every array (the list :meth:`get_weights` gives); shapes must match exactly."""
+        self._require_built()
+        slots = [(layer, name) for layer in self.layers for name in layer.arrays]
+        if not isinstance(weights, list | tuple) or len(weights) != len(slots):
+            raise ValueError(f"weights must be a list of {len(slots)} arrays (get_weights() order), got "
+                             f"{len(weights) if isinstance(weights, list | tuple) else type(weights).__name__}")
+        for (layer, name), value in zip(slots, weights, strict=True):
+            array = np.asarray(value)
+            if array.shape != layer.arrays[name].shape or array.dtype.kind not in "fiu":
+                raise ValueError(f"{layer.name} {name} must be a {layer.arrays[name].shape} array of numbers, "
+                                 f"got {array.shape} ({array.dtype})")
+            if not np.isfinite(array).all():
+                raise ValueError(f"{layer.name} {name} must contain only finite numbers")
+        for (layer, name), value in zip(slots, weights, strict=True):
+            layer.arrays[name] = np.array(value, dtype=layer.arrays[name].dtype)
+
+    def _require_built(self) -> None:
+        if self._built_for is None:
+            raise ValueError("the chain has no weights yet: call build(input_shape) or fit first")
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write one ``.npz``: the layer configuration (JSON), the input shape and every array."""
+        self._require_built()
+        config = {"format": _FORMAT, "layers": self.specs, "seed": self.seed, "input_shape": self._built_for}
+        text = json.dumps(config, default=_jsonable)
+        arrays = {f"array{i}": array for i, array in enumerate(self.get_weights())}
+        np.savez_compressed(path, config=np.frombuffer(text.encode(), dtype=np.uint8), **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: Any) -> Chain:
+        """Restore a chain written by :meth:`save` (never unpickles: ``allow_pickle=False``)."""
+        with np.load(path, allow_pickle=False) as stored:
+            if "config" not in stored.files:
+                raise ValueError(f"{path} is not a saved chain (no config)")
+            config = json.loads(stored["config"].tobytes().decode())
+            if config.get("format") != _FORMAT:
+                raise ValueError(f"{path} is not a saved chain of this version (format {config.get('format')!r})")
+            weights = [stored[f"array{i}"] for i in range(len(stored.files) - 1)]
+        chain = cls(config["layers"], seed=config["seed"])
+        chain.build(tuple(config["input_shape"]))
+        chain.set_weights(weights)
+        return chain
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"layer options must be JSON numbers, strings, lists or dicts, got {type(value).__name__}")
+
+
+def pretrained(name: str = "mnist") -> Chain:
+    """A trained chain shipped with the package: ``"mnist"``, the classic Keras MNIST network (93,322
+    parameters) trained by ``scripts/train_pretrained.py`` on :func:`cnn_core.datasets.load_digits`' training
+    part (input (1, 28, 28) in [0, 1]; float32 weights).
+
+    >>> pretrained("mnist").total_params((1, 28, 28))
+    93322
+    """
+    if name != "mnist":
+        raise ValueError(f"name must be 'mnist' (the only pretrained chain), got {name!r}")
+    with resources.files("cnn_core.data").joinpath("mnist_chain.npz").open("rb") as handle:
+        return Chain.load(handle)

@@ -1,0 +1,245 @@
+"""The training loop behind ``Chain.fit``: batches, cross-entropy, optimizer steps, history, early stopping."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cnn_core import grad, optim
+from cnn_core._augment import augment_batch, check_augment
+from cnn_core._checks import FloatArray, ResultOverflowError, as_array, check_finite, compute_dtype, is_int
+from cnn_core._dense import check_labels, cross_entropy
+
+if TYPE_CHECKING:
+    from cnn_core.chain import Chain
+
+Callback = Callable[[dict[str, Any]], object]
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+
+
+@dataclass
+class History:
+    """What ``fit`` returns, as Keras' History: ``history`` maps each metric to its per-epoch values."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch: list[int] = field(default_factory=list)
+    stopped_early: bool = False  # early stopping ended training
+    stopped_by_callback: bool = False  # the callback returned False
+    best_epoch: int | None = None  # the epoch whose weights early stopping restored
+
+    def __repr__(self) -> str:
+        last = {key: round(values[-1], 4) for key, values in self.history.items() if values}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+def check_data(x: object, y: object, name: str = "x", labels: str = "y") -> tuple[FloatArray, np.ndarray[Any, Any]]:
+    """A (N, C, H, W) batch of real numbers and its (N,) integer labels (ranges are checked against the chain)."""
+    array = as_array(x, name)
+    if array.ndim != 4 or 0 in array.shape:
+        raise ValueError(f"{name} must be a non-empty (N, C, H, W) batch, got shape {array.shape}")
+    check_finite(array, name)
+    values = array.astype(compute_dtype(array, name), copy=False)
+    targets = as_array(y, labels)
+    if targets.ndim != 1 or len(targets) != len(values):
+        raise ValueError(f"{name} and {labels} must have the same length: {name} has {len(values)} samples, "
+                         f"{labels} has shape {targets.shape}")
+    return values, targets
+
+
+def _positive(value: object, name: str) -> int:
+    if not is_int(value) or int(value) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_early_stopping(early_stopping: object, has_validation: bool) -> dict[str, Any] | None:
+    """Validate ``early_stopping``: None or a dict of monitor, patience, min_delta, restore_best_weights."""
+    if early_stopping is None:
+        return None
+    if not isinstance(early_stopping, dict):
+        raise TypeError(f"early_stopping must be None or a dict, got {early_stopping!r}")
+    allowed = ("monitor", "patience", "min_delta", "restore_best_weights")
+    unknown = sorted(set(early_stopping) - set(allowed))
+    if unknown:
+        raise ValueError(f"early_stopping takes {', '.join(allowed)}, got unknown key(s) "
+                         f"{', '.join(map(repr, unknown))}")
+    settings = {"monitor": "val_loss", "patience": 2, "min_delta": 0.0, "restore_best_weights": True,
+                **early_stopping}
+    if settings["monitor"] not in MONITORS:
+        raise ValueError(f"early_stopping['monitor'] must be one of {', '.join(MONITORS)}, got {settings['monitor']!r}")
+    if str(settings["monitor"]).startswith("val_") and not has_validation:
+        raise ValueError(f"early_stopping monitors {settings['monitor']!r}, which needs validation_split > 0 or "
+                         f"validation_data")
+    if not is_int(settings["patience"]) or int(settings["patience"]) < 0:
+        raise ValueError(f"early_stopping['patience'] must be an integer >= 0, got {settings['patience']!r}")
+    delta = settings["min_delta"]
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not math.isfinite(delta) or delta < 0:
+        raise ValueError(f"early_stopping['min_delta'] must be a finite number >= 0, got {delta!r}")
+    if not isinstance(settings["restore_best_weights"], bool):
+        raise TypeError(f"early_stopping['restore_best_weights'] must be True or False, "
+                        f"got {settings['restore_best_weights']!r}")
+    return settings
+
+
+class _EarlyStopping:
+    """Keras 3's EarlyStopping: stop after ``patience`` epochs without improvement; restore the best weights."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.monitor = str(settings["monitor"])
+        self.patience = int(settings["patience"])
+        self.restore = bool(settings["restore_best_weights"])
+        self.sign = -1.0 if "accuracy" in self.monitor else 1.0  # lower loss is better; higher accuracy is
+        self.delta = float(settings["min_delta"])
+        self.best = math.inf
+        self.best_epoch: int | None = None
+        self.best_weights: list[FloatArray] | None = None
+        self.wait = 0
+
+    def update(self, epoch: int, logs: dict[str, float], chain: Chain) -> bool:
+        """Record an epoch's logs; True when training should stop."""
+        current = self.sign * logs[self.monitor]
+        if self.restore and self.best_weights is None:
+            self.best_weights = chain.get_weights()
+        self.wait += 1
+        if current < self.best - self.delta:
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore:
+                self.best_weights = chain.get_weights()
+            return False
+        return self.wait >= self.patience and epoch > 0
+
+
+def _split(x: FloatArray, y: np.ndarray[Any, Any], validation_split: object,
+           validation_data: object) -> tuple[FloatArray, np.ndarray[Any, Any], tuple[FloatArray, Any] | None]:
+    """Keras' rule: the last fraction of x, before shuffling, is held out."""
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) \
+            or not 0 <= float(validation_split) < 1:
+        raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+    if validation_data is not None:
+        if validation_split:
+            raise ValueError("give validation_split or validation_data, not both")
+        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (x_val, y_val)")
+        return x, y, check_data(validation_data[0], validation_data[1], "validation_data x", "validation_data y")
+    if not validation_split:
+        return x, y, None
+    split_at = math.floor(len(x) * (1 - float(validation_split)))
+    if split_at < 1 or split_at == len(x):
+        raise ValueError(f"validation_split {validation_split} leaves no training or no validation samples "
+                         f"out of {len(x)}")
+    return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
+
+
+def _optimizer(optimizer: object, learning_rate: object) -> optim.Optimizer:
+    """An optimizer object, or one made from a name with ``learning_rate``."""
+    if isinstance(optimizer, optim.Optimizer):
+        return optimizer
+    if not isinstance(optimizer, str):
+        raise ValueError(f"optimizer must be one of {', '.join(map(repr, optim.OPTIMIZER_NAMES))} or an optimizer "
+                         f"object (SGD, RMSprop, Adam), got {optimizer!r}")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"learning_rate must be a number, got {learning_rate!r}")
+    return optim.get_optimizer(optimizer, float(learning_rate))
+
+
+def _step(chain: Chain, solver: optim.Optimizer, params: list[FloatArray], x: FloatArray, y: np.ndarray[Any, Any],
+          rng: np.random.Generator) -> tuple[float, int]:
+    """One batch: forward, loss, backward, update; returns the loss and the right answers before the update.
+
+    Raises ResultOverflowError (the weights as they were) when a number stops being finite.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below as divergence, never warned
+        logits, caches = chain.forward(x, training=True, rng=rng)
+        if not np.isfinite(logits).all():
+            raise ResultOverflowError("the class scores are not finite")
+        loss = cross_entropy(logits, y)
+        grads = chain.backward(grad.cross_entropy_backward(logits, y), caches)
+        if not math.isfinite(loss) or not all(np.isfinite(g).all() for g in grads):
+            raise ResultOverflowError("the loss or a gradient is not finite")
+        before = [p.copy() for p in params]
+        solver.step(params, grads)
+        if not all(np.isfinite(p).all() for p in params):
+            for p, kept in zip(params, before, strict=True):
+                p[...] = kept
+            raise ResultOverflowError("an update made a weight infinite")
+    return loss, int((logits.argmax(axis=1) == y).sum())
+
+
+def fit(chain: Chain, x: object, y: object, epochs: object = 1, batch_size: object = 32, optimizer: object = "rmsprop",
+        learning_rate: object = 0.001, validation_split: object = 0.0, validation_data: object = None,
+        shuffle: object = True, seed: object = 0, augment: object = None, early_stopping: object = None,
+        callback: Callback | None = None) -> History:
+    """Train ``chain`` in place (see :meth:`cnn_core.chain.Chain.fit`)."""
+    values, targets = check_data(x, y)
+    count_epochs, size = _positive(epochs, "epochs"), _positive(batch_size, "batch_size")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+    if not is_int(seed):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function taking a dict, got {callback!r}")
+    chain.prepare_training(values.shape[1:], values.dtype)
+    classes = chain.layers[-1].output_shape[0]
+    targets = check_labels(targets, len(values), classes, "y")
+    train_x, train_y, validation = _split(values, targets, validation_split, validation_data)
+    if validation is not None:
+        validation = (validation[0].astype(values.dtype, copy=False),
+                      check_labels(validation[1], len(validation[0]), classes, "validation_data y"))
+    options = check_augment(augment, values.shape[2], values.shape[3])
+    stopper_settings = check_early_stopping(early_stopping, validation is not None)
+    stopper = _EarlyStopping(stopper_settings) if stopper_settings else None
+    solver = _optimizer(optimizer, learning_rate)
+
+    shuffle_rng, dropout_rng, augment_rng = (np.random.default_rng(s)
+                                             for s in np.random.SeedSequence(int(seed)).spawn(3))
+    history = History()
+    batches = -(-len(train_x) // size)
+    params = chain.trainable_arrays()
+    for epoch in range(count_epochs):
+        order = shuffle_rng.permutation(len(train_x)) if shuffle else np.arange(len(train_x))
+        seen, loss_sum, correct = 0, 0.0, 0
+        stop = False
+        for batch in range(batches):
+            index = order[batch * size:(batch + 1) * size]
+            batch_x = augment_batch(train_x[index], options, augment_rng)
+            try:
+                loss, right = _step(chain, solver, params, batch_x, train_y[index], dropout_rng)
+            except ResultOverflowError as error:
+                raise ValueError(f"training diverged at epoch {epoch} batch {batch}: {error}; the weights are the "
+                                 f"last finite ones. Lower learning_rate (now {solver.learning_rate}) or scale the "
+                                 f"inputs") from None
+            seen += len(index)
+            loss_sum += loss * len(index)
+            correct += right
+            if callback is not None and callback({"epoch": epoch, "batch": batch, "batches": batches,
+                                                  "loss": loss_sum / seen, "accuracy": correct / seen,
+                                                  "batch_loss": loss, "samples": seen}) is False:
+                stop = True
+                history.stopped_by_callback = True
+                break
+        logs = {"loss": loss_sum / seen, "accuracy": correct / seen}
+        if validation is not None:
+            scores = chain.evaluate(*validation)
+            logs.update(val_loss=scores["loss"], val_accuracy=scores["accuracy"])
+        history.epoch.append(epoch)
+        for key, value in logs.items():
+            history.history.setdefault(key, []).append(value)
+        if stop:
+            break
+        if stopper is not None and stopper.update(epoch, logs, chain):
+            history.stopped_early = True
+        if callback is not None and callback({"end_of_epoch": True, "epoch": epoch, "epochs": count_epochs,
+                                              **logs}) is False:
+            history.stopped_by_callback = True
+            break
+        if history.stopped_early:
+            break
+    if stopper is not None and stopper.restore and stopper.best_weights is not None:
+        chain.set_weights(stopper.best_weights)
+        history.best_epoch = stopper.best_epoch
+    return history
