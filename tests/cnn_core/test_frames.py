@@ -305,3 +305,51 @@ def test_index_of_inverts_the_frame_order() -> None:
         flat.index_of((9, 9))
     with pytest.raises(ValueError, match="position must be 3 integers"):
         seq.index_of((1, 2))
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (lambda: conv2d_frames(np.zeros((3, 6, 7)), np.ones((4, 3, 3, 3)), stride=2, padding="same", dilation=1),
+     "Conv2dFrames(op='conv2d', input_shape=(3, 6, 7), output_shape=(4, 3, 4), frames=48, weight=(4, 3, 3, 3), "
+     "stride=(2, 2), pads=(0, 1, 1, 1), dilation=(1, 1), padding_mode='zeros')"),
+    (lambda: conv2d_frames(np.zeros((5, 5)), np.ones((2, 2)), padding=1, padding_mode="reflect"),
+     "Conv2dFrames(op='conv2d', input_shape=(5, 5), output_shape=(6, 6), frames=36, weight=(2, 2), "
+     "stride=(1, 1), pads=(1, 1, 1, 1), dilation=(1, 1), padding_mode='reflect')"),
+    (lambda: avg_frames(np.zeros((2, 5, 5)), 3, 2, 1, ceil_mode=True, count_include_pad=False),
+     "PoolFrames(op='avg_pool2d', input_shape=(2, 5, 5), output_shape=(2, 3, 3), frames=18, kernel_size=(3, 3), "
+     "stride=(2, 2), pads=(1, 1, 1, 1), dilation=(1, 1), ceil_mode=True, count_include_pad=False)"),
+    (lambda: sum_pool2d_frames(np.zeros((4, 4)), 2),
+     "PoolFrames(op='sum_pool2d', input_shape=(4, 4), output_shape=(2, 2), frames=4, kernel_size=(2, 2), "
+     "stride=(2, 2), pads=(0, 0, 0, 0), dilation=(1, 1), ceil_mode=False)"),
+    (lambda: conv_transpose2d_frames(np.zeros((2, 3, 3)), np.ones((2, 5, 3, 3)), stride=2, padding=1),
+     "ConvTranspose2dFrames(op='conv_transpose2d', input_shape=(2, 3, 3), output_shape=(5, 5, 5), frames=9, "
+     "weight=(2, 5, 3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1))"),
+    (lambda: upsample_frames(np.zeros((1, 2, 2)), 2, "bilinear", True),
+     "UpsampleFrames(op='upsample', input_shape=(1, 2, 2), output_shape=(1, 4, 4), frames=16, scale_factor=(2, 2), "
+     "mode='bilinear', align_corners=True)"),
+])
+def test_sequences_repr_names_op_shapes_length_and_arguments(make: Any, expected: str) -> None:
+    assert repr(make()) == expected
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: conv2d_frames(x, np.ones((2, 3, 2, 2))),
+    lambda x: conv2d_frames(x, np.ones((2, 2))),
+    lambda x: max_pool2d_frames(x, 2),
+    lambda x: conv_transpose2d_frames(x, np.ones((2, 2))),
+    lambda x: upsample_frames(x, 2),
+])
+def test_frames_refuse_a_batch(make: Any) -> None:
+    with pytest.raises(ValueError, match=r"x must be a \(H, W\) or \(C, H, W\) array \(frames step through one "
+                                         r"sample; the ops take batches\), got shape \(2, 3, 4, 4\)"):
+        make(np.ones((2, 3, 4, 4)))
+
+
+def test_conv_transpose_frames_overflow_raises_the_named_error() -> None:
+    seq = conv_transpose2d_frames(np.full((2, 2), 1e300), np.full((2, 2), 1e10), stride=1)
+    message = "conv_transpose2d overflowed: the inputs are finite but their products or sums are too large"
+    with pytest.raises(ValueError, match=message):
+        seq.result()
+    with pytest.raises(ValueError, match=message):
+        seq[-1]
+    with pytest.raises(ValueError, match=message):
+        conv_transpose2d(np.full((2, 2), 1e300), np.full((2, 2), 1e10))
