@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import threading
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from app.config import Settings
 from app.formulas import output_size_formulas
 from app.operations import NotFound, Prepared, prepare
 from app.schemas import Conv2dSpec, Display, RunRequest, Stats
-from app.store import ByteBudgetLRU, ImageStore
+from app.store import ByteBudgetLRU, ImageStore, held_bytes
 from cnn_core import ops, to_display
 from cnn_core.frames import (
     ActivationFrames,
@@ -47,14 +46,16 @@ class Run:
     geometry: dict[str, Any]
     scales: dict[str, Display]
     comparison: dict[str, float] = field(default_factory=dict)
-    pngs: dict[str, bytes] = field(default_factory=dict)
+    pngs: ByteBudgetLRU[bytes] = field(default_factory=lambda: ByteBudgetLRU(1 << 20, len))
 
     @property
     def nbytes(self) -> int:
-        """Memory this run holds beyond the shared input image."""
-        padded = getattr(self.prepared.frames, "plan", None)
-        extra = getattr(padded, "padded", None)
-        return int(self.result.nbytes + (extra.nbytes if isinstance(extra, np.ndarray) else 0))
+        """Memory this run keeps alive: result, input (even once its image is evicted), frame plans."""
+        return held_bytes(self.result, self.prepared)
+
+    def png(self, key: str, make: Callable[[], bytes]) -> bytes:
+        """A rendered picture of this run, from the registry's byte-budgeted PNG cache."""
+        return self.pngs.cached(f"{self.run_id}/{key}", make)
 
     def maps(self) -> NDArray[Any]:
         """The result as (C, H, W)."""
@@ -69,31 +70,31 @@ class Run:
         """The input as the op reads it, padding included, as (C, Hp, Wp) (max-pool padding is -inf)."""
         frames = self.prepared.frames
         if isinstance(frames, Conv2dFrames):
-            padded = frames.plan.padded
+            padded: NDArray[Any] = frames.plan.padded
             return padded.reshape(-1, *padded.shape[2:])  # depthwise (C, 1, ...) or (1, C, ...)
         if isinstance(frames, PoolFrames):
-            return frames.plan.padded
+            pool_padded: NDArray[Any] = frames.plan.padded
+            return pool_padded
         x = self.prepared.x
         return x if x.ndim == 3 else x[None]
 
     def padded_png(self, channel: int) -> bytes:
         """The padded input as PNG: photos in their own colours (RGB or gray), matrices on a colour scale."""
-        key = f"padded{channel}"
-        if key not in self.pngs:
-            padded = self.padded_input()
+        padded = self.padded_input()
+        if not (self.photo and padded.shape[0] in (1, 3)) and not 0 <= channel < padded.shape[0]:
+            raise ValueError(f"channel must be from 0 to {padded.shape[0] - 1}, got {channel}")
+
+        def make() -> bytes:
             finite = np.where(np.isfinite(padded), padded, np.nan)
             if self.photo and padded.shape[0] in (1, 3):
                 pixels = np.nan_to_num(finite, nan=0.0).clip(0, 255).round().astype(np.uint8)
                 rgb = np.repeat(pixels, 3, axis=0) if pixels.shape[0] == 1 else pixels
-                self.pngs[key] = encode_png(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
-            else:
-                if not 0 <= channel < padded.shape[0]:
-                    raise ValueError(f"channel must be from 0 to {padded.shape[0] - 1}, got {channel}")
-                x = self.prepared.x
-                scheme, low, high = display_range(x)
-                plane = np.nan_to_num(finite[channel], nan=low)
-                self.pngs[key] = encode_png(to_display(plane, scheme, (low, high)))
-        return self.pngs[key]
+                return encode_png(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
+            scheme, low, high = display_range(self.prepared.x)
+            plane = np.nan_to_num(finite[channel], nan=low)
+            return encode_png(to_display(plane, scheme, (low, high)))
+
+        return self.png("padded" if self.photo and padded.shape[0] in (1, 3) else f"padded{channel}", make)
 
     def region(self, which: str, channel: int, top: int, left: int, height: int, width: int) -> list[list[Any]]:
         """Values of a window of the padded input or of the result (out-of-range cells are None)."""
@@ -108,14 +109,11 @@ class Run:
 
     def result_png(self, channel: int) -> bytes:
         """One map of the result, coloured on the scale shared by all maps, as PNG (cached)."""
-        key = f"result{channel}"
-        if key not in self.pngs:
-            maps = self.maps()
-            if not 0 <= channel < maps.shape[0]:
-                raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
-            rgb = to_display(maps[channel], self.display.scheme, (self.display.low, self.display.high))
-            self.pngs[key] = encode_png(rgb)
-        return self.pngs[key]
+        maps = self.maps()
+        if not 0 <= channel < maps.shape[0]:
+            raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
+        return self.png(f"result{channel}", lambda: encode_png(
+            to_display(maps[channel], self.display.scheme, (self.display.low, self.display.high))))
 
 
 def encode_png(rgb: NDArray[np.uint8]) -> bytes:
@@ -125,13 +123,18 @@ def encode_png(rgb: NDArray[np.uint8]) -> bytes:
     return buffer.getvalue()
 
 
+def canonical(request: RunRequest) -> bytes:
+    """The request as compact JSON with every default written out: the same run always reads the same."""
+    return request.model_dump_json(exclude_defaults=False).encode()
+
+
 def run_id_of(request: RunRequest) -> str:
     """The same request always gets the same id, whoever sends it."""
-    canonical = request.model_dump_json(exclude_defaults=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+    return hashlib.sha256(canonical(request)).hexdigest()[:24]
 
 
-def compute_run(run_id: str, request: RunRequest, store: ImageStore, settings: Settings) -> Run:
+def compute_run(run_id: str, request: RunRequest, store: ImageStore, settings: Settings,
+                pngs: ByteBudgetLRU[bytes] | None = None) -> Run:
     """Validate, build the frames and compute the full result (CPU-bound: call it off the event loop)."""
     prepared = prepare(request, store, settings)
     result = prepared.frames.result()
@@ -150,6 +153,7 @@ def compute_run(run_id: str, request: RunRequest, store: ImageStore, settings: S
         geometry=geometry_of(prepared.frames, in_shape),
         scales=scales_of(prepared, request, Display(scheme=scheme, low=low, high=high)),
         comparison=_flip_comparison(prepared, request, result),
+        **({} if pngs is None else {"pngs": pngs}),
     )
 
 
@@ -201,55 +205,66 @@ def geometry_of(frames: FrameSequence, in_shape: tuple[int, int]) -> dict[str, A
 
 
 class RunRegistry:
-    """Remembers run requests by id (cheap) and keeps computed runs within a byte budget."""
+    """Computed runs within a byte budget, the requests behind them (remembered only once they have been
+    validated and computed, within their own budget) and the runs' rendered PNGs (a third budget)."""
 
     def __init__(self, settings: Settings, store: ImageStore) -> None:
         self.settings = settings
         self.store = store
         self.limiter = anyio.CapacityLimiter(settings.max_concurrent)
-        self._requests: OrderedDict[str, RunRequest] = OrderedDict()
-        self._lock = threading.Lock()
+        self._requests: ByteBudgetLRU[bytes] = ByteBudgetLRU(settings.run_request_bytes, len, settings.max_runs)
         self._computed: ByteBudgetLRU[Run] = ByteBudgetLRU(settings.run_cache_bytes, lambda run: run.nbytes)
+        self.pngs: ByteBudgetLRU[bytes] = ByteBudgetLRU(settings.png_cache_bytes, len)
         self._pending: dict[str, asyncio.Future[Run]] = {}
 
-    def register(self, request: RunRequest) -> str:
-        """Remember a request; returns its id."""
-        run_id = run_id_of(request)
-        with self._lock:
-            self._requests[run_id] = request
-            self._requests.move_to_end(run_id)
-            while len(self._requests) > self.settings.max_runs:
-                self._requests.popitem(last=False)
-        return run_id
+    def memory(self) -> dict[str, int]:
+        """Bytes held by each cache."""
+        return {"requests": self._requests.used, "runs": self._computed.used, "pngs": self.pngs.used}
+
+    def __len__(self) -> int:
+        return len(self._requests)
+
+    async def submit(self, request: RunRequest) -> Run:
+        """Compute a run (or share the computed one); its request is remembered only when it succeeded."""
+        data = canonical(request)
+        run_id = hashlib.sha256(data).hexdigest()[:24]
+        run = await self._run(run_id, request)
+        self._requests.put(run_id, data)
+        return run
 
     def request(self, run_id: str) -> RunRequest:
         """The request behind an id; NotFound when unknown or forgotten."""
-        with self._lock:
-            request = self._requests.get(run_id)
-        if request is None:
+        data = self._requests.get(run_id)
+        if data is None:
             raise NotFound(f"run {run_id} is unknown or has expired; POST /api/run again")
-        return request
+        return RunRequest.model_validate_json(data)
 
     async def in_thread(self, function: Any, *args: Any) -> Any:
         """Run CPU-bound work in the bounded thread pool, so the event loop keeps serving."""
         return await anyio.to_thread.run_sync(function, *args, limiter=self.limiter)
 
     async def get(self, run_id: str) -> Run:
-        """The computed run, computed once even when many callers ask at the same moment; a caller
-        that goes away does not cancel the computation others are waiting for."""
+        """The computed run of a remembered request (recomputed if it was evicted)."""
+        cached = self._computed.get(run_id)
+        if cached is not None:
+            return cached
+        return await self._run(run_id, self.request(run_id))
+
+    async def _run(self, run_id: str, request: RunRequest) -> Run:
+        """Computed once even when many callers ask at the same moment; a caller that goes away does
+        not cancel the computation others are waiting for."""
         cached = self._computed.get(run_id)
         if cached is not None:
             return cached
         task = self._pending.get(run_id)
         if task is None:
-            request = self.request(run_id)
             task = asyncio.ensure_future(self._compute(run_id, request))
             self._pending[run_id] = task
             task.add_done_callback(lambda done: self._finished(run_id, done))
         return await asyncio.shield(task)
 
     async def _compute(self, run_id: str, request: RunRequest) -> Run:
-        run: Run = await self.in_thread(compute_run, run_id, request, self.store, self.settings)
+        run: Run = await self.in_thread(compute_run, run_id, request, self.store, self.settings, self.pngs)
         self._computed.put(run_id, run)
         return run
 

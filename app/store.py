@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import numpy as np
 from numpy.typing import NDArray
 
 Value = TypeVar("Value")
@@ -26,8 +27,9 @@ class ByteBudgetLRU(Generic[Value]):
     so what a request has just stored can be used by its next request.
     """
 
-    def __init__(self, budget: int, size_of: Callable[[Value], int]) -> None:
+    def __init__(self, budget: int, size_of: Callable[[Value], int], max_items: int | None = None) -> None:
         self.budget = budget
+        self.max_items = max_items
         self._size_of = size_of
         self._items: OrderedDict[str, tuple[Value, int]] = OrderedDict()
         self._pinned: dict[str, tuple[Value, int]] = {}
@@ -57,11 +59,20 @@ class ByteBudgetLRU(Generic[Value]):
             self._evict(keep=key)
 
     def _evict(self, keep: str) -> None:
-        while self.used > self.budget and self._items:
+        while self._items and (self.used > self.budget
+                               or (self.max_items is not None and len(self._items) > self.max_items)):
             oldest = next(iter(self._items))
             if oldest == keep:
                 break
             self.used -= self._items.pop(oldest)[1]
+
+    def cached(self, key: str, make: Callable[[], Value]) -> Value:
+        """The value under ``key``, made and stored first when absent (two callers may both make it)."""
+        value = self.get(key)
+        if value is None:
+            value = make()
+            self.put(key, value)
+        return value
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
@@ -91,6 +102,43 @@ class StoredImage:
     def pixels(self, color: str) -> NDArray[Any]:
         """The image as 3 channels ("rgb") or 1 ("gray")."""
         return self.gray if color == "gray" else self.rgb
+
+
+def held_bytes(*roots: Any, depth: int = 4) -> int:
+    """Bytes of every NumPy buffer reachable from ``roots`` (attributes, dicts, lists, tuples), each
+    buffer counted once however many views share it: what a cache entry really keeps alive."""
+    seen: set[int] = set()
+    total = 0
+
+    def visit(value: Any, level: int) -> None:
+        nonlocal total
+        if isinstance(value, np.ndarray):
+            owner = value
+            while isinstance(owner.base, np.ndarray):
+                owner = owner.base
+            if id(owner) not in seen:
+                seen.add(id(owner))
+                total += owner.nbytes
+            return
+        if isinstance(value, bytes):
+            total += len(value)
+            return
+        if level == 0 or isinstance(value, str | int | float | bool | type(None)) or id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            children = [getattr(value, name) for name in getattr(value, "__slots__", ()) if hasattr(value, name)]
+            children += list(getattr(value, "__dict__", {}).values())
+        for child in children:
+            visit(child, level - 1)
+
+    for root in roots:
+        visit(root, depth)
+    return total
 
 
 def content_id(data: bytes) -> str:

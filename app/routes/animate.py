@@ -181,10 +181,9 @@ class AnimationSession:
             raise ClientError("format must be 'binary' or 'json' and precision 32 or 64")
         try:
             if "run_id" in message:
-                run_id = str(message["run_id"])
+                run = await self.registry.get(str(message["run_id"]))
             else:
-                run_id = self.registry.register(RunRequest.model_validate(message.get("request")))
-            run = await self.registry.get(run_id)
+                run = await self.registry.submit(RunRequest.model_validate(message.get("request")))
         except ValidationError as error:
             raise ClientError(validation_message(error)) from None  # type: ignore[arg-type]
         except NotFound as error:

@@ -88,7 +88,7 @@ async def layer_run(chain_id: str, index: int, request: Request, store: StoreDep
     if not 0 <= index < len(computed.outputs):
         raise HTTPException(404, f"layer index must be from 0 to {len(computed.outputs) - 1}, got {index}")
     run_request = layer_request(computed, index, store)
-    return describe(await registry.get(registry.register(run_request)))
+    return describe(await registry.submit(run_request))
 
 
 @router.get("/{chain_id}/export", response_class=Response,

@@ -21,7 +21,7 @@ from cnn_core.spectral import fft_conv2d
 router = APIRouter(prefix="/api", tags=["extras"])
 
 
-def _spectral(run: Run) -> dict[str, Any]:
+def _spectral(run: Run, made: dict[str, bytes] | None = None) -> dict[str, Any]:
     spec = run.request.operation
     weight = run.prepared.weight
     if not isinstance(spec, Conv2dSpec) or weight is None:
@@ -38,7 +38,10 @@ def _spectral(run: Run) -> dict[str, Any]:
     pictures = {"image": np.log1p(route.image_spectrum), "kernel": np.log1p(route.kernel_spectrum),
                 "product": np.log1p(route.product_spectrum), "result": route.result}
     for name, values in pictures.items():
-        run.pngs[f"spectral-{name}"] = encode_png(to_display(values))
+        png = encode_png(to_display(values))
+        run.pngs.put(f"{run.run_id}/spectral-{name}", png)
+        if made is not None:
+            made[name] = png
     return {"max_difference": route.max_difference, "largest_value": float(np.abs(route.direct).max()),
             "grid": list(route.image_spectrum.shape),
             **{f"{name}_url": f"/api/runs/{run.run_id}/spectral/{name}.png" for name in pictures}}
@@ -58,10 +61,13 @@ async def spectral_png(run_id: str, name: Literal["image", "kernel", "product", 
                        registry: RegistryDep) -> Response:
     """One picture of the Fourier route (GET /api/runs/{id}/spectral first)."""
     run = await registry.get(run_id)
-    key = f"spectral-{name}"
-    if key not in run.pngs:
-        await registry.in_thread(_spectral, run)
-    return Response(run.pngs[key], media_type="image/png")
+    key = f"{run_id}/spectral-{name}"
+    png = run.pngs.get(key)
+    if png is None:  # not made yet, or evicted since: make the pictures (again)
+        made: dict[str, bytes] = {}
+        await registry.in_thread(_spectral, run, made)
+        png = made[name]
+    return Response(png, media_type="image/png")
 
 
 def _jobs(request: Request) -> Jobs:

@@ -46,8 +46,7 @@ async def run_operation(body: RunRequest, registry: RegistryDep) -> RunResponse:
     Returns the output shape, the output-size formula with your numbers, the number of animation
     frames, min/max/mean, and URLs of the result as PNG and .npy and of its frames.
     """
-    run_id = registry.register(body)
-    return describe(await registry.get(run_id))
+    return describe(await registry.submit(body))
 
 
 @router.get("/palettes", response_model=dict[str, list[str]])

@@ -28,3 +28,26 @@ def test_samples_survive_uploads_beyond_the_store_budget() -> None:
             assert client.get(sample["preview_url"]).status_code == 200
             run = client.post("/api/run", json={"source": {"image_id": sample["id"]}, "operation": {"op": "relu"}})
             assert run.status_code == 200
+
+
+def test_rejected_runs_are_not_remembered(client: TestClient) -> None:
+    registry = client.app.state.registry  # type: ignore[attr-defined]
+    bulky = "; ".join(" ".join(["1"] * 64) for _ in range(64))
+    for stride in range(17, 27):
+        response = client.post("/api/run", json={"source": {"matrix_text": bulky},
+                                                 "operation": {"op": "conv2d", "stride": stride}})
+        assert response.status_code == 422
+    assert registry.memory() == {"requests": 0, "runs": 0, "pngs": 0}
+    assert len(registry) == 0
+
+
+def test_remembered_requests_stay_within_their_byte_budget() -> None:
+    settings = Settings(run_request_bytes=100_000)
+    with TestClient(create_app(settings)) as client:
+        registry = client.app.state.registry  # type: ignore[attr-defined]
+        for seed in range(20):
+            text = "; ".join(" ".join([str(seed)] * 40) for _ in range(40))
+            response = client.post("/api/run", json={"source": {"matrix_text": text}, "operation": {"op": "relu"}})
+            assert response.status_code == 200
+        assert 0 < registry.memory()["requests"] <= 100_000
+        assert client.get(f"/api/runs/{response.json()['run_id']}").status_code == 200
