@@ -237,8 +237,7 @@ def epoch_table(x: np.ndarray, y: np.ndarray, batches: int, repeat: int) -> dict
         print(f"| {label} | {fmt(value)} | {fmt(None if value is None else 1e3 * value / per_epoch, 1)} | "
               f"{ratio(ours, value)} |")
     print()
-    return {"ours": ours, "torch_best": best,
-            "best_channels_last": None if best is None else float(best == peers["torch_cl"])}
+    return {"ours": ours, "torch_best": best}
 
 
 def ours_layer_times(x: np.ndarray, y: np.ndarray,
@@ -315,36 +314,43 @@ def torch_backward_ms(module: Any, start: Any, grad_output: Any, repeat: int) ->
     return median_ms(lambda: holder["out"].backward(grad_output), repeat, setup)
 
 
-def layer_table(x: np.ndarray, y: np.ndarray, repeat: int, channels_last: bool) -> None:
+def layer_table(x: np.ndarray, y: np.ndarray, repeat: int) -> None:
     batch_x, batch_y = x[:BATCH], y[:BATCH]
     with threadpool_limits(1):
         names, ours, step_ms, batch_ms = ours_layer_times(batch_x, batch_y, repeat)
-    peer: list[tuple[float, float]] | None = None
+    layouts: dict[str, list[tuple[float, float]]] = {}
     if torch is not None:
-        peer = torch_layer_times(batch_x, batch_y, repeat, channels_last)
-    layout = "channels_last" if channels_last else "NCHW"
-    print(f"## 2. Seed network per layer, ms per batch of {BATCH} (median of {repeat}; PyTorch {layout}, its faster "
-          f"layout above)\n\nA Kernel Lens conv2d / dense layer includes its ReLU; PyTorch's rows time the same "
-          f"Conv2d + ReLU (Linear + ReLU). Kernel Lens' first layer also computes the gradient of its input "
-          f"(PyTorch's does not need it).\n")
-    print("| layer | output | KL fwd | torch fwd | fwd ratio | KL bwd | torch bwd | bwd ratio | KL fwd+bwd "
-          "| torch fwd+bwd | ratio |")
+        layouts = {"NCHW": torch_layer_times(batch_x, batch_y, repeat, False),
+                   "CL": torch_layer_times(batch_x, batch_y, repeat, True)}
+    print(f"## 2. Seed network per layer, ms per batch of {BATCH} (median of {repeat})\n\nA Kernel Lens conv2d / "
+          f"dense layer includes its ReLU; PyTorch's rows time the same Conv2d + ReLU (Linear + ReLU), in both "
+          f"layouts (NCHW, CL = channels_last); a ratio is against PyTorch's faster layout for that pass. Kernel "
+          f"Lens' first layer also computes the gradient of its input (PyTorch's does not need it).\n")
+    print("| layer | output | KL fwd | torch fwd NCHW / CL | fwd ratio | KL bwd | torch bwd NCHW / CL | bwd ratio "
+          "| KL fwd+bwd | best torch fwd+bwd | ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     chain = Chain(MNIST_LAYERS, seed=0)
     shapes = [row["output_shape"] for row in chain.summary(x.shape[1:])]
+    total, peer_total = 0.0, 0.0 if layouts else None
     for index, name in enumerate(names):
-        forward, backward = ours[index]
-        theirs = peer[index] if peer is not None else (None, None)
-        both = None if theirs[0] is None or theirs[1] is None else theirs[0] + theirs[1]
-        print(f"| {name} | {'x'.join(map(str, shapes[index]))} | {fmt(forward)} | {fmt(theirs[0])} | "
-              f"{ratio(forward, theirs[0])} | {fmt(backward)} | {fmt(theirs[1])} | {ratio(backward, theirs[1])} | "
-              f"{fmt(forward + backward)} | {fmt(both)} | {ratio(forward + backward, both)} |")
-    total = sum(f + b for f, b in ours)
-    peer_total = None if peer is None else sum(f + b for f, b in peer)
+        cells = [name, "x".join(map(str, shapes[index]))]
+        best_both = 0.0
+        for part in (0, 1):
+            mine = ours[index][part]
+            theirs = [times[index][part] for times in layouts.values()]
+            best = min(theirs, default=None)
+            best_both += best or 0.0
+            cells += [fmt(mine), " / ".join(map(fmt, theirs)) or "-", ratio(mine, best)]
+        both = sum(ours[index])
+        total += both
+        if peer_total is not None:
+            peer_total += best_both
+        cells += [fmt(both), fmt(best_both if layouts else None), ratio(both, best_both if layouts else None)]
+        print(f"| {' | '.join(cells)} |")
     print(f"| all layers | | | | | | | | {fmt(total)} | {fmt(peer_total)} | {ratio(total, peer_total)} |")
     print(f"\nKernel Lens outside the layers: the RMSprop step takes {fmt(step_ms)} ms; a whole batch (forward, "
-          f"loss, backward, step) {fmt(batch_ms)} ms, so {fmt(batch_ms - total - step_ms)} ms go to the loss and "
-          f"the chain's plumbing (fit adds its finiteness checks and weight copies on top).\n")
+          f"loss, backward, step, timed as one) {fmt(batch_ms)} ms against {fmt(total + step_ms)} ms for its parts "
+          f"timed alone (the difference is the loss, the chain's plumbing, colder caches and noise).\n")
 
 
 def convnetjs_rate(package: Path, x: np.ndarray, y: np.ndarray, repeat: int) -> float | str:
@@ -437,7 +443,7 @@ def main() -> None:
     print(f"1 thread, float32; BLAS: {', '.join(blas)}; NumPy {np.__version__}; "
           f"torch {torch.__version__ if torch else 'not installed'}; Python {sys.version.split()[0]}\n")
     epoch = epoch_table(x, y, args.batches, args.repeat)
-    layer_table(x, y, layer_repeat, bool(epoch["best_channels_last"]))
+    layer_table(x, y, layer_repeat)
     speedup = convnetjs_table(x, y, args.examples, args.repeat, args.convnetjs)
     peak = memory_table(memory_batches)
     slowdown = None if epoch["torch_best"] is None or epoch["ours"] is None else epoch["ours"] / epoch["torch_best"]
