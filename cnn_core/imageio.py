@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import warnings
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,11 +17,15 @@ from cnn_core._checks import FloatArray, as_array, check_choice, check_finite, i
 
 MAX_PIXELS = 50_000_000
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, as Pillow's "L" conversion
+
+ImageSource: TypeAlias = "bytes | bytearray | memoryview | str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]"
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
+def _open(data: object, max_pixels: int) -> Image.Image:
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+        raise TypeError(f"data must be bytes, a path (str or os.PathLike), a PIL image or a NumPy array, "
+                        f"got {type(data).__name__}")
     if len(data) == 0:
         raise ValueError("data is empty: expected the bytes of an image file (PNG, JPEG, GIF, BMP, TIFF, WebP)")
     with warnings.catch_warnings():
@@ -34,13 +40,21 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         except (OSError, SyntaxError, ValueError) as error:
             raise ValueError("data is not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP): "
                              f"{type(error).__name__}") from None
-    width, height = image.size
+    return _sized(image, max_pixels)
+
+
+def _sized(image: Image.Image, max_pixels: int) -> Image.Image:
+    """Refuse an image with no pixels or more than ``max_pixels``, from its size alone (nothing decoded)."""
+    _check_pixel_count(*image.size, max_pixels)
+    return image
+
+
+def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ValueError(f"the image has {width}x{height} = {width * height:,} pixels; at most {max_pixels:,} "
                          "are allowed")
     if width < 1 or height < 1:
         raise ValueError(f"the image has no pixels ({width}x{height})")
-    return image
 
 
 def _to_float_rgb_or_gray(image: Image.Image, mode: str) -> FloatArray:
@@ -65,28 +79,102 @@ def _to_float_rgb_or_gray(image: Image.Image, mode: str) -> FloatArray:
     return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
 
 
-def load_image(data: bytes, max_side: int = 1024, mode: str = "rgb",
+def load_image(data: ImageSource, max_side: int = 1024, mode: str = "rgb",
                max_pixels: int = MAX_PIXELS) -> FloatArray:
-    """Decode image bytes into a float32 (C, H, W) array in [0, 255].
+    """Read an image into a float32 (C, H, W) array in [0, 255].
 
-    Applies EXIF orientation, composites transparency over white, handles palette, 16-bit
-    (scaled), CMYK and animated images (first frame), and downsizes so the longer side is
-    ``max_side`` (JPEGs are decoded at reduced size with Pillow's draft mode). ``mode="gray"``
-    gives one channel by ITU-R 601-2 luma (Pillow's "L").
+    ``data`` is the bytes of an image file, a path to one (str or os.PathLike), a PIL image, or a
+    NumPy array laid out as Pillow and NumPy image libraries do, channel-last: (H, W) gray,
+    (H, W, 3) RGB or (H, W, 4) RGBA. Array values are uint8 (0-255), uint16 (0-65535, scaled as a
+    16-bit image is) or float in [0, 255] (the scale this function returns, so its output transposed
+    to (H, W, C) reads back unchanged; multiply a [0, 1] image by 255 first). A channel-first array
+    such as this function's own (C, H, W) output is refused with a hint, never guessed at.
+
+    Files and PIL images get EXIF orientation; transparency is composited over white; palette,
+    16-bit (scaled), CMYK and animated images (first frame) are handled; the result is downsized
+    so the longer side is ``max_side`` (JPEG bytes are decoded at reduced size with Pillow's draft
+    mode). ``mode="gray"`` gives one channel by ITU-R 601-2 luma (Pillow's "L").
 
     Raises
     ------
     ValueError
         Empty data, not an image, a truncated file, more than ``max_pixels`` pixels (checked from
-        the header, before decoding). TypeError for non-bytes data.
+        the header, before decoding), an array of another shape, or float values outside [0, 255].
+    TypeError
+        For another type of ``data``, or an array of another dtype.
+    FileNotFoundError
+        For a path that names no file.
 
     >>> from PIL import Image; import io; buffer = io.BytesIO()
     >>> Image.new("RGB", (4, 2), (255, 0, 0)).save(buffer, "PNG")
     >>> load_image(buffer.getvalue()).shape
     (3, 2, 4)
+    >>> load_image(np.full((2, 4, 3), 255, dtype=np.uint8), mode="gray").shape
+    (1, 2, 4)
     """
     check_choice(mode, "mode", ("rgb", "gray"))
-    return _to_float_rgb_or_gray(_decoded(data, max_side, max_pixels, mode), mode)
+    _check_limits(max_side, max_pixels)
+    if isinstance(data, np.ndarray):
+        return _from_array(data, max_side, max_pixels, mode)
+    if isinstance(data, Image.Image):
+        image = _prepared(_sized(data, max_pixels), max_side, mode, draft=False)
+    else:
+        image = _decoded(_read(data), max_side, max_pixels, mode)
+    return _to_float_rgb_or_gray(image, mode)
+
+
+def _read(data: object) -> object:
+    """The bytes of a file named by a path; anything else unchanged (``_open`` checks it)."""
+    return Path(data).read_bytes() if isinstance(data, str | os.PathLike) else data
+
+
+def _check_limits(max_side: object, max_pixels: object) -> None:
+    if not is_int(max_side) or int(max_side) < 1:
+        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
+    if not is_int(max_pixels) or int(max_pixels) < 1:
+        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+
+
+def _from_array(array: np.ndarray[Any, Any], max_side: int, max_pixels: int, mode: str) -> FloatArray:
+    """A channel-last image array as load_image's (C, H, W) float32: uint8 through Pillow like a decoded
+    file; uint16 and float values in float64, downsized channel by channel with the same filter."""
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        hint = ("; it looks channel-first: pass x.transpose(1, 2, 0)"
+                if array.ndim == 3 and array.shape[0] in (1, 3, 4) else "")
+        raise ValueError(f"data must be an image array laid out (H, W), (H, W, 3) or (H, W, 4) (channel-last, "
+                         f"as Pillow and NumPy image libraries use), got shape {array.shape}{hint}")
+    _check_pixel_count(array.shape[1], array.shape[0], max_pixels)
+    if array.dtype == np.uint8:
+        return _to_float_rgb_or_gray(_prepared(Image.fromarray(array), max_side, mode, draft=False), mode)
+    if array.dtype == np.uint16:
+        values = array * (255.0 / 65535.0)
+    elif array.dtype.kind == "f":
+        values = array.astype(np.float64)
+        if not np.isfinite(values).all() or values.min() < 0 or values.max() > 255:
+            raise ValueError(f"data must hold values in [0, 255] in a float array (scale a [0, 1] image by 255), "
+                             f"got values from {values.min()} to {values.max()}")
+    else:
+        raise TypeError(f"data must be a uint8, uint16 or float image array, got dtype {array.dtype}")
+    channels = values[..., None] if values.ndim == 2 else values
+    if channels.shape[2] == 4:  # composite over white, as for an image with transparency
+        alpha = channels[..., 3:] / 255.0
+        channels = channels[..., :3] * alpha + 255.0 * (1 - alpha)
+    if mode == "gray" and channels.shape[2] == 3:
+        channels = (channels @ _LUMA)[..., None]
+    planes = [_resized_plane(channels[..., c], max_side) for c in range(channels.shape[2])]
+    out = np.stack(planes).astype(np.float32)
+    return np.repeat(out, 3, axis=0) if mode == "rgb" and out.shape[0] == 1 else out
+
+
+def _resized_plane(plane: np.ndarray[Any, Any], max_side: int) -> np.ndarray[Any, Any]:
+    """One float channel downsized as images are (Lanczos, longer side ``max_side``), clipped to [0, 255]."""
+    height, width = plane.shape
+    if max(height, width) <= max_side:
+        return plane
+    ratio = max_side / max(height, width)
+    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    image = Image.fromarray(plane.astype(np.float32), "F").resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return np.clip(np.asarray(image, dtype=np.float64), 0, 255)
 
 
 def load_image_modes(data: bytes, max_side: int = 1024,
@@ -105,17 +193,19 @@ def load_image_modes(data: bytes, max_side: int = 1024,
         raise ValueError(f"the image file is damaged or truncated and cannot be decoded ({error})") from None
 
 
-def _decoded(data: bytes, max_side: int, max_pixels: int, mode: str) -> Image.Image:
+def _decoded(data: object, max_side: int, max_pixels: int, mode: str) -> Image.Image:
     """Open, orient and downsize (drafting JPEGs); pixels are loaded, conversion is left to the caller."""
-    if not is_int(max_side) or max_side < 1:
-        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
-    if not is_int(max_pixels) or max_pixels < 1:
-        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
-    image = _open(data, max_pixels)
+    _check_limits(max_side, max_pixels)
+    return _prepared(_open(data, max_pixels), max_side, mode, draft=True)
+
+
+def _prepared(image: Image.Image, max_side: int, mode: str, draft: bool) -> Image.Image:
+    """Orient and downsize an opened image (a new image; the caller's is left alone unless ``draft``,
+    which lets Pillow decode a JPEG we opened at reduced size)."""
     try:
         width, height = image.size
         scale = max_side / max(width, height)
-        if scale < 1 and image.format == "JPEG":
+        if draft and scale < 1 and image.format == "JPEG":
             draft_mode = "L" if mode == "gray" and image.mode == "L" else image.mode
             image.draft(draft_mode, (max(1, int(width * scale)), max(1, int(height * scale))))
         image = ImageOps.exif_transpose(image)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,8 +156,91 @@ def test_load_image_argument_errors() -> None:
         load_image(b"x", mode="cmyk")
     with pytest.raises(ValueError, match="max_side must be a positive integer, got 0"):
         load_image(b"x", max_side=0)
-    with pytest.raises(TypeError, match="data must be bytes, got str"):
-        load_image("image.png")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"data must be bytes, a path \(str or os.PathLike\), a PIL image or a "
+                                        "NumPy array, got int"):
+        load_image(42)  # type: ignore[arg-type]
+
+
+def test_load_image_reads_a_path_as_its_bytes(tmp_path: Path) -> None:
+    data = encode(Image.fromarray(gradient(30, 20)), "JPEG", quality=90)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    expected = load_image(data, max_side=16, mode="gray")
+    assert_array_equal(load_image(path, max_side=16, mode="gray"), expected)
+    assert_array_equal(load_image(str(path), max_side=16, mode="gray"), expected)
+    with pytest.raises(FileNotFoundError, match=r"missing\.png"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_load_image_takes_a_pil_image_without_changing_it() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways
+    data = encode(Image.fromarray(gradient(40, 20)), exif=exif)
+    image = Image.open(io.BytesIO(data))
+    assert_array_equal(load_image(image), load_image(data))
+    assert_array_equal(load_image(image, max_side=10, mode="gray"), load_image(data, max_side=10, mode="gray"))
+    assert image.size == (40, 20)
+    rgba = Image.fromarray(np.zeros((1, 1, 4), dtype=np.uint8), "RGBA")
+    assert_array_equal(load_image(rgba)[:, 0, 0], [255, 255, 255])
+    with pytest.raises(ValueError, match=r"the image has 40x20 = 800 pixels; at most 10 are allowed"):
+        load_image(image, max_pixels=10)
+
+
+def test_load_image_takes_channel_last_uint8_arrays_as_pillow_does() -> None:
+    pixels = gradient(7, 5)
+    assert_array_equal(load_image(pixels), pixels.transpose(2, 0, 1))
+    assert_array_equal(load_image(pixels, mode="gray"), load_image(encode(Image.fromarray(pixels)), mode="gray"))
+    gray = pixels[..., 0]
+    assert_array_equal(load_image(gray), np.repeat(gray[None], 3, axis=0))
+    rgba = np.concatenate([pixels, np.full((5, 7, 1), 128, dtype=np.uint8)], axis=2)
+    assert_array_equal(load_image(rgba), load_image(encode(Image.fromarray(rgba, "RGBA"))))
+    big = gradient(300, 150)
+    assert_array_equal(load_image(big, max_side=100), load_image(encode(Image.fromarray(big)), max_side=100))
+
+
+def test_load_image_float_arrays_are_on_the_0_255_scale_it_returns() -> None:
+    x = load_image(gradient(9, 6))
+    assert_array_equal(load_image(x.transpose(1, 2, 0)), x)
+    values = np.array([[0.0, 0.5, 100.25, 255.0]])
+    assert_array_equal(load_image(values, mode="gray")[0], values.astype(np.float32))
+    rgb = np.random.default_rng(5).uniform(0, 255, (4, 3, 3))
+    assert_allclose(load_image(rgb, mode="gray")[0], rgb @ [0.299, 0.587, 0.114], rtol=1e-6)
+    rgba = np.zeros((1, 2, 4))
+    rgba[0, 1] = (255, 0, 0, 127.5)  # half red over white
+    assert_allclose(load_image(rgba)[:, 0], [[255, 255], [255, 127.5], [255, 127.5]], rtol=1e-6)
+    small = load_image(gradient(300, 150).astype(np.float64), max_side=100)
+    assert small.shape == (3, 50, 100) and small.dtype == np.float32
+    assert small.min() >= 0 and small.max() <= 255
+    # the same Lanczos filter as for a uint8 image (whose fixed-point arithmetic rounds): compare smooth channels
+    assert_allclose(small[:2], load_image(gradient(300, 150), max_side=100)[:2], atol=1)
+
+
+def test_load_image_uint16_arrays_scale_as_16_bit_images() -> None:
+    values = np.array([[0, 257, 32768, 65535]], dtype=np.uint16)
+    assert_allclose(load_image(values, mode="gray"), load_image(encode(Image.fromarray(values)), mode="gray"),
+                    rtol=1e-6)
+
+
+@pytest.mark.parametrize(("array", "error", "message"), [
+    (np.zeros((3, 8, 8)), ValueError, r"data must be an image array laid out \(H, W\), \(H, W, 3\) or \(H, W, 4\) "
+     r"\(channel-last, as Pillow and NumPy image libraries use\), got shape \(3, 8, 8\); it looks channel-first: "
+     r"pass x.transpose\(1, 2, 0\)"),
+    (np.zeros((8, 8, 2)), ValueError, r"got shape \(8, 8, 2\)$"),
+    (np.zeros((2, 8, 8, 3)), ValueError, r"got shape \(2, 8, 8, 3\)$"),
+    (np.full((2, 2), 256.0), ValueError, r"data must hold values in \[0, 255\] in a float array \(scale a \[0, 1\] "
+     r"image by 255\), got values from 256.0 to 256.0"),
+    (np.array([[np.nan, 1.0]]), ValueError, r"data must hold values in \[0, 255\]"),
+    (np.zeros((2, 2), dtype=np.int64), TypeError, "data must be a uint8, uint16 or float image array, got dtype int64"),
+    (np.zeros((0, 2), dtype=np.uint8), ValueError, r"the image has no pixels \(2x0\)"),
+])
+def test_load_image_refuses_arrays_it_would_have_to_guess_about(array: np.ndarray, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        load_image(array)
+
+
+def test_load_image_refuses_an_array_with_too_many_pixels() -> None:
+    with pytest.raises(ValueError, match=r"the image has 5x4 = 20 pixels; at most 10 are allowed"):
+        load_image(np.zeros((4, 5), dtype=np.uint8), max_pixels=10)
 
 
 def test_to_display_signed_map_is_diverging_around_zero() -> None:
