@@ -223,11 +223,11 @@ def _prepared(image: Image.Image, max_side: int, mode: str, draft: bool) -> Imag
 
 # Anchors of the two colour scales, sampled evenly: matplotlib's viridis, and ColorBrewer's RdBu
 # reversed (blue negative, near-white zero, red positive).
-VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58",
+_VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58",
            "#b5de2b", "#fde725")
-DIVERGING = ("#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d",
+_DIVERGING = ("#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d",
              "#b2182b")
-SCHEMES = ("auto", "diverging", "sequential", "gray")
+_SCHEMES = ("auto", "diverging", "sequential", "gray")
 _LEVELS = 255  # odd, so that zero on the diverging scale lands exactly on its middle entry
 
 
@@ -239,7 +239,7 @@ def _lut(anchors: tuple[str, ...]) -> NDArray[np.uint8]:
     return np.round(table).astype(np.uint8)
 
 
-_LUTS = {"sequential": _lut(VIRIDIS), "diverging": _lut(DIVERGING), "gray": _lut(("#000000", "#ffffff"))}
+_LUTS = {"sequential": _lut(_VIRIDIS), "diverging": _lut(_DIVERGING), "gray": _lut(("#000000", "#ffffff"))}
 
 
 def palette(scheme: str) -> list[str]:
@@ -250,7 +250,7 @@ def palette(scheme: str) -> list[str]:
     >>> palette("diverging")[127]
     '#f7f7f7'
     """
-    check_choice(scheme, "scheme", SCHEMES[1:])
+    check_choice(scheme, "scheme", _SCHEMES[1:])
     return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in _LUTS[scheme].tolist()]
 
 
@@ -266,7 +266,7 @@ def display_range(feature_map: Any, scheme: str = "auto") -> tuple[str, float, f
     array = as_array(feature_map, "feature_map")
     if array.size == 0:
         raise ValueError("feature_map must not be empty")
-    check_choice(scheme, "scheme", SCHEMES)
+    check_choice(scheme, "scheme", _SCHEMES)
     check_finite(array, "feature_map")
     low, high = float(array.min()), float(array.max())
     chosen = ("diverging" if low < 0 else "sequential") if scheme == "auto" else scheme
