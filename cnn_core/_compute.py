@@ -24,48 +24,66 @@ def _tile_rows(bytes_per_row: int, total: int, elements_per_row: int) -> int:
 
 def correlate(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair,
               out_shape: Pair) -> FloatArray:
-    """Cross-correlate a padded batch ``xp`` (B, C, Hp, Wp) with ``weight`` (F, C, kh, kw).
+    """Cross-correlate a padded batch ``xp`` (B, C, Hp, Wp) with ``weight`` (F, C, kh, kw): (F, B, oh, ow).
 
-    Returns (F, B, oh, ow). For each tile of output rows, every tap's inputs are copied into one
-    column matrix (C*kh*kw, B*rows*width), which a single BLAS product turns into the tile.
-    At stride 1 each tap of a tile is one contiguous run of the flattened input (rows are computed
-    at the padded width, and the extra columns are cut off by a view at the end, never copied);
-    at larger strides each tap is a strided slice.
+    A transposed view of :func:`correlate_batch`, whose (B, F, oh, ow) layout is the one to prefer.
     """
-    batch, channels = xp.shape[:2]
+    return correlate_batch(xp, weight, stride, dilation, out_shape).transpose(1, 0, 2, 3)
+
+
+def correlate_batch(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair,
+                    out_shape: Pair) -> FloatArray:
+    """Cross-correlate a padded batch ``xp`` (B, C, Hp, Wp) with ``weight`` (F, C, kh, kw): (B, F, oh, ow).
+
+    The work goes in tiles: a group of whole samples, or a band of output rows of one large sample. Each
+    tap's inputs are copied into one column matrix (C*kh*kw, rows*width) per sample, which BLAS turns
+    straight into the tile of the output (one stacked product for the group). At stride 1 each tap of a
+    tile is one contiguous run of the flattened input (rows are computed at the padded width, and the
+    extra columns are cut off by a view at the end, never copied); at larger strides each tap is a
+    strided slice.
+    """
+    batch, channels, _, padded_width = xp.shape
     filters, _, kh, kw = weight.shape
     sy, sx = stride
     dy, dx = dilation
     oh, ow = out_shape
     contiguous = sy == sx == 1
-    source = np.ascontiguousarray(xp).reshape(batch, channels, -1).transpose(1, 0, 2) if contiguous else xp
-    width = xp.shape[3] if contiguous else ow
+    width = padded_width if contiguous else ow
     taps = channels * kh * kw
     flat_weight = np.ascontiguousarray(weight.reshape(filters, taps))
-    out = np.empty((filters, batch, oh, width), dtype=xp.dtype)
-    rows = _tile_rows(taps * batch * width * xp.itemsize, oh, batch * width)
-    buffer = np.empty((channels, kh, kw, batch, rows * width), dtype=xp.dtype)
-    for y0 in range(0, oh, rows):
-        count = min(rows, oh - y0)
-        length = count * width
-        cols = buffer[..., :length]
-        for i in range(kh):
-            for j in range(kw):
-                if contiguous:
-                    start = (y0 + i * dy) * width + j * dx
-                    run = source[:, :, start:start + length]
-                    cols[:, i, j, :, :run.shape[-1]] = run
-                    # the last row of the last tile may run past the input: only dropped columns read it
-                    cols[:, i, j, :, run.shape[-1]:] = 0
-                else:
-                    top, left = y0 * sy + i * dy, j * dx
-                    window = xp[:, :, top:top + (count - 1) * sy + 1:sy, left:left + (ow - 1) * sx + 1:sx]
-                    cols[:, i, j].reshape(channels, batch, count, ow)[...] = window.transpose(1, 0, 2, 3)
-        product = cols.reshape(taps, batch * length)
-        if batch == 1:
-            np.matmul(flat_weight, product, out=out[:, 0, y0:y0 + count].reshape(filters, length))
-        else:
-            out[:, :, y0:y0 + count] = (flat_weight @ product).reshape(filters, batch, count, width)
+    out = np.empty((batch, filters, oh, width), dtype=xp.dtype)
+    sample_bytes = taps * oh * width * xp.itemsize
+    if sample_bytes <= TILE_BYTES:
+        group, rows = max(1, min(batch, TILE_BYTES // sample_bytes)), oh
+    else:
+        group, rows = 1, _tile_rows(taps * width * xp.itemsize, oh, width)
+    source = np.ascontiguousarray(xp).reshape(batch, channels, -1) if contiguous else xp
+    buffer = np.empty((group, channels, kh, kw, rows, width), dtype=xp.dtype)
+    for n0 in range(0, batch, group):
+        samples = min(group, batch - n0)
+        for y0 in range(0, oh, rows):
+            count = min(rows, oh - y0)
+            length = count * width
+            grid = buffer[:samples, :, :, :, :count]
+            cols = buffer.reshape(group, taps, rows * width)[:samples, :, :length]
+            for i in range(kh):
+                for j in range(kw):
+                    if contiguous:
+                        start = (y0 + i * dy) * width + j * dx
+                        run = source[n0:n0 + samples, :, start:start + length]
+                        flat = grid[:, :, i, j].reshape(samples, channels, length)
+                        flat[..., :run.shape[-1]] = run
+                        # the last row of the last tile may run past the input: only dropped columns read it
+                        flat[..., run.shape[-1]:] = 0
+                    else:
+                        top, left = y0 * sy + i * dy, j * dx
+                        grid[:, :, i, j] = xp[n0:n0 + samples, :, top:top + (count - 1) * sy + 1:sy,
+                                              left:left + (ow - 1) * sx + 1:sx]
+            target = out[n0:n0 + samples, :, y0:y0 + count].reshape(samples, filters, length)
+            if samples == 1:
+                np.matmul(flat_weight, cols[0], out=target[0])
+            else:
+                np.matmul(flat_weight, cols, out=target)
     return out[..., :ow]
 
 
@@ -108,15 +126,20 @@ def scatter_transposed(x: FloatArray, weight: FloatArray, stride: Pair, dilation
 
 
 Reducer = Callable[..., Any]
+# rows of a pool's row-reduced band per chunk: the band stays in the L2 cache until its columns are reduced
+POOL_CHUNK_BYTES = 1 << 17
 
 
 def reduce_windows(xp: FloatArray, kernel: Pair, stride: Pair, dilation: Pair, out_shape: Pair,
                    reducer: Reducer) -> FloatArray:
     """Reduce every window of the padded ``xp`` (..., Hp, Wp) with a separable ufunc (max or add).
 
-    Columns first, then rows: each pass is a reduction of ``k`` strided views, so the cost is
-    O(k) passes over the data rather than O(kh * kw) windows per output element.
+    Each pass is a reduction of ``k`` strided views, so the cost is O(kh + kw) passes over the data
+    rather than O(kh * kw) per output element. Windows that tile the input (stride = kernel, no
+    dilation) go rows first, a chunk of rows at a time, so the row-reduced band never leaves the cache.
     """
+    if stride == kernel and dilation == (1, 1):
+        return _reduce_tiles(xp, kernel, out_shape, reducer)
     kh, kw = kernel
     sy, sx = stride
     dy, dx = dilation
@@ -130,3 +153,31 @@ def reduce_windows(xp: FloatArray, kernel: Pair, stride: Pair, dilation: Pair, o
     for ky in range(1, kh):
         reducer(out, across[..., ky * dy:ky * dy + (oh - 1) * sy + 1:sy, :], out=out)
     return out
+
+
+def _reduce_tiles(xp: FloatArray, kernel: Pair, out_shape: Pair, reducer: Reducer) -> FloatArray:
+    """:func:`reduce_windows` for windows that tile the input: (..., oh*kh, ow*kw) -> (..., oh, ow)."""
+    kh, kw = kernel
+    oh, ow = out_shape
+    lead = xp.shape[:-2]
+    rows = xp[..., :oh * kh, :ow * kw].reshape(-1, kh, ow * kw)  # every window row group, (M, kh, ow*kw)
+    out = np.empty((rows.shape[0], ow), dtype=xp.dtype)
+    chunk = max(1, POOL_CHUNK_BYTES // (ow * kw * xp.itemsize))
+    band = np.empty((min(chunk, rows.shape[0]), ow * kw), dtype=xp.dtype)
+    for m0 in range(0, rows.shape[0], chunk):
+        group = rows[m0:m0 + chunk]
+        part = band[:group.shape[0]]
+        if kh == 1:
+            part[...] = group[:, 0]
+        else:
+            reducer(group[:, 0], group[:, 1], out=part)
+        for ky in range(2, kh):
+            reducer(part, group[:, ky], out=part)
+        target = out[m0:m0 + chunk]
+        if kw == 1:
+            target[...] = part
+        else:
+            reducer(part[:, 0::kw], part[:, 1::kw], out=target)
+        for kx in range(2, kw):
+            reducer(target, part[:, kx::kw], out=target)
+    return out.reshape(*lead, oh, ow)

@@ -64,10 +64,10 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     plan = plan_conv2d(x, weight, bias, stride, padding, dilation, padding_mode)
     window = plan.window
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_result, not warned
-        result = _compute.correlate(plan.padded, plan.weight, window.stride, window.dilation, window.out_shape)
-        # (F, B, oh, ow) -> (N, outputs, oh, ow): a depthwise kernel has F = 1 and B = N * C
-        maps = result.reshape(plan.samples, -1, *window.out_shape) if plan.depthwise or plan.samples == 1 \
-            else np.ascontiguousarray(result.transpose(1, 0, 2, 3))
+        result = _compute.correlate_batch(plan.padded, plan.weight, window.stride, window.dilation,
+                                          window.out_shape)
+        # (B, F, oh, ow) -> (N, outputs, oh, ow): a depthwise kernel has F = 1 and B = N * C
+        maps = result.reshape(plan.samples, -1, *window.out_shape)
         if plan.bias.any():
             maps += plan.bias[:, None, None]
     return from_batch(check_result(maps, "conv2d"), plan.rank, plan.depthwise)
