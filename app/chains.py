@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.config import Settings
-from app.operations import load_source
+from app.operations import check_limits, check_rows, load_source
 from app.runs import encode_png
 from app.schemas import (
     ActivationSpec,
@@ -24,7 +24,7 @@ from app.schemas import (
     Source,
     UpsampleSpec,
 )
-from app.store import ByteBudgetLRU, ImageStore, StoredImage, content_id, freeze
+from app.store import ByteBudgetLRU, ImageStore, StoredImage, content_id, freeze, held_bytes
 from cnn_core import to_display
 from cnn_core.chain import Chain, Layer
 from cnn_core.imageio import display_range
@@ -33,34 +33,39 @@ MAX_THUMBNAILS = 16
 STEPPABLE = ("conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d")
 
 
+OPTION_NAMES = {"kernel_size": ("kernel_size", "pool_size"), "stride": ("strides", "stride"), "padding": ("padding",),
+                "dilation": ("dilation", "dilation_rate"), "scale_factor": ("size", "scale_factor")}
+
+
 @dataclass
 class ComputedChain:
-    """A chain with its input and every layer's output."""
+    """A chain with its input and every layer's output; its map PNGs live in a byte-budgeted cache."""
 
     chain_id: str
     request: ChainRequest
     chain: Chain
     x: NDArray[Any]
     outputs: list[NDArray[Any]]
-    pngs: dict[str, bytes] = field(default_factory=dict)
+    pngs: ByteBudgetLRU[bytes] = field(default_factory=lambda: ByteBudgetLRU(1 << 20, len))
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the outputs."""
-        return int(sum(output.nbytes for output in self.outputs) + self.x.nbytes)
+        """Memory held by the input, every layer's output and the layers' weights."""
+        return held_bytes(self.x, self.outputs, self.chain.layers)
 
     def map_png(self, index: int, channel: int) -> bytes:
         """One feature map of a layer, coloured on the scale shared by all that layer's maps."""
-        key = f"{index}/{channel}"
-        if key not in self.pngs:
-            output = self.outputs[index]
-            if output.ndim != 3:
-                raise ValueError(f"layer {index + 1} is flat (shape {list(output.shape)}): it has no maps")
-            if not 0 <= channel < output.shape[0]:
-                raise ValueError(f"channel must be from 0 to {output.shape[0] - 1}, got {channel}")
+        output = self.outputs[index]
+        if output.ndim != 3:
+            raise ValueError(f"layer {index + 1} is flat (shape {list(output.shape)}): it has no maps")
+        if not 0 <= channel < output.shape[0]:
+            raise ValueError(f"channel must be from 0 to {output.shape[0] - 1}, got {channel}")
+
+        def make() -> bytes:
             scheme, low, high = display_range(output)
-            self.pngs[key] = encode_png(to_display(output[channel], scheme, (low, high)))
-        return self.pngs[key]
+            return encode_png(to_display(output[channel], scheme, (low, high)))
+
+        return self.pngs.cached(f"{self.chain_id}/{index}/{channel}", make)
 
 
 def chain_id_of(request: ChainRequest) -> str:
@@ -68,17 +73,46 @@ def chain_id_of(request: ChainRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:24]
 
 
-def compute_chain(request: ChainRequest, store: ImageStore, settings: Settings) -> ComputedChain:
-    """Run the chain (CPU-bound: call it off the event loop)."""
+def check_chain_limits(layers: list[dict[str, Any]], settings: Settings) -> None:
+    """Every layer within the limits of a single run (the same check), before any weight is made."""
+    side = settings.max_kernel_side
+    for index, layer in enumerate(layers, start=1):
+        where = f"layer {index} ({layer.get('type')})"
+        options = {rule: (name, layer[name]) for rule, names in OPTION_NAMES.items()
+                   for name in reversed(names) if name in layer}
+        kernels: list[Any] = []
+        filters = layer.get("filters")
+        if isinstance(filters, list):
+            options["filters"] = ("filters", len(filters))
+            kernels = filters
+        elif filters is not None:
+            options["filters"] = ("filters", filters)
+        weight = layer.get("weight")
+        if isinstance(weight, list):  # explicit (F, C, kh, kw) numbers, (C, F, kh, kw) when transposed
+            options["filters"] = ("filters", len(weight) if layer.get("type") != "conv_transpose2d"
+                                  else max((len(row) for row in weight if isinstance(row, list)), default=0))
+            kernels = [kernel for row in weight if isinstance(row, list) for kernel in row]
+        for kernel in kernels:
+            check_rows([kernel], side, f"{where}: kernels may be at most {side}x{side}")
+        check_limits(settings, options, where)
+
+
+def compute_chain(request: ChainRequest, store: ImageStore, settings: Settings,
+                  pngs: ByteBudgetLRU[bytes] | None = None) -> ComputedChain:
+    """Check the chain against the server's limits, then run it (CPU-bound: call it off the event loop)."""
+    check_chain_limits(request.layers, settings)
     x, _ = load_source(request.source, store, settings)
     image = x if x.ndim == 3 else x[None]
-    chain = Chain(request.layers, seed=request.seed)
+    chain = Chain(request.layers, seed=request.seed, max_weights=settings.max_layer_weights)
     for row in chain.summary(tuple(image.shape)):
         size = int(np.prod(row["output_shape"]))
         if size > settings.max_output_elements:
             raise ValueError(f"{row['layer']} would output {size:,} values; at most {settings.max_output_elements:,} "
                              "are allowed")
-    return ComputedChain(chain_id_of(request), request, chain, image, chain.run(image))
+    computed = ComputedChain(chain_id_of(request), request, chain, image, chain.run(image))
+    if pngs is not None:
+        computed.pngs = pngs
+    return computed
 
 
 def layer_input_source(computed: ComputedChain, index: int, store: ImageStore) -> Source:

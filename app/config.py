@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     max_dilation: int = Field(16, ge=1)
     max_scale_factor: int = Field(8, ge=1)
     max_filters: int = Field(64, ge=1)
+    max_layer_weights: int = Field(4_000_000, ge=1, description="most weights in one layer of a chain")
     max_matrix_side: int = Field(64, ge=1, description="largest side of a typed-in matrix")
     max_output_elements: int = Field(16_777_216, ge=1, description="largest result (elements) of one run")
     max_batch_frames: int = Field(262_144, ge=1, description="most frames in one binary batch")

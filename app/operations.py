@@ -61,7 +61,7 @@ def load_source(source: Source, store: ImageStore, settings: Settings) -> tuple[
     planes: list[Any] = source.matrix if _is_3d(source.matrix) else [source.matrix]
     if len(planes) > 16:
         raise ValueError(f"{rule}, got {len(planes)} channels")
-    _check_rows(planes, settings.max_matrix_side, rule)
+    check_rows(planes, settings.max_matrix_side, rule)
     try:
         matrix = np.array(source.matrix, dtype=np.float64)
     except ValueError:
@@ -73,13 +73,13 @@ def _is_3d(nested: list[Any]) -> bool:
     return bool(nested) and bool(nested[0]) and isinstance(nested[0][0], list)
 
 
-def _check_rows(planes: list[Any], side: int, rule: str) -> None:
+def check_rows(planes: list[Any], side: int, rule: str) -> None:
     """Measure nested lists (rows, then values per row) before NumPy turns them into an array."""
     for plane in planes:
-        if len(plane) > side:
+        if isinstance(plane, list) and len(plane) > side:
             raise ValueError(f"{rule}, got {len(plane)} rows")
-        for row in plane:
-            if len(row) > side:
+        for row in plane if isinstance(plane, list) else ():
+            if isinstance(row, list) and len(row) > side:
                 raise ValueError(f"{rule}, got a row of {len(row)} values")
 
 
@@ -90,7 +90,7 @@ def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[Any]:
         kernel = parse_kernel(ref.text)
     else:
         assert ref.values is not None  # the model requires exactly one kind
-        _check_rows([ref.values], settings.max_kernel_side,
+        check_rows([ref.values], settings.max_kernel_side,
                     f"{where}: kernels may be at most {settings.max_kernel_side}x{settings.max_kernel_side}")
         try:
             kernel = np.array(ref.values, dtype=np.float64)
@@ -121,8 +121,7 @@ def _filter_slices(spec: FilterSpec, channels: int, settings: Settings, index: i
 def build_filters(spec: Conv2dSpec | ConvTranspose2dSpec, channels: int,
                   settings: Settings) -> tuple[NDArray[Any], NDArray[Any] | float]:
     """The (F, C, kh, kw) weight and (F,) bias, or for depthwise the (kh, kw) kernel and a scalar bias."""
-    if len(spec.filters) > settings.max_filters:
-        raise ValueError(f"filters may number at most {settings.max_filters}, got {len(spec.filters)}")
+    check_limits(settings, {"filters": ("filters", len(spec.filters))})
     if spec.depthwise:
         if len(spec.filters) != 1 or spec.filters[0].channels is not None:
             raise ValueError("depthwise applies one 2-D kernel to every channel: give exactly one filter with a "
@@ -135,11 +134,28 @@ def build_filters(spec: Conv2dSpec | ConvTranspose2dSpec, channels: int,
     return np.stack(stacks), np.array([item.bias for item in spec.filters])
 
 
-def _limit(value: Any, name: str, maximum: int) -> None:
-    values = value if isinstance(value, tuple | list) else (value,)
-    for item in values:
-        if isinstance(item, int) and item > maximum:
-            raise ValueError(f"{name} may be at most {maximum} here, got {item}")
+LIMITS = {"kernel_size": "max_kernel_side", "stride": "max_stride", "padding": "max_padding",
+          "dilation": "max_dilation", "scale_factor": "max_scale_factor", "filters": "max_filters"}
+
+
+def check_limits(settings: Settings, options: dict[str, tuple[str, Any]], where: str = "") -> None:
+    """The server's limits, the same for a single run and for every layer of a chain.
+
+    ``options`` maps a rule (a key of LIMITS) to the name the user wrote and its value; values
+    that are not integers are left to the engine, which says what it accepts.
+    """
+    prefix = f"{where}: " if where else ""
+    for rule, (name, value) in options.items():
+        maximum = getattr(settings, LIMITS[rule])
+        for item in value if isinstance(value, tuple | list) else (value,):
+            if isinstance(item, int) and not isinstance(item, bool) and item > maximum:
+                if rule == "filters":
+                    raise ValueError(f"{prefix}filters may number at most {maximum}, got {item}")
+                raise ValueError(f"{prefix}{name} may be at most {maximum} here, got {item}")
+
+
+def _window(stride: Any, padding: Any, dilation: Any) -> dict[str, tuple[str, Any]]:
+    return {"stride": ("stride", stride), "padding": ("padding", padding), "dilation": ("dilation", dilation)}
 
 
 def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepared:
@@ -151,21 +167,21 @@ def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepa
     bias: NDArray[Any] | float | None = None
     sequence: FrameSequence
     if isinstance(spec, Conv2dSpec):
-        _check_window_limits(spec.stride, spec.padding, spec.dilation, settings)
+        check_limits(settings, _window(spec.stride, spec.padding, spec.dilation))
         weight, bias = build_filters(spec, channels, settings)
         if spec.flip:
             weight = flip_kernel(weight)
         sequence = frames.conv2d_frames(x, weight, bias, spec.stride, spec.padding, spec.dilation,
                                         spec.padding_mode)
     elif isinstance(spec, ConvTranspose2dSpec):
-        _check_window_limits(spec.stride, spec.padding, spec.dilation, settings)
+        check_limits(settings, _window(spec.stride, spec.padding, spec.dilation))
         built, bias = build_filters(spec, channels, settings)
         weight = built if spec.depthwise else built.transpose(1, 0, 2, 3)
         sequence = frames.conv_transpose2d_frames(x, weight, bias, spec.stride, spec.padding, spec.output_padding,
                                                   spec.dilation)
     elif isinstance(spec, PoolSpec):
-        _check_window_limits(spec.stride, spec.padding, spec.dilation, settings)
-        _limit(spec.kernel_size, "kernel_size", settings.max_kernel_side)
+        check_limits(settings, {"kernel_size": ("kernel_size", spec.kernel_size),
+                                **_window(spec.stride, spec.padding, spec.dilation)})
         if spec.op == "max_pool2d":
             sequence = frames.max_pool2d_frames(x, spec.kernel_size, spec.stride, spec.padding, spec.dilation,
                                                 spec.ceil_mode)
@@ -178,7 +194,7 @@ def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepa
             else:
                 sequence = frames.sum_pool2d_frames(x, spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode)
     elif isinstance(spec, UpsampleSpec):
-        _limit(spec.scale_factor, "scale_factor", settings.max_scale_factor)
+        check_limits(settings, {"scale_factor": ("scale_factor", spec.scale_factor)})
         sequence = frames.upsample_frames(x, spec.scale_factor, spec.mode, spec.align_corners)
     else:
         assert isinstance(spec, ActivationSpec)  # the discriminated union has no other member
@@ -189,11 +205,3 @@ def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepa
         raise ValueError(f"the result would have {elements:,} values ({shape}); at most "
                          f"{settings.max_output_elements:,} are allowed: lower the scale, filters or image size")
     return Prepared(x, weight, bias, sequence, photo)
-
-
-def _check_window_limits(stride: Any, padding: Any, dilation: Any, settings: Settings) -> None:
-    if stride is not None:
-        _limit(stride, "stride", settings.max_stride)
-    if not isinstance(padding, str):
-        _limit(padding, "padding", settings.max_padding)
-    _limit(dilation, "dilation", settings.max_dilation)

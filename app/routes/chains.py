@@ -57,7 +57,7 @@ def describe_chain(computed: ComputedChain) -> ChainResponse:
 async def run_chain(body: ChainRequest, request: Request, store: StoreDep, registry: RegistryDep,
                     settings: SettingsDep) -> ChainResponse:
     """Run a chain of layers; returns the Keras-style summary, thumbnails of every layer's maps, dense outputs."""
-    computed = await registry.in_thread(compute_chain, body, store, settings)
+    computed = await registry.in_thread(compute_chain, body, store, settings, registry.pngs)
     _chains(request).put(computed.chain_id, computed)
     return describe_chain(computed)
 

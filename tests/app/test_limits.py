@@ -87,3 +87,39 @@ def test_a_body_that_stops_arriving_is_timed_out_while_others_are_served() -> No
         assert status == 408 and headers["connection"] == "close"
         assert json.loads(body) == {"detail": "the request body stopped arriving (nothing for 0.5 s); send it again"}
         assert httpx.get(f"{base}/healthz").status_code == 200
+
+
+MATRIX_2X2 = {"matrix": [[1.0, 2.0], [3.0, 4.0]]}
+
+
+@pytest.mark.parametrize(("layer", "detail"), [
+    ({"type": "conv2d", "filters": 1, "kernel_size": 200, "padding": "same"},
+     "layer 1 (conv2d): kernel_size may be at most 15 here, got 200"),
+    ({"type": "conv2d", "filters": 1, "kernel_size": 1, "strides": 100_000, "padding": 20_000},
+     "layer 1 (conv2d): strides may be at most 16 here, got 100000"),
+    ({"type": "conv2d", "filters": 1, "kernel_size": 1, "padding": 20_000},
+     "layer 1 (conv2d): padding may be at most 32 here, got 20000"),
+    ({"type": "max_pool2d", "pool_size": 30_000}, "layer 1 (max_pool2d): pool_size may be at most 15 here, got 30000"),
+    ({"type": "conv2d", "filters": 1_000, "kernel_size": 3},
+     "layer 1 (conv2d): filters may number at most 64, got 1000"),
+    ({"type": "conv2d", "filters": [[[1.0] * 16] * 3]},
+     "layer 1 (conv2d): kernels may be at most 15x15, got a row of 16 values"),
+    ({"type": "upsample", "size": [1, 9]}, "layer 1 (upsample): size may be at most 8 here, got 9"),
+    ({"type": "conv_transpose2d", "filters": 2, "kernel_size": 2, "dilation": 17},
+     "layer 1 (conv_transpose2d): dilation may be at most 16 here, got 17"),
+])
+def test_chains_obey_the_limits_of_single_runs(client: TestClient, layer: dict[str, object], detail: str) -> None:
+    response = client.post("/api/chains", json={"source": MATRIX_2X2, "layers": [layer]})
+    assert response.status_code == 422
+    assert response.json() == {"detail": detail}
+
+
+def test_a_chains_weights_and_maps_count_against_its_budget(client: TestClient) -> None:
+    chains = client.app.state.chains  # type: ignore[attr-defined]
+    source = {"matrix": [[float(i + j) for j in range(20)] for i in range(20)]}
+    layers = [{"type": "conv2d", "filters": 8, "kernel_size": 15, "padding": "same"}]
+    response = client.post("/api/chains", json={"source": source, "layers": layers})
+    assert response.status_code == 200
+    weights = 8 * 15 * 15 * 8
+    outputs = 8 * 20 * 20 * 8
+    assert chains.used >= weights + outputs
