@@ -99,6 +99,15 @@ def scatter_transposed(x: FloatArray, weight: FloatArray, stride: Pair, dilation
     _, filters, kh, kw = weight.shape
     sy, sx = stride
     dy, dx = dilation
+    ry, rx = dy * (kh - 1), dx * (kw - 1)
+    if sy == sx == 1 and 2 * channels * (height + ry) * (width + 2 * rx) <= 3 * filters * height * width:
+        # at stride 1 the scatter is a correlation of the fully padded input with the flipped kernel,
+        # (C, F) read as (in, out): K = C*kh*kw instead of C, and no per-tap planes to add up; it pays
+        # when the copied columns (C per padded pixel) are not many more than the planes (F per pixel)
+        padded = np.zeros((batch, channels, height + 2 * ry, width + 2 * rx), dtype=x.dtype)
+        padded[:, :, ry:ry + height, rx:rx + width] = x
+        flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+        return correlate_batch(padded, flipped, stride, dilation, (height + ry, width + rx))
     full_h = (height - 1) * sy + dy * (kh - 1) + 1
     full_w = (width - 1) * sx + dx * (kw - 1) + 1
     phase_h, phase_w = -(-full_h // sy), -(-full_w // sx)
