@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 MAGIC = b"KLF1"
+JSON_NUMBER_BYTES = 25  # the longest float64 repr ("-2.2250738585072014e-308") and its comma
+
+
+def frame_bytes(one_frame: dict[str, Any], format: str, precision: int = 32) -> int:
+    """At most how many bytes each frame adds to a message, from a batch of one frame (fields have fixed shapes)."""
+    numbers = sum(int(np.asarray(values).size) for values in one_frame.values())
+    if format == "json":
+        return numbers * JSON_NUMBER_BYTES + sum(len(name) + 8 for name in one_frame) + 2
+    return max(numbers * (8 if precision == 64 else 4), 1)
 
 
 def _align(size: int) -> int:
@@ -53,3 +63,13 @@ def decode_batch(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray[Any,
         start = base + field["offset"]
         arrays[field["name"]] = np.frombuffer(data, dtype, count, start).reshape(field["shape"])
     return header, arrays
+
+
+def decode_batches(data: bytes) -> Iterator[tuple[dict[str, Any], dict[str, np.ndarray[Any, Any]]]]:
+    """Unpack KLF1 messages sent back to back (a large HTTP range arrives as several)."""
+    while data:
+        header, arrays = decode_batch(data)
+        (length,) = struct.unpack("<I", data[4:8])
+        end = max((field["offset"] + _align(arrays[field["name"]].nbytes) for field in header["fields"]), default=0)
+        yield header, arrays
+        data = data[8 + length + end:]

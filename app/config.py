@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_output_elements: int = Field(16_777_216, ge=1, description="largest result (elements) of one run")
     max_batch_frames: int = Field(262_144, ge=1, description="most frames in one binary batch")
     max_json_frames: int = Field(2_000, ge=1, description="most frames in one JSON batch")
+    max_response_bytes: int = Field(64 << 20, ge=1 << 16, description="largest frames response, in bytes")
+    max_message_bytes: int = Field(4 << 20, ge=1 << 12, description="largest frames message or chunk, in bytes")
     store_bytes: int = Field(1 << 30, ge=1 << 20, description="memory budget of stored images")
     run_cache_bytes: int = Field(1 << 30, ge=1 << 20, description="memory budget of computed runs")
     max_runs: int = Field(10_000, ge=1, description="run specifications remembered")

@@ -32,7 +32,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from app.codec import encode_batch
+from app.codec import encode_batch, frame_bytes
 from app.config import Settings
 from app.errors import validation_message
 from app.operations import NotFound
@@ -78,6 +78,7 @@ class AnimationSession:
         self.format = "binary"
         self.precision = 32
         self.frames_sent = 0
+        self.per_message = 1
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
 
@@ -191,6 +192,7 @@ class AnimationSession:
         except (ValueError, TypeError) as error:
             raise ClientError(str(error)) from None
         self.run = run
+        self.per_message = self.message_frames()
         self.position = min(self.position, self.total - 1) if keep_position else -1
         self.acked = min(self.acked, self.position)
         await self.send_json({"type": "opened", "run": describe(run).model_dump(), "position": self.position})
@@ -233,7 +235,7 @@ class AnimationSession:
             credit = min(credit + (now - last) * self.fps, self.fps * TICK * 4 + 1)
             last = now
             room = self.settings.ws_window_frames - (self.position - self.acked)
-            most = MESSAGE_FRAMES if self.format == "binary" else JSON_MESSAGE_FRAMES
+            most = min(MESSAGE_FRAMES if self.format == "binary" else JSON_MESSAGE_FRAMES, self.per_message)
             count = int(min(credit, room, most, self.total - self.position - 1))
             if count >= 1:
                 credit -= count
@@ -244,6 +246,12 @@ class AnimationSession:
                 await asyncio.sleep(0)  # more is due now (fast playback): only let other tasks run
             else:
                 await asyncio.sleep(max(min(TICK, (1 - credit) / self.fps) - (time.perf_counter() - now), 0.001))
+
+    def message_frames(self) -> int:
+        """The most frames one message may hold within KERNEL_LENS_MAX_MESSAGE_BYTES."""
+        sequence = self.require_run().prepared.frames
+        per_frame = frame_bytes(sequence.batch(0, min(1, len(sequence))), self.format, self.precision)
+        return max(self.settings.max_message_bytes // per_frame, 1)
 
     async def send_frames(self, start: int, stop: int, peek: bool = False) -> None:
         """Send frames start..stop-1 as one message; a peek (hover) does not move the position."""

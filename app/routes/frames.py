@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import StreamingResponse
 
-from app.codec import encode_batch
+from app.codec import encode_batch, frame_bytes
 from app.config import SettingsDep
 from app.deps import RegistryDep
 from app.schemas import ErrorBody
@@ -32,7 +34,9 @@ async def frame_range(run_id: str, registry: RegistryDep, settings: SettingsDep,
 
     ``format=json`` (at most KERNEL_LENS_MAX_JSON_FRAMES frames) gives ``{"frames": [...]}``;
     ``format=binary`` gives the KLF1 form (docs/frames-binary.md) with float32 blocks
-    (``precision=64`` for float64). A range past the end is cut at the last frame.
+    (``precision=64`` for float64), as several messages back to back when the range is large.
+    A response holds at most KERNEL_LENS_MAX_RESPONSE_BYTES and is streamed in chunks of at most
+    KERNEL_LENS_MAX_MESSAGE_BYTES. A range past the end is cut at the last frame.
     """
     if precision not in (32, 64):
         raise HTTPException(422, f"precision must be 32 or 64, got {precision}")
@@ -43,14 +47,37 @@ async def frame_range(run_id: str, registry: RegistryDep, settings: SettingsDep,
         raise HTTPException(422, f"count must be at most {limit:,} for format={format}, got {count:,}")
     if start > len(sequence):
         raise HTTPException(422, f"start must be at most {len(sequence):,} (the frame count), got {start:,}")
+    per_frame = frame_bytes(sequence.batch(0, min(1, len(sequence))), format, precision)
+    fit = max(settings.max_response_bytes // per_frame, 1)
+    if count > fit:
+        raise HTTPException(422, f"count must be at most {fit:,} for this run (each frame takes up to {per_frame:,} "
+                                 f"bytes, a response at most {settings.max_response_bytes:,}), got {count:,}")
     stop = min(start + count, len(sequence))
-    meta = {"run_id": run_id, "start": start, "count": stop - start, "total": len(sequence)}
+    step = max(settings.max_message_bytes // per_frame, 1)
+    chunks = [(first, min(first + step, stop)) for first in range(start, stop, step)] or [(start, start)]
+    meta = {"run_id": run_id, "total": len(sequence)}
     if format == "binary":
-        body = await registry.in_thread(
-            lambda: encode_batch(sequence.batch(start, stop), meta, precision))
-        return Response(body, media_type="application/x-kernel-lens-frames")
-    frames = await registry.in_thread(batch_as_json, sequence, start, stop)
-    return JSONResponse({**meta, "frames": frames})
+        async def binary() -> AsyncIterator[bytes]:
+            for first, last in chunks:
+                yield await registry.in_thread(lambda first=first, last=last: encode_batch(
+                    sequence.batch(first, last), {**meta, "start": first, "count": last - first}, precision))
+
+        return StreamingResponse(binary(), media_type="application/x-kernel-lens-frames")
+
+    async def text() -> AsyncIterator[bytes]:
+        head = _dumps({"run_id": run_id, "start": start, "count": stop - start, "total": len(sequence)})
+        yield head[:-1] + b',"frames":['
+        for number, (first, last) in enumerate(chunks):
+            frames = await registry.in_thread(batch_as_json, sequence, first, last)
+            yield (b"," if number and frames else b"") + _dumps(frames)[1:-1]
+        yield b"]}"
+
+    return StreamingResponse(text(), media_type="application/json")
+
+
+def _dumps(content: Any) -> bytes:
+    """JSON as JSONResponse writes it (compact, no NaN)."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 @router.get("/{index}", responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})

@@ -9,7 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from numpy.testing import assert_allclose, assert_array_equal
 
-from app.codec import decode_batch, encode_batch
+from app.codec import decode_batch, decode_batches, encode_batch
+from app.config import Settings
+from app.main import create_app
 from cnn_core import conv2d_frames, get_kernel, max_pool2d_frames
 
 X = np.random.default_rng(5).standard_normal((3, 9, 11)).round(3)
@@ -104,3 +106,41 @@ def test_codec_round_trip_and_alignment(precision: int) -> None:
     assert_array_equal(arrays["value"], batch["value"])
     with pytest.raises(ValueError, match="missing the KLF1 magic"):
         decode_batch(b"nope")
+
+
+WIDE = {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur", "params": {"size": 7}}}], "padding": 3}
+
+
+def test_a_frames_response_is_capped_by_bytes_and_streamed_in_bounded_chunks() -> None:
+    settings = Settings(max_response_bytes=1 << 16, max_message_bytes=1 << 12)
+    with TestClient(create_app(settings)) as client:
+        run_id = open_run(client, WIDE)
+        one = decode_batch(client.get(f"/api/frames?run_id={run_id}&count=1&format=binary").content)[1]
+        per_frame = sum(values.nbytes for values in one.values())  # float32 and int32 blocks: 4 bytes a number
+        fit = (1 << 16) // per_frame
+        refused = client.get(f"/api/frames?run_id={run_id}&count={fit + 1}&format=binary")
+        assert refused.status_code == 422
+        assert refused.json() == {"detail": f"count must be at most {fit:,} for this run (each frame takes up to "
+                                            f"{per_frame:,} bytes, a response at most 65,536), got {fit + 1:,}"}
+        response = client.get(f"/api/frames?run_id={run_id}&start=5&count={fit}&format=binary")
+        messages = list(decode_batches(response.content))
+        assert len(messages) > 1 and [header["start"] for header, _ in messages][:2] == [5, 5 + (1 << 12) // per_frame]
+        assert sum(header["count"] for header, _ in messages) == fit
+        whole = {name: np.concatenate([arrays[name] for _, arrays in messages]) for name in one}
+        expected = client.get(f"/api/frames?run_id={run_id}&start={5 + fit - 3}&count=3").json()["frames"]
+        assert_allclose(whole["value"][-3:], [frame["value"] for frame in expected], rtol=1e-6)
+
+
+def test_websocket_messages_stay_within_the_message_bytes() -> None:
+    settings = Settings(max_message_bytes=1 << 12, ws_window_frames=10_000)
+    with TestClient(create_app(settings)) as client, client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": {"source": {"matrix": X.tolist()}, "operation": WIDE}})
+        assert ws.receive_json()["type"] == "opened"
+        ws.send_json({"type": "play", "fps": 1_000_000})
+        sizes = []
+        while sum(count for count, _ in sizes) < 99:
+            message = ws.receive()
+            if message.get("bytes"):
+                sizes.append((decode_batch(message["bytes"])[0]["count"], len(message["bytes"])))
+        assert max(size for _, size in sizes) <= (1 << 12) + 1024  # the blocks, plus the JSON header
+        assert max(count for count, _ in sizes) > 1
