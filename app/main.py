@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = ImageStore(settings.store_bytes)
     app.state.registry = RunRegistry(settings, app.state.store)
     app.state.chains = ChainStore(settings.run_cache_bytes)
-    app.state.jobs = Jobs()
+    app.state.jobs = Jobs(settings)
     app.state.samples = _load_samples(app, settings)
     upload_limit = settings.max_upload_bytes + images.FORM_OVERHEAD
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, limits={"/api/images": upload_limit},

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from app.deps import RegistryDep
 from app.export import keras_code, pytorch_code
 from app.gif import render_gif
-from app.jobs import Jobs
+from app.jobs import Jobs, client_of
 from app.runs import Run, encode_png
 from app.schemas import Conv2dSpec, ErrorBody
 from cnn_core import to_display
@@ -75,13 +75,14 @@ def _jobs(request: Request) -> Jobs:
     return jobs
 
 
-@router.post("/runs/{run_id}/gif", status_code=202, responses={404: {"model": ErrorBody}})
+@router.post("/runs/{run_id}/gif", status_code=202,
+             responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody}})
 async def start_gif(run_id: str, request: Request, registry: RegistryDep, frames: int = 48) -> dict[str, Any]:
     """Start rendering the run as an animated GIF; poll ``status_url`` for progress, then fetch ``gif_url``."""
     if not 2 <= frames <= 200:
         raise HTTPException(422, f"frames must be from 2 to 200, got {frames}")
     run = await registry.get(run_id)
-    job = _jobs(request).start(lambda progress: render_gif(run, frames, progress), registry.in_thread)
+    job = _jobs(request).start(lambda progress: render_gif(run, frames, progress), client_of(request))
     return {"job_id": job.job_id, "status_url": f"/api/jobs/{job.job_id}",
             "gif_url": f"/api/jobs/{job.job_id}/result.gif"}
 
