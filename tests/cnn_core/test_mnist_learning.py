@@ -1,0 +1,38 @@
+"""Real learning on the shipped MNIST digits: a fresh network and the pretrained one, scored on held-out digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnn_core.chain import MNIST_LAYERS, Chain, pretrained
+from cnn_core.datasets import load_digits
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    return load_digits()
+
+
+def test_the_seed_network_learns_mnist_to_97_percent_in_five_epochs(digits: tuple) -> None:
+    (x_train, y_train), (x_test, y_test) = digits
+    chain = Chain(MNIST_LAYERS, seed=2026)
+    history = chain.fit(x_train, y_train, epochs=5, batch_size=64, optimizer="rmsprop", learning_rate=1e-3, seed=7)
+    assert history.history["loss"] == sorted(history.history["loss"], reverse=True)  # it keeps learning
+    assert chain.evaluate(x_test, y_test)["accuracy"] >= 0.97
+
+
+def test_pretrained_mnist_scores_98_percent_on_digits_it_never_saw(digits: tuple) -> None:
+    _, (x_test, y_test) = digits
+    chain = pretrained("mnist")
+    assert chain.total_params((1, 28, 28)) == 93_322
+    scores = chain.evaluate(x_test, y_test)
+    assert scores["accuracy"] >= 0.98
+    probabilities = chain.predict(x_test[:3])
+    assert probabilities.shape == (3, 10)
+    assert list(probabilities.argmax(axis=1)) == list(y_test[:3])
+
+
+def test_pretrained_refuses_an_unknown_name() -> None:
+    with pytest.raises(ValueError, match="name must be 'mnist'"):
+        pretrained("imagenet")
