@@ -1,11 +1,20 @@
 """Engine speed and memory against SciPy, OpenCV and PyTorch (both layouts), in one run.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/bench_engine.py [--threads 1] [--repeat 7]
+        [--clock wall|cpu]
 
-Every implementation runs with the same thread count (BLAS via threadpoolctl, torch, OpenCV).
+Every implementation runs with the same thread count and in its best configuration for it: NumPy's
+BLAS through threadpoolctl, PyTorch through ``torch.set_num_threads`` (its OpenMP pool too) and in both
+memory layouts (contiguous and channels_last; "vs best torch" takes the faster), OpenCV through
+``cv2.setNumThreads``, SciPy as is (single-threaded). The header prints the thread counts in effect.
 Times are medians of ``--repeat`` runs after one warm-up, in milliseconds; ratios are Kernel Lens'
 time divided by the peer's (below 1 means Kernel Lens is faster). Peers that have no such op
-print "-". PyTorch is optional: without it those columns are "-".
+print "-". PyTorch is optional: without it those columns are "-". ``--clock cpu`` times the process'
+CPU time instead of the wall clock: at one thread it is the same work, but it does not count the
+time the process waits for a core, so it is the steadier measure on a shared machine.
+
+The batched table times the (N, C, H, W) path on the MNIST training shapes of the seed network, and
+compares it per sample with a loop over the same samples one at a time.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,6 +47,8 @@ except ImportError:
     torch = None
 
 Timed = Callable[[], Any] | None
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter
 
 
 def median_ms(fn: Timed, repeat: int) -> float | None:
@@ -45,9 +57,9 @@ def median_ms(fn: Timed, repeat: int) -> float | None:
     fn()
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return 1e3 * statistics.median(times)
 
 
@@ -150,6 +162,43 @@ def transpose_case(x: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
             "scipy": None, "opencv": None, "torch": default, "torch_cl": channels_last}
 
 
+def batched_case(x: np.ndarray, weight: np.ndarray | None, padding: int) -> tuple[Callable[[np.ndarray], Any], Timed,
+                                                                                 Timed]:
+    """(ours on any batch or sample, torch default layout, torch channels_last) for a conv2d or a 2x2 max pool."""
+    if weight is None:
+        def make(convert: Callable[[Any], Any]) -> Callable[[], Any]:
+            tx = convert(x)
+            return lambda: F.max_pool2d(tx, 2)
+        return (lambda a: kl.max_pool2d(a, 2)), *torch_pair(make)
+
+    def make_conv(convert: Callable[[Any], Any]) -> Callable[[], Any]:
+        tx, tw = convert(x), convert(weight)
+        return lambda: F.conv2d(tx, tw, padding=padding)
+    return (lambda a: kl.conv2d(a, weight, padding=padding)), *torch_pair(make_conv)
+
+
+def batched_rows(rng: np.random.Generator, repeat: int) -> list[str]:
+    """The seed network's training shapes, batch 64: the batch at once, and one sample at a time."""
+    rows = []
+    for label, shape, weight_shape, padding in (
+            ("conv2d 64x1x28x28 -> 32 filters 3x3", (64, 1, 28, 28), (32, 1, 3, 3), 0),
+            ("conv2d 64x32x13x13 -> 64 filters 3x3", (64, 32, 13, 13), (64, 32, 3, 3), 0),
+            ("conv2d 64x64x5x5 -> 64 filters 3x3", (64, 64, 5, 5), (64, 64, 3, 3), 0),
+            ("conv2d 64x32x13x13 -> 64 filters 3x3, padding 1", (64, 32, 13, 13), (64, 32, 3, 3), 1),
+            ("max pool 2x2, 64x32x26x26", (64, 32, 26, 26), None, 0),
+            ("max pool 2x2, 64x64x11x11", (64, 64, 11, 11), None, 0)):
+        x = rng.random(shape, dtype=np.float32)
+        weight = None if weight_shape is None else rng.random(weight_shape, dtype=np.float32)
+        ours, *peers = batched_case(x, weight, padding)
+        batch_ms = median_ms(partial(ours, x), repeat)
+        loop_ms = median_ms(partial(lambda fn, batch: [fn(sample) for sample in batch], ours, x), repeat)
+        best_torch = min((t for t in (median_ms(peer, repeat) for peer in peers) if t is not None), default=None)
+        assert batch_ms is not None and loop_ms is not None
+        rows.append(f"| {label} | {fmt(batch_ms)} | {fmt(loop_ms)} | {batch_ms / loop_ms:.2f}x | "
+                    f"{fmt(best_torch)} | {ratio(batch_ms, best_torch)} |")
+    return rows
+
+
 def fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -198,7 +247,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
     rng = np.random.default_rng(0)
     if torch is not None:
         torch.set_num_threads(args.threads)
@@ -227,9 +279,10 @@ def main() -> None:
     with threadpool_limits(args.threads):
         blas = [f"{info['internal_api']} {info['version']} ({info.get('architecture', '?')})"
                 for info in threadpool_info() if info["user_api"] == "blas"]
-        print(f"threads {args.threads}, median of {args.repeat}, float32; BLAS: {', '.join(blas)}; "
-              f"torch {torch.__version__ if torch else 'not installed'}; "
-              f"OpenCV {cv2.__version__ if cv2 else '-'}; NumPy {np.__version__}\n")
+        print(f"threads {args.threads}, median of {args.repeat}, {args.clock} clock, float32; BLAS: {', '.join(blas)}; "
+              f"torch {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else 'not installed'}; "
+              f"OpenCV {cv2.__version__ + f' ({cv2.getNumThreads()} threads)' if cv2 else '-'}; "
+              f"NumPy {np.__version__}\n")
         print("| case | Kernel Lens ms | SciPy ms | OpenCV ms | torch ms | torch CL ms "
               "| vs best torch | vs SciPy | vs OpenCV |")
         print("|---|---|---|---|---|---|---|---|---|")
@@ -239,6 +292,9 @@ def main() -> None:
             print(f"| {case['case']} | {fmt(times['ours'])} | {fmt(times['scipy'])} | {fmt(times['opencv'])} | "
                   f"{fmt(times['torch'])} | {fmt(times['torch_cl'])} | {ratio(times['ours'], best_torch)} | "
                   f"{ratio(times['ours'], times['scipy'])} | {ratio(times['ours'], times['opencv'])} |", flush=True)
+        print("\n| batched (N, C, H, W) | Kernel Lens batch ms | one sample at a time ms | batch / loop "
+              "| best torch ms | vs best torch |\n|---|---|---|---|---|---|")
+        print("\n".join(batched_rows(rng, args.repeat)), flush=True)
         print("\n| frames | batch throughput | seq[-1] latency |\n|---|---|---|")
         print("\n".join(frames_rows(rng, args.repeat)))
         print("\n| memory (tracemalloc) | output | peak during call | extra beyond output |\n|---|---|---|---|")

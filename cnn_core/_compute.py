@@ -10,9 +10,11 @@ import numpy as np
 from cnn_core._checks import FloatArray, Pair
 
 # A tile's column matrix should stay in the L2 cache; measured best near 256 KiB here
-# (see benchmarks/bench_engine.py), flat from 128 KiB to 1 MiB.
+# (see benchmarks/bench_engine.py), flat from 128 KiB to 1 MiB. But each numpy call costs about a
+# microsecond, so a tile is also made big enough that every tap's copy moves MIN_RUN elements:
+# measured 16384 to 32768 best here (below 4096 the call overhead doubles the time of small maps).
 TILE_BYTES = 1 << 18
-MIN_RUN = 8192
+MIN_RUN = 16384
 
 
 def _tile_rows(bytes_per_row: int, total: int, elements_per_row: int) -> int:
@@ -36,11 +38,11 @@ def correlate_batch(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: 
     """Cross-correlate a padded batch ``xp`` (B, C, Hp, Wp) with ``weight`` (F, C, kh, kw): (B, F, oh, ow).
 
     The work goes in tiles: a group of whole samples, or a band of output rows of one large sample. Each
-    tap's inputs are copied into one column matrix (C*kh*kw, rows*width) per sample, which BLAS turns
-    straight into the tile of the output (one stacked product for the group). At stride 1 each tap of a
-    tile is one contiguous run of the flattened input (rows are computed at the padded width, and the
-    extra columns are cut off by a view at the end, never copied); at larger strides each tap is a
-    strided slice.
+    tap's inputs are copied into one column matrix (C*kh*kw, samples*rows*width), which one BLAS product
+    turns into the tile (written straight into the output for a single sample, through a small
+    cache-resident buffer for a group). At stride 1 each tap of a tile is one contiguous run of the
+    flattened input (rows are computed at the padded width, and the extra columns are cut off by a view
+    at the end, never copied); at larger strides each tap is a strided slice.
     """
     batch, channels, _, padded_width = xp.shape
     filters, _, kh, kw = weight.shape
@@ -53,37 +55,42 @@ def correlate_batch(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: 
     flat_weight = np.ascontiguousarray(weight.reshape(filters, taps))
     out = np.empty((batch, filters, oh, width), dtype=xp.dtype)
     sample_bytes = taps * oh * width * xp.itemsize
-    if sample_bytes <= TILE_BYTES:
-        group, rows = max(1, min(batch, TILE_BYTES // sample_bytes)), oh
+    sample_run = channels * oh * width  # what one tap copies per sample
+    if sample_bytes <= TILE_BYTES or sample_run < MIN_RUN:
+        # whole samples, as many as fill the cache budget, and at least enough that each copy is MIN_RUN long
+        group, rows = min(batch, max(1, TILE_BYTES // sample_bytes, -(-MIN_RUN // sample_run))), oh
     else:
         group, rows = 1, _tile_rows(taps * width * xp.itemsize, oh, width)
-    source = np.ascontiguousarray(xp).reshape(batch, channels, -1) if contiguous else xp
-    buffer = np.empty((group, channels, kh, kw, rows, width), dtype=xp.dtype)
+    source = np.ascontiguousarray(xp).reshape(batch, channels, -1).transpose(1, 0, 2) if contiguous else xp
+    buffer = np.empty((channels, kh, kw, group, rows, width), dtype=xp.dtype)
+    product = np.empty((filters, group * rows * width), dtype=xp.dtype) if group > 1 else None
     for n0 in range(0, batch, group):
         samples = min(group, batch - n0)
         for y0 in range(0, oh, rows):
             count = min(rows, oh - y0)
             length = count * width
-            grid = buffer[:samples, :, :, :, :count]
-            cols = buffer.reshape(group, taps, rows * width)[:samples, :, :length]
+            grid = buffer[:, :, :, :samples, :count]
             for i in range(kh):
                 for j in range(kw):
                     if contiguous:
                         start = (y0 + i * dy) * width + j * dx
-                        run = source[n0:n0 + samples, :, start:start + length]
-                        flat = grid[:, :, i, j].reshape(samples, channels, length)
+                        run = source[:, n0:n0 + samples, start:start + length]
+                        flat = grid[:, i, j].reshape(channels, samples, length)
                         flat[..., :run.shape[-1]] = run
                         # the last row of the last tile may run past the input: only dropped columns read it
                         flat[..., run.shape[-1]:] = 0
                     else:
                         top, left = y0 * sy + i * dy, j * dx
-                        grid[:, :, i, j] = xp[n0:n0 + samples, :, top:top + (count - 1) * sy + 1:sy,
-                                              left:left + (ow - 1) * sx + 1:sx]
-            target = out[n0:n0 + samples, :, y0:y0 + count].reshape(samples, filters, length)
-            if samples == 1:
-                np.matmul(flat_weight, cols[0], out=target[0])
+                        grid[:, i, j] = xp[n0:n0 + samples, :, top:top + (count - 1) * sy + 1:sy,
+                                           left:left + (ow - 1) * sx + 1:sx].transpose(1, 0, 2, 3)
+            cols = grid.reshape(taps, samples * length)
+            if product is None:
+                np.matmul(flat_weight, cols, out=out[n0, :, y0:y0 + count].reshape(filters, length))
             else:
-                np.matmul(flat_weight, cols, out=target)
+                tile = product[:, :samples * length]
+                np.matmul(flat_weight, cols, out=tile)
+                out[n0:n0 + samples].reshape(samples, filters, length)[...] = \
+                    tile.reshape(filters, samples, length).transpose(1, 0, 2)
     return out[..., :ow]
 
 
