@@ -80,10 +80,11 @@ def as_image(x: object, name: str = "x") -> tuple[FloatArray, bool]:
     return (out[None] if out.ndim == 2 else out), array.ndim == 2
 
 
-def as_maps(x: object, name: str = "x") -> tuple[FloatArray, int]:
+def as_maps(x: object, name: str = "x", finite: bool = True) -> tuple[FloatArray, int]:
     """Validate an input map or batch; returns it as float (N, C, H, W) and the rank it came in with.
 
     (H, W) is one sample of one channel, (C, H, W) one sample, (N, C, H, W) a batch, as PyTorch reads them.
+    ``finite=False`` skips the NaN/infinity scan, for an input that an engine op has just checked (training).
     """
     array = as_array(x, name)
     if array.ndim not in (2, 3, 4):
@@ -91,7 +92,8 @@ def as_maps(x: object, name: str = "x") -> tuple[FloatArray, int]:
     if 0 in array.shape:
         raise ValueError(f"{name} must not be empty, got shape {array.shape}")
     dtype = compute_dtype(array, name)
-    check_finite(array, name)
+    if finite:
+        check_finite(array, name)
     out = array.astype(dtype, copy=False)
     return out.reshape((1,) * (4 - out.ndim) + out.shape), array.ndim
 

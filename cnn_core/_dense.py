@@ -13,14 +13,25 @@ import numpy as np
 from cnn_core._checks import FloatArray, as_array, as_values
 
 
+def activation_values(name: str, values: FloatArray, slope: float = 0.01) -> FloatArray:
+    """relu, leaky_relu, sigmoid or tanh of an already validated float array (the one formula of each)."""
+    if name == "relu":
+        return np.maximum(values, values.dtype.type(0))
+    if name == "leaky_relu":
+        return np.where(values >= 0, values, values * values.dtype.type(slope))
+    if name == "sigmoid":  # without overflow: exp of a non-positive number only
+        exp = np.exp(-np.abs(values))
+        return np.where(values >= 0, 1 / (1 + exp), exp / (1 + exp)).astype(values.dtype, copy=False)
+    return np.tanh(values)
+
+
 def relu(x: Any) -> FloatArray:
     """max(x, 0) elementwise, on an array of any shape.
 
     >>> relu(np.array([-1.0, 2.0]))
     array([0., 2.])
     """
-    values = as_values(x)
-    return np.maximum(values, values.dtype.type(0))
+    return activation_values("relu", as_values(x))
 
 
 def _slope(negative_slope: object) -> float:
@@ -36,9 +47,7 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> FloatArray:
     >>> leaky_relu(np.array([[-10.0, 3.0]]), 0.1)
     array([[-1.,  3.]])
     """
-    values = as_values(x)
-    slope = values.dtype.type(_slope(negative_slope))
-    return np.where(values >= 0, values, values * slope)
+    return activation_values("leaky_relu", as_values(x), _slope(negative_slope))
 
 
 def sigmoid(x: Any) -> FloatArray:
@@ -47,10 +56,7 @@ def sigmoid(x: Any) -> FloatArray:
     >>> sigmoid(np.zeros(2))
     array([0.5, 0.5])
     """
-    values = as_values(x)
-    exp = np.exp(-np.abs(values))
-    out = np.where(values >= 0, 1 / (1 + exp), exp / (1 + exp))
-    return out.astype(values.dtype, copy=False)
+    return activation_values("sigmoid", as_values(x))
 
 
 def tanh(x: Any) -> FloatArray:
@@ -59,7 +65,7 @@ def tanh(x: Any) -> FloatArray:
     >>> tanh(np.zeros((1, 1)))
     array([[0.]])
     """
-    return np.tanh(as_values(x))
+    return activation_values("tanh", as_values(x))
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> FloatArray:

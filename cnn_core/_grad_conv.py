@@ -13,7 +13,7 @@ import numpy as np
 
 from cnn_core import _compute
 from cnn_core._checks import FloatArray, Pair, as_array, compute_dtype
-from cnn_core._plans import crop_transposed, plan_conv2d, plan_conv_transpose2d
+from cnn_core._plans import ConvPlan, crop_transposed, plan_conv2d, plan_conv_transpose2d
 from cnn_core._windows import pad_input
 from cnn_core.geometry import conv_transpose_output_size
 
@@ -112,20 +112,32 @@ def conv2d_backward(grad_output: Any, x: Any, weight: Any, stride: Any, padding:
     plan = plan_conv2d(x, weight, None, stride, padding, dilation, padding_mode)
     if plan.depthwise:
         raise ValueError(f"weight must be a 4-D (F, C, kh, kw) array, got shape {np.shape(weight)}")
+    batch = plan.padded.shape[0]
+    g = take_grad_output(grad_output, (batch, plan.weight.shape[0], *plan.window.out_shape), plan.rank, False,
+                         plan.padded.dtype)
+    grad_x, grad_weight, grad_bias = planned_conv2d_backward(plan, g)
+    assert grad_x is not None  # asked for
+    return grad_x.reshape(forward_shape((batch, plan.padded.shape[1], *plan.window.in_shape), plan.rank, True)), \
+        grad_weight, grad_bias
+
+
+def planned_conv2d_backward(plan: ConvPlan, g: FloatArray,
+                            need_input: bool = True) -> tuple[FloatArray | None, FloatArray, FloatArray]:
+    """The gradients of a planned (not depthwise) conv2d for ``g`` (N, F, oh, ow): grad_x (N, C, H, W) (None
+    when not ``need_input``, as for a network's first layer), grad_weight and grad_bias."""
     window = plan.window
-    batch, channels, hp, wp = plan.padded.shape
-    filters = plan.weight.shape[0]
-    g = take_grad_output(grad_output, (batch, filters, *window.out_shape), plan.rank, False, plan.padded.dtype)
+    hp, wp = plan.padded.shape[2:]
     grad_weight = weight_gradient(plan.padded, g, window.kernel, window.stride, window.dilation)
+    if not need_input:
+        return None, grad_weight, g.sum(axis=(0, 2, 3))
     # grad_x: the transposed convolution of grad_output with the same weight, (F, C) read as (in, out)
     full = _compute.scatter_transposed(g, plan.weight, window.stride, window.dilation)
     top, _, left, _ = window.pads
-    if padding_mode == "zeros":
+    if plan.padding_mode == "zeros":
         grad_x = np.ascontiguousarray(crop_transposed(full, (top, left), window.in_shape))
     else:
-        grad_x = fold_padding(crop_transposed(full, (0, 0), (hp, wp)), window.pads, padding_mode)
-    shape = (batch, channels, *window.in_shape)
-    return grad_x.reshape(forward_shape(shape, plan.rank, True)), grad_weight, g.sum(axis=(0, 2, 3))
+        grad_x = fold_padding(crop_transposed(full, (0, 0), (hp, wp)), window.pads, plan.padding_mode)
+    return grad_x, grad_weight, g.sum(axis=(0, 2, 3))
 
 
 def conv_transpose2d_backward(grad_output: Any, x: Any, weight: Any, stride: Any, padding: Any,

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core._checks import FloatArray, as_array, as_values, compute_dtype
-from cnn_core._dense import _slope, check_labels, sigmoid, softmax
+from cnn_core._dense import _slope, activation_values, check_labels, softmax
 
 
 def same_shape(grad_output: object, shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatArray:
@@ -23,16 +23,19 @@ def activation_backward(name: str, grad_output: Any, x: Any, negative_slope: flo
     """grad_x of relu, leaky_relu, sigmoid or tanh at the forward input ``x`` (any shape)."""
     slope = _slope(negative_slope) if name == "leaky_relu" else 0.0
     values = as_values(x)
-    g = same_shape(grad_output, values.shape, values.dtype)
+    return activation_gradient(name, same_shape(grad_output, values.shape, values.dtype), values, slope)
+
+
+def activation_gradient(name: str, g: FloatArray, values: FloatArray, slope: float = 0.01) -> FloatArray:
+    """The chain rule through an activation, for validated arrays: ``g * f'(values)`` (relu'(0) = 0)."""
     if name == "relu":
         return np.where(values > 0, g, g.dtype.type(0))
     if name == "leaky_relu":
         return np.where(values > 0, g, g * g.dtype.type(slope))
+    y = activation_values(name, values)
     if name == "sigmoid":
-        s = sigmoid(values)
-        return g * (1 - s) * s
-    y = np.tanh(values)
-    return g * (1 - y * y)  # type: ignore[no-any-return]
+        return g * (1 - y) * y
+    return g * (1 - y * y)
 
 
 def linear_backward(grad_output: Any, x: Any, weight: Any) -> tuple[FloatArray, FloatArray, FloatArray]:

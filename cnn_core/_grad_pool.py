@@ -9,7 +9,7 @@ import numpy as np
 from cnn_core import _compute
 from cnn_core._checks import FloatArray
 from cnn_core._grad_conv import forward_shape, take_grad_output
-from cnn_core._plans import check_upsample, plan_pool, upsample_sources
+from cnn_core._plans import PoolPlan, check_upsample, plan_pool, upsample_sources
 from cnn_core._windows import Window
 
 
@@ -31,17 +31,26 @@ def pool_backward(kind: str, grad_output: Any, x: Any, kernel_size: Any, stride:
                   dilation: Any, ceil_mode: Any, count_include_pad: Any = True) -> FloatArray:
     """grad_x of max_pool2d, avg_pool2d or sum_pool2d; see :mod:`cnn_core.grad`."""
     plan = plan_pool(kind, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad)
+    padded = plan.padded.reshape((1,) * (4 - plan.padded.ndim) + plan.padded.shape)
+    g = take_grad_output(grad_output, (*padded.shape[:2], *plan.window.out_shape), plan.rank, True, padded.dtype)
+    grad_x = planned_pool_backward(kind, plan, g)
+    return grad_x.reshape(forward_shape((*padded.shape[:2], *plan.window.in_shape), plan.rank, True))
+
+
+def planned_pool_backward(kind: str, plan: PoolPlan, g: FloatArray, best: FloatArray | None = None) -> FloatArray:
+    """grad_x (N, C, H, W) of a planned pool for ``g`` (N, C, oh, ow); ``best`` is the max pool's forward
+    result when the caller kept it (else it is recomputed)."""
     window = plan.window
     padded = plan.padded.reshape((1,) * (4 - plan.padded.ndim) + plan.padded.shape)
-    shape4 = (*padded.shape[:2], *window.out_shape)
-    g = take_grad_output(grad_output, shape4, plan.rank, True, padded.dtype)
     grad_padded = np.zeros(padded.shape, dtype=padded.dtype)
     taps = _taps(window)
     overlapping = any(step < span for step, span in zip(window.stride, window.span, strict=True))
     if kind == "max":
         # the forward's maximum of each window; the first tap (row-major) equal to it wins, as in PyTorch
-        best = _compute.reduce_windows(padded, window.kernel, window.stride, window.dilation, window.out_shape,
-                                       np.maximum)
+        if best is None:
+            best = _compute.reduce_windows(padded, window.kernel, window.stride, window.dilation, window.out_shape,
+                                           np.maximum)
+        best = best.reshape(g.shape)
         free = np.ones(best.shape, dtype=bool)  # windows whose maximum has not been found yet
         hit = np.empty(best.shape, dtype=bool)
         for number, (rows, cols) in enumerate(taps):
@@ -62,8 +71,7 @@ def pool_backward(kind: str, grad_output: Any, x: Any, kernel_size: Any, stride:
                 grad_padded[..., rows, cols] += share
             else:
                 grad_padded[..., rows, cols] = share
-    return _crop(grad_padded, window).reshape(forward_shape((*padded.shape[:2], *window.in_shape), plan.rank,
-                                                            True))
+    return _crop(grad_padded, window)
 
 
 def _bilinear_matrix(n: int, scale: int, align_corners: bool, dtype: np.dtype[Any]) -> FloatArray:

@@ -13,7 +13,11 @@ import numpy as np
 
 from cnn_core import geometry, grad, ops
 from cnn_core._checks import FloatArray, is_int, to_pair
-from cnn_core._plans import check_upsample
+from cnn_core._dense import activation_values
+from cnn_core._grad_conv import planned_conv2d_backward
+from cnn_core._grad_dense import activation_gradient
+from cnn_core._grad_pool import planned_pool_backward
+from cnn_core._plans import check_upsample, plan_conv2d, plan_pool
 from cnn_core.kernels import get_kernel
 
 LAYER_TYPES = ("conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d",
@@ -234,10 +238,7 @@ def activate(values: FloatArray, name: str | None, slope: float = 0.01) -> Float
         return values
     if name == "softmax":
         return ops.softmax(values, axis=1)
-    if name == "leaky_relu":
-        return ops.leaky_relu(values, slope)
-    result: FloatArray = {"relu": ops.relu, "sigmoid": ops.sigmoid, "tanh": ops.tanh}[name](values)
-    return result
+    return activation_values(name, values, slope)
 
 
 def _activation_backward(grad_output: FloatArray, before: FloatArray, after: FloatArray, name: str | None,
@@ -246,10 +247,7 @@ def _activation_backward(grad_output: FloatArray, before: FloatArray, after: Flo
         return grad_output
     if name == "softmax":  # the Jacobian of softmax along the class axis, applied to grad_output
         return after * (grad_output - (grad_output * after).sum(axis=1, keepdims=True))  # type: ignore[no-any-return]
-    if name == "leaky_relu":
-        return grad.leaky_relu_backward(grad_output, before, slope)
-    function = {"relu": grad.relu_backward, "sigmoid": grad.sigmoid_backward, "tanh": grad.tanh_backward}[name]
-    return function(grad_output, before)
+    return activation_gradient(name, grad_output, before, slope)
 
 
 @dataclass
@@ -268,8 +266,10 @@ def forward(layer: Layer, x: FloatArray, training: bool, rng: np.random.Generato
     spec, kind, arrays = layer.options, layer.kind, layer.arrays
     slope = float(spec.get("negative_slope", 0.01))
     cache = Cache(x)
-    if kind == "conv2d":
-        before = ops.conv2d(x, arrays["kernel"], arrays.get("bias"), **_conv_options(spec))
+    if kind == "conv2d":  # planned once: the backward pass reuses the padded input
+        plan = plan_conv2d(x, arrays["kernel"], arrays.get("bias"), **_conv_options(spec), checked_input=True)
+        before = ops._conv2d_maps(plan)
+        cache.extra = plan
     elif kind == "conv_transpose2d":
         before = ops.conv_transpose2d(x, arrays["kernel"], arrays.get("bias"), option(spec, ("strides", "stride"), 1),
                                       option(spec, ("padding",), 0), option(spec, ("output_padding",), 0),
@@ -278,7 +278,10 @@ def forward(layer: Layer, x: FloatArray, training: bool, rng: np.random.Generato
         before = ops.linear(x, arrays["kernel"].T, arrays["bias"])  # Keras keeps the kernel as (in, units)
     elif kind in POOLS:
         size, stride, padding = _pool_options(spec)
-        return getattr(ops, kind)(x, size, stride, padding), cache
+        pool = plan_pool(kind[:3], x, size, stride, padding, 1, False, checked_input=True)
+        out = ops._pool(kind[:3], pool)
+        cache.extra = (pool, out)
+        return out, cache
     elif kind == "upsample":
         return ops.upsample(x, option(spec, ("size", "scale_factor"), 2),
                             option(spec, ("interpolation", "mode"), "nearest")), cache
@@ -330,9 +333,10 @@ def _batch_norm(layer: Layer, x: FloatArray, training: bool, cache: Cache) -> tu
     return normal * gamma.reshape(shape) + beta.reshape(shape), cache
 
 
-def backward(layer: Layer, grad_output: FloatArray, cache: Cache,
-             fold_softmax: bool = False) -> tuple[FloatArray, dict[str, FloatArray]]:
-    """The gradients of the loss for the layer's input and for each trainable array, from ``grad_output``."""
+def backward(layer: Layer, grad_output: FloatArray, cache: Cache, fold_softmax: bool = False,
+             need_input: bool = True) -> tuple[FloatArray | None, dict[str, FloatArray]]:
+    """The gradients of the loss for the layer's input (None for a conv2d without ``need_input``, as the
+    first layer of a network) and for each trainable array, from ``grad_output``."""
     spec, kind, arrays, x = layer.options, layer.kind, layer.arrays, cache.x
     slope = float(spec.get("negative_slope", 0.01))
     if kind in ("conv2d", "conv_transpose2d", "dense", "activation"):
@@ -342,8 +346,7 @@ def backward(layer: Layer, grad_output: FloatArray, cache: Cache,
         assert cache.before is not None and cache.after is not None  # set by forward
         grad_output = _activation_backward(grad_output, cache.before, cache.after, name, slope)
     if kind == "conv2d":
-        kernel = arrays["kernel"]
-        gx, gw, gb = grad.conv2d_backward(grad_output, x, kernel, padding_mode="zeros", **_conv_options(spec))
+        gx, gw, gb = planned_conv2d_backward(cache.extra, grad_output, need_input)
         return gx, _named(layer, gw, gb)
     if kind == "conv_transpose2d":
         gx, gw, gb = grad.conv_transpose2d_backward(
@@ -354,8 +357,8 @@ def backward(layer: Layer, grad_output: FloatArray, cache: Cache,
         gx, gw_t, gb = grad.linear_backward(grad_output, x, arrays["kernel"].T.astype(x.dtype, copy=False))
         return gx, _named(layer, gw_t.T, gb)
     if kind in POOLS:
-        size, stride, padding = _pool_options(spec)
-        return getattr(grad, f"{kind}_backward")(grad_output, x, size, stride, padding), {}
+        pool, out = cache.extra
+        return planned_pool_backward(kind[:3], pool, grad_output, out), {}
     if kind == "upsample":
         return grad.upsample_backward(grad_output, x, option(spec, ("size", "scale_factor"), 2),
                                       option(spec, ("interpolation", "mode"), "nearest")), {}

@@ -36,6 +36,7 @@ class ConvPlan:
     depthwise: bool
     samples: int  # N
     rank: int  # 2, 3 or 4: the rank x came in with
+    padding_mode: str = "zeros"
 
     @property
     def was_2d(self) -> bool:
@@ -65,16 +66,17 @@ def _stack(maps: FloatArray, depthwise: bool) -> FloatArray:
 
 
 def plan_conv2d(x: object, weight: object, bias: object = None, stride: object = 1, padding: object = 0,
-                dilation: object = 1, padding_mode: object = "zeros") -> ConvPlan:
-    """Validate conv2d's arguments and pad the input once."""
-    maps, rank = as_maps(x)
+                dilation: object = 1, padding_mode: object = "zeros", checked_input: bool = False) -> ConvPlan:
+    """Validate conv2d's arguments and pad the input once (``checked_input``: x is an engine op's own
+    output, already scanned for NaN and infinity)."""
+    maps, rank = as_maps(x, finite=not checked_input)
     mode = check_padding_mode(padding_mode)
     kernel, depthwise = _weight_for(maps, weight, channel_axis=1)
     window = conv_window(maps.shape[2:], kernel.shape[2:], stride, padding, dilation)
     outputs = maps.shape[1] if depthwise else kernel.shape[0]
     bias_vector = as_bias(bias, outputs, maps.dtype, allow_scalar=depthwise)
     padded = pad_input(_stack(maps, depthwise), window.pads, mode)
-    return ConvPlan(padded, kernel, bias_vector, window, depthwise, maps.shape[0], rank)
+    return ConvPlan(padded, kernel, bias_vector, window, depthwise, maps.shape[0], rank, mode)
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,9 @@ class PoolPlan:
 
 
 def plan_pool(kind: str, x: object, kernel_size: object, stride: object, padding: object, dilation: object,
-              ceil_mode: object, count_include_pad: object = True) -> PoolPlan:
+              ceil_mode: object, count_include_pad: object = True, checked_input: bool = False) -> PoolPlan:
     """Validate a pool's arguments and pad the input with -inf (max) or zeros (avg, sum)."""
-    maps, rank = as_maps(x)
+    maps, rank = as_maps(x, finite=not checked_input)
     ceil = check_bool(ceil_mode, "ceil_mode")
     include = check_bool(count_include_pad, "count_include_pad")
     window, declared = pool_window(maps.shape[2:], kernel_size, stride, padding, dilation, ceil)

@@ -139,8 +139,11 @@ class Chain:
         last = len(self.layers) - 1
         for index in range(last, -1, -1):
             layer = self.layers[index]
-            current, named = _layers.backward(layer, current, caches[index], fold_softmax=index == last)
+            gradient, named = _layers.backward(layer, current, caches[index], index == last, need_input=index > 0)
             grads.append([named[name] for name in layer.trainable])
+            if gradient is None:  # the first layer's input needs no gradient
+                break
+            current = gradient
         return [array for layer_grads in reversed(grads) for array in layer_grads]
 
     def trainable_arrays(self) -> list[FloatArray]:

@@ -15,6 +15,7 @@ from cnn_core import _compute
 from cnn_core._checks import FloatArray, check_result, from_batch
 from cnn_core._dense import cross_entropy, dropout, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, tanh
 from cnn_core._plans import (
+    ConvPlan,
     PoolPlan,
     check_upsample,
     crop_transposed,
@@ -28,8 +29,6 @@ __all__ = [
     "avg_pool2d", "conv2d", "conv_transpose2d", "cross_entropy", "dropout", "leaky_relu", "linear", "log_softmax",
     "max_pool2d", "relu", "sigmoid", "softmax", "sum_pool2d", "tanh", "upsample",
 ]
-# frames still reach these through ops until they import cnn_core._plans themselves
-_PLANS = (check_upsample, crop_transposed, plan_conv2d, plan_conv_transpose2d, plan_pool, upsample_sources)
 
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
@@ -62,6 +61,11 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
            [20., 24.]])
     """
     plan = plan_conv2d(x, weight, bias, stride, padding, dilation, padding_mode)
+    return from_batch(_conv2d_maps(plan), plan.rank, plan.depthwise)
+
+
+def _conv2d_maps(plan: ConvPlan) -> FloatArray:
+    """conv2d of a validated plan as (N, outputs, oh, ow), overflow refused (shared with training)."""
     window = plan.window
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_result, not warned
         result = _compute.correlate_batch(plan.padded, plan.weight, window.stride, window.dilation,
@@ -70,7 +74,7 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
         maps = result.reshape(plan.samples, -1, *window.out_shape)
         if plan.bias.any():
             maps += plan.bias[:, None, None]
-    return from_batch(check_result(maps, "conv2d"), plan.rank, plan.depthwise)
+    return check_result(maps, "conv2d")
 
 
 def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
