@@ -239,7 +239,8 @@ def fit(chain: Chain, x: object, y: object, epochs: object = 1, batch_size: obje
             break
         if history.stopped_early:
             break
-    if stopper is not None and stopper.restore and stopper.best_weights is not None:
-        chain.set_weights(stopper.best_weights)
+    if stopper is not None:
         history.best_epoch = stopper.best_epoch
+        if stopper.restore and stopper.best_weights is not None:
+            chain.set_weights(stopper.best_weights)
     return history
