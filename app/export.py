@@ -86,6 +86,16 @@ def _torch_layer(layer: Layer, in_shape: tuple[int, ...]) -> list[str]:
         assert layer.weight is not None and layer.bias is not None
         lines.append(f"with_weights(nn.Linear({layer.weight.shape[0]}, {layer.weight.shape[1]}), "
                      f"{_literal(layer.weight.T)}, {_literal(layer.bias)}),")
+    elif kind == "dropout":
+        lines.append(f"nn.Dropout({float(layer.options.get('rate', 0.5))}),  # identity outside training")
+    elif kind == "batch_norm":
+        arrays = layer.arrays
+        module = "nn.BatchNorm2d" if len(layer.output_shape) == 3 else "nn.BatchNorm1d"
+        # Keras' momentum m keeps m of the old average; PyTorch's momentum is the share of the new batch
+        lines.append(f"batch_norm({module}({layer.output_shape[0]}, eps={float(layer.options.get('epsilon', 1e-3))}, "
+                     f"momentum={1 - float(layer.options.get('momentum', 0.99)):.6g}), "
+                     f"{_literal(arrays['gamma'])}, {_literal(arrays['beta'])}, {_literal(arrays['moving_mean'])}, "
+                     f"{_literal(arrays['moving_variance'])}),")
     activation = layer.options.get("activation", "relu" if kind == "activation" else None)
     if activation not in (None, "linear"):
         lines.append(f"{TORCH_ACTIVATIONS[activation]},")
@@ -125,6 +135,13 @@ def pytorch_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
         "    return layer",
         "",
         "",
+        "def batch_norm(layer, gamma, beta, mean, variance):",
+        "    layer = with_weights(layer, gamma, beta)",
+        "    layer.running_mean = torch.tensor(mean, dtype=torch.float64)",
+        "    layer.running_var = torch.tensor(variance, dtype=torch.float64)",
+        "    return layer",
+        "",
+        "",
         "class Magnitude(nn.Module):",
         "    def forward(self, x):",
         "        return torch.sqrt((x * x).sum(dim=1, keepdim=True))",
@@ -133,7 +150,7 @@ def pytorch_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
 
         "model = nn.Sequential(",
         *body,
-        ")",
+        ").eval()  # dropout off, batch norm on its moving averages: as Kernel Lens runs a chain",
         *_input_lines(image, input_url),
         "with torch.no_grad():",
         "    outputs = []",
@@ -218,6 +235,17 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             lines.append("model_layers.append(layers.Lambda(lambda t: keras.ops.sqrt(keras.ops.sum(t * t, axis=-1, "
                          "keepdims=True))))")
             lines.append("weights.append(None)")
+        elif layer.kind == "dropout":
+            lines.append(f"model_layers.append(layers.Dropout({float(layer.options.get('rate', 0.5))}))")
+            lines.append("weights.append(None)")
+        elif layer.kind == "batch_norm":
+            arrays = layer.arrays
+            lines.append(f"model_layers.append(layers.BatchNormalization("
+                         f"momentum={float(layer.options.get('momentum', 0.99))}, "
+                         f"epsilon={float(layer.options.get('epsilon', 1e-3))}))")
+            values = ", ".join(f"np.array({_literal(arrays[name])})"
+                               for name in ("gamma", "beta", "moving_mean", "moving_variance"))
+            lines.append(f"weights.append([{values}])")
         else:
             lines.append(f"# {layer.name}: a sum pool has no Keras layer: AveragePooling2D times the window area")
             size = _pair(_option(layer, ("pool_size", "kernel_size"), 2))
