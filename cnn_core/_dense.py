@@ -68,6 +68,18 @@ def tanh(x: Any) -> FloatArray:
     return activation_values("tanh", as_values(x))
 
 
+def check_linear(x: object, weight: object) -> tuple[FloatArray, FloatArray]:
+    """x (in,) or (N, in) and weight (out, in), validated, the weight in x's compute dtype."""
+    values = as_values(x)
+    if values.ndim not in (1, 2):
+        raise ValueError(f"x must be a (in,) or (N, in) array, got shape {values.shape}")
+    matrix = as_values(weight, "weight").astype(values.dtype, copy=False)
+    if matrix.ndim != 2 or matrix.shape[1] != values.shape[-1]:
+        raise ValueError(f"weight must be (out, in) with in = {values.shape[-1]} (the last axis of x), "
+                         f"got shape {matrix.shape}")
+    return values, matrix
+
+
 def linear(x: Any, weight: Any, bias: Any = None) -> FloatArray:
     """``x @ weight.T + bias``, as ``torch.nn.functional.linear``.
 
@@ -89,13 +101,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> FloatArray:
     >>> linear(np.array([1.0, 2.0]), np.array([[1.0, 1.0], [0.0, 2.0]]), np.array([0.5, 0.0]))
     array([3.5, 4. ])
     """
-    values = as_values(x)
-    if values.ndim not in (1, 2):
-        raise ValueError(f"x must be a (in,) or (N, in) array, got shape {values.shape}")
-    matrix = as_values(weight, "weight").astype(values.dtype, copy=False)
-    if matrix.ndim != 2 or matrix.shape[1] != values.shape[-1]:
-        raise ValueError(f"weight must be (out, in) with in = {values.shape[-1]} (the last axis of x), "
-                         f"got shape {matrix.shape}")
+    values, matrix = check_linear(x, weight)
     out = values @ matrix.T
     if bias is not None:
         vector = as_values(bias, "bias").astype(values.dtype, copy=False)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core._checks import FloatArray, as_array, as_values, compute_dtype
-from cnn_core._dense import _slope, activation_values, check_labels, softmax
+from cnn_core._dense import _slope, activation_values, check_labels, check_linear, softmax
 
 
 def same_shape(grad_output: object, shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatArray:
@@ -40,13 +40,7 @@ def activation_gradient(name: str, g: FloatArray, values: FloatArray, slope: flo
 
 def linear_backward(grad_output: Any, x: Any, weight: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(grad_x, grad_weight, grad_bias) of linear; see :func:`cnn_core.grad.linear_backward`."""
-    values = as_values(x)
-    if values.ndim not in (1, 2):
-        raise ValueError(f"x must be a (in,) or (N, in) array, got shape {values.shape}")
-    matrix = as_values(weight, "weight").astype(values.dtype, copy=False)
-    if matrix.ndim != 2 or matrix.shape[1] != values.shape[-1]:
-        raise ValueError(f"weight must be (out, in) with in = {values.shape[-1]} (the last axis of x), "
-                         f"got shape {matrix.shape}")
+    values, matrix = check_linear(x, weight)
     g = same_shape(grad_output, (*values.shape[:-1], matrix.shape[0]), values.dtype)
     if values.ndim == 1:
         return g @ matrix, np.outer(g, values), g.copy()
