@@ -53,7 +53,6 @@ def correlate_batch(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: 
     width = padded_width if contiguous else ow
     taps = channels * kh * kw
     flat_weight = np.ascontiguousarray(weight.reshape(filters, taps))
-    out = np.empty((batch, filters, oh, width), dtype=xp.dtype)
     sample_bytes = taps * oh * width * xp.itemsize
     sample_run = channels * oh * width  # what one tap copies per sample
     if sample_bytes <= TILE_BYTES or sample_run < MIN_RUN:
@@ -61,6 +60,9 @@ def correlate_batch(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: 
         group, rows = min(batch, max(1, TILE_BYTES // sample_bytes, -(-MIN_RUN // sample_run))), oh
     else:
         group, rows = 1, _tile_rows(taps * width * xp.itemsize, oh, width)
+    # one sample: BLAS writes rows at the computed width, cut by a view at the end; a group is copied out
+    # of its product buffer anyway, so that copy leaves the extra columns behind (a contiguous result)
+    out = np.empty((batch, filters, oh, width if group == 1 else ow), dtype=xp.dtype)
     source = np.ascontiguousarray(xp).reshape(batch, channels, -1).transpose(1, 0, 2) if contiguous else xp
     buffer = np.empty((channels, kh, kw, group, rows, width), dtype=xp.dtype)
     product = np.empty((filters, group * rows * width), dtype=xp.dtype) if group > 1 else None
@@ -89,8 +91,7 @@ def correlate_batch(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: 
             else:
                 tile = product[:, :samples * length]
                 np.matmul(flat_weight, cols, out=tile)
-                out[n0:n0 + samples].reshape(samples, filters, length)[...] = \
-                    tile.reshape(filters, samples, length).transpose(1, 0, 2)
+                out[n0:n0 + samples] = tile.reshape(filters, samples, oh, width)[..., :ow].transpose(1, 0, 2, 3)
     return out[..., :ow]
 
 
@@ -100,7 +101,9 @@ def scatter_transposed(x: FloatArray, weight: FloatArray, stride: Pair, dilation
     Returns the full canvas (B, F, (H-1)*sy + dy*(kh-1) + 1, (W-1)*sx + dx*(kw-1) + 1). Each tile of
     input rows makes its per-tap planes with one BLAS product. A tap lands on one stride phase of the
     output (rows ``ky*dy mod sy``, columns ``kx*dx mod sx``) as a contiguous block, so planes are added
-    into per-phase canvases, which are interleaved into the output once at the end.
+    into per-phase canvases, which are interleaved into the output once at the end. At stride 1, when
+    there are enough outputs per input channel, it is instead :func:`correlate_batch` of the padded input
+    with the flipped kernel.
     """
     batch, channels, height, width = x.shape
     _, filters, kh, kw = weight.shape
