@@ -1,5 +1,6 @@
 // Composition root: wires state, api, stream, player, controls, kernel editor and painters.
 
+import { captionFor } from "./caption.js";
 import { ApiError, jobStatus, openLayerRun, runChain, spectral, startGif, uploadImage } from "./api.js";
 import { drawChainEditor, drawChainStage } from "./chain-view.js";
 import { LESSONS } from "./lessons.js";
@@ -33,6 +34,7 @@ let partialTimer = null;
 let chain = null;
 let lastChain = "";
 let pendingStep = null; // a lesson's step, sought once its layer is open
+let coldStart = false; // opened without a link: play the first run row by row, unasked
 
 function status(message, isError = false) {
   $("status").textContent = message;
@@ -130,6 +132,19 @@ function showRun(described) {
   stage.inputChannel = 0;
   editor.render(getState(), run);
   status(`${run.op}: ${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ${run.frame_count.toLocaleString()} steps`);
+  showCaption();
+}
+
+function showCaption() {
+  $("caption").textContent = captionFor(run, getState(), player.playing);
+}
+
+/** Play row by row (about 20 output rows a second), so a whole map fills in seconds, not hours. */
+function playRows() {
+  if (!run) return;
+  setSpeed(Math.log10(Math.max(getState().speed, run.geometry.out_shape[1] * 20)));
+  $("speed").value = String(Math.log10(getState().speed));
+  player.play(getState().speed);
 }
 
 // --- the stream ---------------------------------------------------------------------------------
@@ -139,10 +154,15 @@ stream.addEventListener("opened", (event) => {
     stream.seek(Math.min(pendingStep, run.frame_count - 1));
     pendingStep = null;
   } else if (event.detail.position < 0) stream.seek(Math.max(0, Math.min(getState().step, run.frame_count - 1)));
+  if (coldStart && run.frame_count > 1) {
+    coldStart = false;
+    playRows();
+  }
 });
 stream.addEventListener("state", (event) => {
   $("play").textContent = event.detail.playing ? "❚❚" : "▶";
   $("play").setAttribute("aria-label", event.detail.playing ? "Pause" : "Play");
+  showCaption();
 });
 stream.addEventListener("error", (event) => {
   const source = getState().source;
@@ -376,11 +396,7 @@ $("row-back").addEventListener("click", () => { player.pause(); stream.stepRows(
 $("to-start").addEventListener("click", () => { player.pause(); stream.seek(0); });
 $("to-end").addEventListener("click", () => { player.pause(); stream.seek(run ? run.frame_count - 1 : 0); });
 $("fill-all").addEventListener("click", () => { player.pause(); stream.seek(run ? run.frame_count - 1 : 0); });
-$("fill-rows").addEventListener("click", () => {
-  if (!run) return;
-  const rowLength = run.geometry.out_shape[1];
-  player.play(Math.max(getState().speed, rowLength * 20)); // about 20 rows a second
-});
+$("fill-rows").addEventListener("click", playRows);
 $("scrub").addEventListener("input", () => { player.pause(); stream.seek(Number($("scrub").value)); });
 
 function setSpeed(exponent) {
@@ -459,6 +475,7 @@ $("matrix-dialog").addEventListener("close", () => {
 
 // --- start: a shared link's settings, or the first sample ---------------------------------------
 const fromLink = fromHash(location.hash);
+coldStart = Object.keys(fromLink).length === 0;
 const firstSample = initial.samples[0];
 update({
   ...DEFAULTS,

@@ -2,6 +2,7 @@
 // It paints with render/stage.js and reports clicks and hovers; the server decides what they mean.
 
 import { region } from "./api.js";
+import { drawLoupe } from "./render/loupe.js";
 import { cellAt, drawInput, drawOutput, layout, NUMBERS_FROM } from "./render/stage.js";
 
 const COLORS_LIGHT = { accent: "#f59e0b", accentFill: "rgba(245,158,11,0.18)", winner: "#db2777", hatch: "rgba(60,70,90,0.55)",
@@ -34,6 +35,7 @@ export class StageView extends EventTarget {
     this.center = [0.5, 0.5];
     this.dark = matchMedia("(prefers-color-scheme: dark)");
     this.pending = false;
+    this.loupe = null; // where the loupe was last painted (css px on the input canvas), or null
     new ResizeObserver(() => this.paint()).observe(this.input.parentElement);
     for (const canvas of [this.input, this.output]) this.interact(canvas);
   }
@@ -123,12 +125,23 @@ export class StageView extends EventTarget {
       image: this.images.input, padded: this.shapes().padded, pads: this.run.geometry.pads, frame,
       op: this.run.op, values: this.values.input, colors,
     });
+    this.loupe = views.input.scale < NUMBERS_FROM ? drawLoupe(this.input.getContext("2d"), {
+      width: views.sizes.input.width, height: views.sizes.input.height, view: views.input, image: this.images.input,
+      padded: this.shapes().padded, pads: this.run.geometry.pads, frame, channel: this.inputChannel ?? 0,
+      channelName: this.channelName(), colors,
+    }) : null;
     drawOutput(this.output.getContext("2d"), {
       width: views.sizes.output.width, height: views.sizes.output.height, dpr, view: views.output,
       image: this.images.output, shape: this.run.geometry.out_shape, reveal: this.reveal ?? { kind: "none" },
       frame, values: this.values.output, colors,
     });
     if (withNumbers) this.fetchNumbers(views);
+  }
+
+  /** The name of the input channel whose numbers the loupe writes ("R", "gray"), or "" for a typed matrix. */
+  channelName() {
+    if (this.run.source_kind !== "image") return "";
+    return this.run.input_shape[0] === 3 ? ["R", "G", "B"][this.inputChannel ?? 0] : "gray";
   }
 
   /** When cells are big enough, ask the server for the numbers of the visible ones (debounced). */

@@ -28,7 +28,9 @@ def photo_bytes() -> bytes:
 
 
 def open_page(page: Page, hash_state: dict[str, object] | None = None) -> None:
-    page.goto("/" + ("#" + quote(json.dumps(hash_state)) if hash_state else ""))
+    """Open the page still, at step 1 (a link never autoplays; the cold start is tested in test_stage.py)."""
+    hash_state = hash_state or {"step": 0}
+    page.goto("/#" + quote(json.dumps(hash_state)))
     expect(page.locator("#counter")).to_have_text(re.compile(r"^step [1-9][\d,]* of [\d,]+$"), timeout=15_000)
 
 
