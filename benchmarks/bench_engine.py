@@ -7,7 +7,8 @@ Every implementation runs with the same thread count and in its best configurati
 BLAS through threadpoolctl, PyTorch through ``torch.set_num_threads`` (its OpenMP pool too) and in both
 memory layouts (contiguous and channels_last; "vs best torch" takes the faster), OpenCV through
 ``cv2.setNumThreads``, SciPy as is (single-threaded). The header prints the thread counts in effect.
-Times are medians of ``--repeat`` runs after one warm-up, in milliseconds; ratios are Kernel Lens'
+Times are medians of ``--repeat`` runs after one warm-up, in milliseconds, the peers of a case timed
+in turns (one run each per round) so that they share the machine's load alike; ratios are Kernel Lens'
 time divided by the peer's (below 1 means Kernel Lens is faster). Peers that have no such op
 print "-". PyTorch is optional: without it those columns are "-". ``--clock cpu`` times the process'
 CPU time instead of the wall clock: at one thread it is the same work, but it does not count the
@@ -61,6 +62,21 @@ def median_ms(fn: Timed, repeat: int) -> float | None:
         fn()
         times.append(clock() - start)
     return 1e3 * statistics.median(times)
+
+
+def interleaved_ms(fns: dict[str, Timed], repeat: int) -> dict[str, float | None]:
+    """Median ms of each function, timed in turns (one run of each per round, after one warm-up each),
+    so that a change in the machine's load falls on every peer alike instead of on whoever ran then."""
+    present = {key: fn for key, fn in fns.items() if fn is not None}
+    for fn in present.values():
+        fn()
+    times: dict[str, list[float]] = {key: [] for key in present}
+    for _ in range(repeat):
+        for key, fn in present.items():
+            start = clock()
+            fn()
+            times[key].append(clock() - start)
+    return {key: 1e3 * statistics.median(times[key]) if key in times else None for key in fns}
 
 
 def dilated(weight: np.ndarray, dilation: int) -> np.ndarray:
@@ -190,9 +206,10 @@ def batched_rows(rng: np.random.Generator, repeat: int) -> list[str]:
         x = rng.random(shape, dtype=np.float32)
         weight = None if weight_shape is None else rng.random(weight_shape, dtype=np.float32)
         ours, *peers = batched_case(x, weight, padding)
-        batch_ms = median_ms(partial(ours, x), repeat)
-        loop_ms = median_ms(partial(lambda fn, batch: [fn(sample) for sample in batch], ours, x), repeat)
-        best_torch = min((t for t in (median_ms(peer, repeat) for peer in peers) if t is not None), default=None)
+        times = interleaved_ms({"batch": partial(ours, x), "torch": peers[0], "torch_cl": peers[1],
+                                "loop": partial(lambda fn, batch: [fn(sample) for sample in batch], ours, x)}, repeat)
+        batch_ms, loop_ms = times["batch"], times["loop"]
+        best_torch = min((t for t in (times["torch"], times["torch_cl"]) if t is not None), default=None)
         assert batch_ms is not None and loop_ms is not None
         rows.append(f"| {label} | {fmt(batch_ms)} | {fmt(loop_ms)} | {batch_ms / loop_ms:.2f}x | "
                     f"{fmt(best_torch)} | {ratio(batch_ms, best_torch)} |")
@@ -287,7 +304,8 @@ def main() -> None:
               "| vs best torch | vs SciPy | vs OpenCV |")
         print("|---|---|---|---|---|---|---|---|---|")
         for case in cases:
-            times = {key: median_ms(case[key], args.repeat) for key in ("ours", "scipy", "opencv", "torch", "torch_cl")}
+            times = interleaved_ms({key: case[key] for key in ("ours", "scipy", "opencv", "torch", "torch_cl")},
+                                   args.repeat)
             best_torch = min((t for t in (times["torch"], times["torch_cl"]) if t is not None), default=None)
             print(f"| {case['case']} | {fmt(times['ours'])} | {fmt(times['scipy'])} | {fmt(times['opencv'])} | "
                   f"{fmt(times['torch'])} | {fmt(times['torch_cl'])} | {ratio(times['ours'], best_torch)} | "
