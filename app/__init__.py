@@ -1,3 +1,3 @@
 """Kernel Lens' web app: a FastAPI server around the cnn_core engine."""
 
-__version__ = "0.1.0"
+from cnn_core import __version__ as __version__  # the one version number (pyproject.toml reads it there too)

@@ -35,7 +35,7 @@ from cnn_core.ops import (
     upsample,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version number: pyproject.toml and app.__version__ read it here
 
 __all__ = [
     "__version__",
