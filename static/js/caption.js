@@ -2,9 +2,9 @@
 
 const POOL_WORDS = { max_pool2d: "keeps the largest value", avg_pool2d: "keeps the average", sum_pool2d: "keeps the sum" };
 
-function kernelName(state) {
+function kernelWindow(state, size) {
   const kernel = state.filters[state.filterIndex]?.kernel ?? state.filters[0].kernel;
-  return kernel.name ? kernel.name.replaceAll("_", " ") : "your kernel";
+  return kernel.name ? `A ${size} ${kernel.name.replaceAll("_", " ")} window` : `A ${size} window (your kernel)`;
 }
 
 function what(run, state) {
@@ -13,7 +13,7 @@ function what(run, state) {
   const picture = run.source_kind === "image" ? "picture" : "matrix";
   switch (run.op) {
     case "conv2d":
-      return `A ${size} ${kernelName(state)} window slides over the ${picture}: each output pixel sums its products`;
+      return `${kernelWindow(state, size)} slides over the ${picture}: each output pixel sums its products`;
     case "max_pool2d": case "avg_pool2d": case "sum_pool2d":
       return `Each ${size} window of the ${picture} ${POOL_WORDS[run.op]}`;
     case "upsample":

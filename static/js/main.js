@@ -9,6 +9,8 @@ import { KernelEditor } from "./kernel-editor.js";
 import { Player } from "./player.js";
 import { drawCalc, describeFrame } from "./render/calc.js";
 import { formatNumber } from "./render/colors.js";
+import { TextFitter } from "./fit-text.js";
+import { bindPresentation } from "./present.js";
 import { drawLegend } from "./render/legend.js";
 import { buildChainRequest, buildRequest } from "./request.js";
 import { StageView } from "./stage-view.js";
@@ -41,6 +43,8 @@ function status(message, isError = false) {
   $("status").classList.toggle("error-state", isError);
 }
 
+const calcFitter = new TextFitter($("calc-body"), { min: 9, max: 40 });
+bindPresentation(document, (on) => calcFitter.setMax(on ? 64 : 40));
 const editor = new KernelEditor(document, initial.kernels, update, status);
 const player = new Player(stream, paintFrame);
 window.kernelLens = { getState, player, stage, firstMapAt: null }; // for benchmarks and tests: read-only handles
@@ -99,6 +103,7 @@ function paintFrame(current, peek) {
   stage.setFrame(frame, revealFor(frame, map));
   const shown = peek ? current : frame;
   drawCalc($("calc-body"), shown, run, initial.palettes, map);
+  calcFitter.fit(`${run.run_id}:${$("calc-body").getElementsByTagName("span").length}`);
   $("calc-title").textContent = peek ? "Hovered step" : `Step ${(shown.index + 1).toLocaleString()}`;
   $("calc-where").textContent = describeFrame(shown);
   $("counter").textContent = `step ${(frame.index + 1).toLocaleString()} of ${run.frame_count.toLocaleString()}`;
@@ -419,6 +424,8 @@ document.addEventListener("keydown", (event) => {
     ArrowRight: () => (event.shiftKey ? $("row-forward") : $("step-forward")).click(),
     ArrowLeft: () => (event.shiftKey ? $("row-back") : $("step-back")).click(),
     Home: () => $("to-start").click(),
+    p: () => $("present").click(),
+    P: () => $("present").click(),
     End: () => $("to-end").click(),
   };
   if (actions[event.key]) {

@@ -70,3 +70,67 @@ def test_a_link_opens_still_at_its_step(page: Page) -> None:
     expect(page.locator("#counter")).to_have_text("step 5 of 76,800")
     expect(page.locator("#caption")).to_contain_text("Paused")
     assert page.evaluate("kernelLens.player.playing") is False
+
+
+NUMBERS = "#calc-body .num-grid span, #calc-body .sum, #calc-body .result"
+FIVE_BY_FIVE = "1 2 3 2 1; 2 4 6 4 2; 3 6 -9 6 3; 2 4 6 4 2; 1 2 3 2 1"
+
+
+def number_sizes(page: Page) -> list[float]:
+    """The computed font size (css px) of every number in the step panel."""
+    sizes: list[float] = page.locator(NUMBERS).evaluate_all(
+        "nodes => nodes.map((node) => parseFloat(getComputedStyle(node).fontSize))")
+    return sizes
+
+
+def nothing_clipped(page: Page) -> None:
+    """The step panel shows all of its content: no scrolling, and the final value and last channel inside it."""
+    fits = page.locator("#calc-body").evaluate(
+        "body => [body.scrollHeight <= body.clientHeight, body.scrollWidth <= body.clientWidth]")
+    assert fits == [True, True]
+    panel = page.locator("#calc-body").bounding_box()
+    assert panel is not None
+    for last in (page.locator("#calc-body .result"), page.locator("#calc-body .calc-row").last):
+        box = last.bounding_box()
+        assert box is not None
+        assert panel["y"] <= box["y"] and box["y"] + box["height"] <= panel["y"] + panel["height"]
+        assert panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"]
+
+
+def test_step_numbers_are_projector_sized_at_1920(page: Page) -> None:
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto('/#{"step":40000}')
+    expect(page.locator("#counter")).to_have_text("step 40,001 of 76,800")
+    sizes = number_sizes(page)
+    assert len(sizes) == 3 * 27 + 3 + 1 and min(sizes) >= 24
+    nothing_clipped(page)
+    shoot_sizes(page, "item2-step-numbers")
+
+
+def test_a_5x5_rgb_kernel_fits_at_1280(page: Page) -> None:
+    page.goto('/#{"step":40000}')
+    page.get_by_label("Type a kernel").fill(FIVE_BY_FIVE)
+    expect(page.locator("#status")).to_contain_text("conv2d: 3×240×320 → 1×238×318")
+    expect(page.locator("#calc-body .calc-row")).to_have_count(3)
+    expect(page.locator("#calc-body .calc-row").last.locator(".label")).to_have_text("B")
+    nothing_clipped(page)
+    assert min(number_sizes(page)) >= 10
+    shoot_sizes(page, "item2-5x5-rgb")
+
+
+def test_presentation_mode_enlarges_the_stage_and_numbers(page: Page) -> None:
+    page.goto('/#{"step":40000}')
+    expect(page.locator("#counter")).to_have_text("step 40,001 of 76,800")
+    before = min(number_sizes(page))
+    stage_width = page.locator(".stage").evaluate("stage => stage.clientWidth")
+    page.locator("#input-canvas").focus()
+    page.keyboard.press("p")
+    expect(page.get_by_role("button", name="Exit presentation")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator(".sidebar")).to_be_hidden()
+    assert page.locator(".stage").evaluate("stage => stage.clientWidth") > stage_width + 300
+    painted(page)
+    assert min(number_sizes(page)) > before
+    nothing_clipped(page)
+    shoot_sizes(page, "item2-presentation")
+    page.get_by_role("button", name="Exit presentation").click()
+    expect(page.locator(".sidebar")).to_be_visible()

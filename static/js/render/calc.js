@@ -60,6 +60,7 @@ function convCalc(body, frame, run, palettes) {
   const depthwise = !Array.isArray(run.weight[0][0]);
   const names = depthwise ? channelNames(run, run.input_shape[0]).slice(f, f + 1) : channelNames(run, channels);
   const pad = isPadding(frame, run);
+  const rows = element("div", "calc-channels");
   for (let c = 0; c < channels; c += 1) {
     const size = kh * kw;
     const row = element("div", "calc-row");
@@ -72,8 +73,9 @@ function convCalc(body, frame, run, palettes) {
       element("span", "calc-op", "Σ →"),
       tinted(element("span", "sum", formatNumber(frame.channel_sums.data[c])), frame.channel_sums.data[c],
         run.scales.products, palettes));
-    body.append(row);
+    rows.append(row);
   }
+  body.append(rows);
   const bias = run.bias?.[depthwise ? 0 : f] ?? 0;
   const total = element("div", "total");
   const terms = Array.from(frame.channel_sums.data, (s) => formatNumber(s)).join(" + ");
