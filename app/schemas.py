@@ -145,7 +145,7 @@ class Display(BaseModel):
     scheme: str
     low: float
     high: float
-    palette: list[str] = Field(default_factory=list, description="255 '#rrggbb' colours from low to high")
+    palette: list[str] = Field(default_factory=list, description="'#rrggbb' colours, low to high")
 
 
 class RunResponse(BaseModel):

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
 from cnn_core._checks import FloatArray, as_array, check_choice, check_finite, is_int
+from cnn_core._colormaps import VIRIDIS
 
 MAX_PIXELS = 50_000_000
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
@@ -221,34 +222,40 @@ def _prepared(image: Image.Image, max_side: int, mode: str, draft: bool) -> Imag
         raise ValueError(f"the image file is damaged or truncated and cannot be decoded ({error})") from None
 
 
-# Anchors of the two colour scales, sampled evenly: matplotlib's viridis, and ColorBrewer's RdBu
-# reversed (blue negative, near-white zero, red positive).
-_VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58",
-           "#b5de2b", "#fde725")
+# The colour scales: matplotlib's published viridis table (256 entries, cnn_core/_colormaps.py), ColorBrewer's
+# RdBu reversed (blue negative, near-white zero, red positive) sampled at an odd count so that zero lands
+# exactly on its middle entry, and 256 grays (level i is (i, i, i)).
 _DIVERGING = ("#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d",
              "#b2182b")
 _SCHEMES = ("auto", "diverging", "sequential", "gray")
-_LEVELS = 255  # odd, so that zero on the diverging scale lands exactly on its middle entry
+_DIVERGING_LEVELS = 255
 
 
-def _lut(anchors: tuple[str, ...]) -> NDArray[np.uint8]:
-    colours = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in anchors], dtype=np.float64)
+def _table(colours: tuple[str, ...]) -> NDArray[np.uint8]:
+    return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in colours], dtype=np.uint8)
+
+
+def _lut(anchors: tuple[str, ...], levels: int) -> NDArray[np.uint8]:
+    colours = _table(anchors).astype(np.float64)
     positions = np.linspace(0, 1, len(anchors))
-    levels = np.linspace(0, 1, _LEVELS)
-    table = np.stack([np.interp(levels, positions, colours[:, c]) for c in range(3)], axis=1)
+    steps = np.linspace(0, 1, levels)
+    table = np.stack([np.interp(steps, positions, colours[:, c]) for c in range(3)], axis=1)
     return np.round(table).astype(np.uint8)
 
 
-_LUTS = {"sequential": _lut(_VIRIDIS), "diverging": _lut(_DIVERGING), "gray": _lut(("#000000", "#ffffff"))}
+_LUTS = {"sequential": _table(VIRIDIS), "diverging": _lut(_DIVERGING, _DIVERGING_LEVELS),
+         "gray": np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)}
 
 
 def palette(scheme: str) -> list[str]:
-    """The colours ``to_display`` uses for a scheme, low to high, as "#rrggbb" strings (255 of them).
+    """The colours ``to_display`` uses for a scheme, low to high, as "#rrggbb" strings.
 
-    A value v on the scale (low, high) has colour ``palette[round((v - low) / (high - low) * 254)]``.
+    "sequential" is matplotlib's viridis (256), "diverging" blue-white-red (255, zero in the middle),
+    "gray" black to white (256). A value v on the scale (low, high) has colour
+    ``palette[round((v - low) / (high - low) * (len(palette) - 1))]``.
 
-    >>> palette("diverging")[127]
-    '#f7f7f7'
+    >>> palette("diverging")[127], len(palette("sequential"))
+    ('#f7f7f7', 256)
     """
     check_choice(scheme, "scheme", _SCHEMES[1:])
     return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in _LUTS[scheme].tolist()]
@@ -299,10 +306,11 @@ def to_display(feature_map: Any, scheme: str = "auto",
         if not (np.isfinite(low) and np.isfinite(high) and low <= high):
             raise ValueError(f"value_range must be two finite numbers (low <= high), got {value_range!r}")
     span = high - low
+    top = len(_LUTS[chosen]) - 1
     if span > 0:
-        levels = np.rint((array.astype(np.float64) - low) * ((_LEVELS - 1) / span))
+        levels = np.rint((array.astype(np.float64) - low) * (top / span))
     else:
-        levels = np.full(array.shape, (_LEVELS - 1) / 2 if chosen == "diverging" else 0.0)
-    index = np.clip(levels, 0, _LEVELS - 1).astype(np.uint8)
+        levels = np.full(array.shape, top / 2 if chosen == "diverging" else 0.0)
+    index = np.clip(levels, 0, top).astype(np.uint8)
     rgb = _LUTS[chosen][index]
     return rgb[0] if rgb.ndim == 4 and rgb.shape[0] == 1 else rgb

@@ -51,7 +51,7 @@ async def run_operation(body: RunRequest, registry: RegistryDep) -> RunResponse:
 
 @router.get("/palettes", response_model=dict[str, list[str]])
 async def palettes() -> dict[str, list[str]]:
-    """The colours of each scheme, low to high (255 '#rrggbb' each)."""
+    """The colours of each scheme, low to high ('#rrggbb'; viridis and gray 256, diverging 255)."""
     return {scheme: palette(scheme) for scheme in ("diverging", "sequential", "gray")}
 
 

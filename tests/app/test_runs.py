@@ -36,7 +36,7 @@ def test_textbook_5x5_with_3x3_filter(client: TestClient) -> None:
                                                                                            [1, 0, 1]]}}]})
     run_id = body["run_id"]
     palette = body["display"].pop("palette")
-    assert len(palette) == 255 and palette[0] == "#440154" and palette[-1] == "#fde725"
+    assert len(palette) == 256 and palette[0] == "#440154" and palette[-1] == "#fde725"
     assert body == {
         "run_id": run_id, "op": "conv2d", "input_shape": [5, 5], "output_shape": [1, 3, 3], "frame_count": 9,
         "frame_fields": ["output_index", "value", "patch", "products", "channel_sums", "rows", "cols"],
