@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     max_jobs_per_client: int = Field(2, ge=1, description="batch jobs waiting or running, per client address")
     job_result_bytes: int = Field(64 << 20, ge=1 << 16, description="memory budget of finished jobs' results")
     ws_window_frames: int = Field(65_536, ge=1, description="frames a WebSocket may run ahead of acks")
+    ws_window_bytes: int = Field(8 << 20, ge=1 << 12, description="bytes of frames a WebSocket may run ahead of acks")
     ws_max_fps: int = Field(1_000_000, ge=1)
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS; none by default")
 

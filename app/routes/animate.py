@@ -17,8 +17,9 @@ Server -> client: {"type": "opened", "run": <RunResponse>, "position": i}, frame
 messages, or {"type": "frames", ...} with "format": "json" at open), {"type": "state", ...},
 {"type": "error", "detail": "..."} (the connection stays open), {"type": "closed"}.
 
-The server never runs more than ``KERNEL_LENS_WS_WINDOW_FRAMES`` frames ahead of the last ack, and
-awaits each send, so a slow or stalled client costs it a bounded amount of memory.
+The server never runs more than ``KERNEL_LENS_WS_WINDOW_FRAMES`` frames (and ``KERNEL_LENS_WS_WINDOW_BYTES``)
+ahead of the last ack, and awaits each send, so a slow or stalled client costs it a bounded amount of memory.
+Messages in are size-checked (``KERNEL_LENS_MAX_BODY_BYTES``), depth-checked and range-checked like HTTP.
 """
 
 from __future__ import annotations
@@ -46,6 +47,23 @@ TICK = 1 / 60  # the player sends at most one batch per display frame
 INLINE_FRAMES = 256  # smaller batches are cheap enough to build on the event loop
 MESSAGE_FRAMES = 16_384  # frames per binary message at most (a few MB): large enough for speed, small for latency
 JSON_MESSAGE_FRAMES = 512  # JSON costs ~50 us a frame of GIL-holding work: keep each message short
+
+
+MAX_DEPTH = 64
+SHAPE_RULE = f"messages must be JSON objects of at most {MAX_DEPTH} levels with numbers of at most 4300 digits"
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest (iterative: a deep message can't exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 class ClientError(Exception):
@@ -78,7 +96,8 @@ class AnimationSession:
         self.format = "binary"
         self.precision = 32
         self.frames_sent = 0
-        self.per_message = 1
+        self.per_message = 1  # frames in one message, within KERNEL_LENS_MAX_MESSAGE_BYTES
+        self.window = 1  # frames ahead of the last ack, within the window's frames and bytes
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
 
@@ -111,10 +130,17 @@ class AnimationSession:
         """Apply one control message; False when the client asked to close."""
         if text is None:
             raise ClientError("send control messages as JSON text, e.g. {\"type\": \"play\", \"fps\": 60}")
+        size = len(text.encode())
+        if size > self.settings.max_body_bytes:
+            raise ClientError(f"messages must be at most {self.settings.max_body_bytes:,} bytes here, got {size:,}")
         try:
             message = json.loads(text)
         except json.JSONDecodeError as error:
             raise ClientError(f"messages must be JSON: {error.msg} at character {error.pos}") from None
+        except (ValueError, RecursionError):  # an integer of too many digits, or nesting deeper than Python's stack
+            raise ClientError(SHAPE_RULE) from None
+        if _depth(message) > MAX_DEPTH:
+            raise ClientError(SHAPE_RULE)
         if not isinstance(message, dict):
             raise ClientError("messages must be JSON objects with a 'type'")
         kind = message.get("type")
@@ -122,7 +148,7 @@ class AnimationSession:
             await self.open(message, keep_position=kind == "set")
         elif kind == "play":
             fps = message.get("fps", self.fps)
-            if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps <= self.settings.ws_max_fps:
+            if isinstance(fps, bool) or not isinstance(fps, int | float) or not 1 <= fps <= self.settings.ws_max_fps:
                 raise ClientError(f"fps must be a number from 1 to {self.settings.ws_max_fps:,}, got {fps!r}")
             self.require_run()
             self.fps, self.playing = float(fps), True
@@ -145,7 +171,10 @@ class AnimationSession:
             index = max(0, min(self.target(message), self.total - 1))
             await self.send_frames(index, index + 1, peek=True)
         elif kind == "ack":
-            self.acked = max(self.acked, _integer(message, "index"))
+            index = _integer(message, "index")
+            if not -1 <= index <= self.position:
+                raise ClientError(f"ack index must be from -1 to {self.position} (the last frame sent), got {index}")
+            self.acked = max(self.acked, index)
             self.wake.set()
         elif kind == "status":
             await self.send_state()
@@ -176,9 +205,8 @@ class AnimationSession:
 
     async def open(self, message: dict[str, Any], keep_position: bool) -> None:
         """Open (or re-parameterise) the run this session plays."""
-        self.format = message.get("format", self.format)
-        self.precision = message.get("precision", self.precision)
-        if self.format not in ("binary", "json") or self.precision not in (32, 64):
+        chosen, precision = message.get("format", self.format), message.get("precision", self.precision)
+        if chosen not in ("binary", "json") or precision not in (32, 64) or isinstance(precision, bool):
             raise ClientError("format must be 'binary' or 'json' and precision 32 or 64")
         try:
             if "run_id" in message:
@@ -191,8 +219,11 @@ class AnimationSession:
             raise ClientError(str(error), 404) from None
         except (ValueError, TypeError) as error:
             raise ClientError(str(error)) from None
-        self.run = run
-        self.per_message = self.message_frames()
+        self.run, self.format, self.precision = run, chosen, precision
+        sequence = run.prepared.frames
+        per_frame = frame_bytes(sequence.batch(0, min(1, len(sequence))), self.format, self.precision)
+        self.per_message = max(self.settings.max_message_bytes // per_frame, 1)
+        self.window = max(min(self.settings.ws_window_frames, self.settings.ws_window_bytes // per_frame), 1)
         self.position = min(self.position, self.total - 1) if keep_position else -1
         self.acked = min(self.acked, self.position)
         await self.send_json({"type": "opened", "run": describe(run).model_dump(), "position": self.position})
@@ -222,7 +253,7 @@ class AnimationSession:
         while True:
             now = time.perf_counter()
             ready = (self.playing and self.position + 1 < self.total
-                     and self.position - self.acked < self.settings.ws_window_frames)
+                     and self.position - self.acked < self.window)
             if not ready:
                 if self.playing and self.position + 1 >= self.total and self.total:
                     self.playing = False
@@ -234,7 +265,7 @@ class AnimationSession:
             # at most a few ticks of credit: a stalled client does not earn a burst
             credit = min(credit + (now - last) * self.fps, self.fps * TICK * 4 + 1)
             last = now
-            room = self.settings.ws_window_frames - (self.position - self.acked)
+            room = self.window - (self.position - self.acked)
             most = min(MESSAGE_FRAMES if self.format == "binary" else JSON_MESSAGE_FRAMES, self.per_message)
             count = int(min(credit, room, most, self.total - self.position - 1))
             if count >= 1:
@@ -246,12 +277,6 @@ class AnimationSession:
                 await asyncio.sleep(0)  # more is due now (fast playback): only let other tasks run
             else:
                 await asyncio.sleep(max(min(TICK, (1 - credit) / self.fps) - (time.perf_counter() - now), 0.001))
-
-    def message_frames(self) -> int:
-        """The most frames one message may hold within KERNEL_LENS_MAX_MESSAGE_BYTES."""
-        sequence = self.require_run().prepared.frames
-        per_frame = frame_bytes(sequence.batch(0, min(1, len(sequence))), self.format, self.precision)
-        return max(self.settings.max_message_bytes // per_frame, 1)
 
     async def send_frames(self, start: int, stop: int, peek: bool = False) -> None:
         """Send frames start..stop-1 as one message; a peek (hover) does not move the position."""
