@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     ws_window_frames: int = Field(65_536, ge=1, description="frames a WebSocket may run ahead of acks")
     ws_window_bytes: int = Field(8 << 20, ge=1 << 12, description="bytes of frames a WebSocket may run ahead of acks")
     ws_max_fps: int = Field(1_000_000, ge=1)
-    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS; none by default")
+    cors_origins: list[str] = Field(default_factory=list, description="other origins allowed to post and to open "
+                                                                   "WebSockets (and by CORS); none by default")
 
 
 @lru_cache

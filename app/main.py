@@ -20,7 +20,7 @@ from app.routes import animate, chains, extras, frames, images, kernels, ops, pa
 from app.runs import RunRegistry
 from app.samples import SAMPLES
 from app.schemas import SampleInfo
-from app.security import SecurityHeaders
+from app.security import SameOrigin, SecurityHeaders
 from app.store import ImageStore
 
 DESCRIPTION = """
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     upload_limit = settings.max_upload_bytes + images.FORM_OVERHEAD
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, limits={"/api/images": upload_limit},
                        idle_timeout=settings.body_idle_timeout)
+    app.add_middleware(SameOrigin, allowed=settings.cors_origins)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
