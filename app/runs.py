@@ -147,7 +147,7 @@ def compute_run(run_id: str, request: RunRequest, store: ImageStore, settings: S
         request=request,
         prepared=prepared,
         result=result,
-        stats=Stats(min=float(result.min()), max=float(result.max()), mean=float(result.mean())),
+        stats=Stats(min=float(result.min()), max=float(result.max()), mean=finite_mean(result)),
         display=Display(scheme=scheme, low=low, high=high, palette=palette(scheme)),
         formula=output_size_formulas(request.operation, in_shape, result.shape, kernel_shape),
         geometry=geometry_of(prepared.frames, in_shape),
@@ -155,6 +155,16 @@ def compute_run(run_id: str, request: RunRequest, store: ImageStore, settings: S
         comparison=_flip_comparison(prepared, request, result),
         **({} if pngs is None else {"pngs": pngs}),
     )
+
+
+def finite_mean(values: NDArray[Any]) -> float:
+    """The mean of finite values, even when their sum overflows (then it is taken on values scaled down)."""
+    with np.errstate(over="ignore"):
+        mean = float(values.mean())
+    if np.isfinite(mean) or not values.size:
+        return mean
+    extent = float(np.abs(values).max())
+    return float(np.mean(values / extent) * extent)
 
 
 def _flip_comparison(prepared: Prepared, request: RunRequest, result: NDArray[Any]) -> dict[str, float]:

@@ -81,7 +81,7 @@ async def upload_image(request: Request, settings: SettingsDep, store: StoreDep,
     except ValueError as error:
         message = str(error)
         raise HTTPException(415 if "not an image" in message else 422, message) from None
-    return image_info(image)
+    return image_info(image).model_copy(update={"name": name[:200]})  # the same file may come under other names
 
 
 @router.get("/images/{image_id}.png", response_class=Response,

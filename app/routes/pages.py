@@ -38,7 +38,7 @@ async def docs(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "docs.html", {"version": __version__})
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 async def healthz() -> JSONResponse:
     """Liveness for Docker's HEALTHCHECK and load balancers."""
     return JSONResponse({"status": "ok", "version": __version__})
