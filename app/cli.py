@@ -7,6 +7,7 @@ import argparse
 import uvicorn
 
 from app import __version__
+from app.memory import return_freed_memory
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
     args = parser.parse_args(argv)
+    return_freed_memory()
     # frame batches are float arrays: compressing them costs ~40 ms per MB and saves little
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, reload=args.reload,
                 ws_max_size=1 << 20, ws_per_message_deflate=False)

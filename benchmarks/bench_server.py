@@ -32,6 +32,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.codec import decode_batch
 
+IDLE = 20  # seconds the soak waits before its idle RSS sample
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -162,7 +164,7 @@ async def bench_runs(base: str, image_id: str, clients: int, per_client: int) ->
 
 
 async def soak(base: str, pid: int, request: dict[str, Any], clients: int, seconds: float) -> list[str]:
-    """20 clients play, seek and re-open for ``seconds``; RSS sampled every 5 s."""
+    """``clients`` play, seek and re-open for ``seconds``; RSS sampled every 5 s, and once after an idle pause."""
     samples = [(0.0, rss_mib(pid))]
     stop = time.perf_counter() + seconds
 
@@ -191,16 +193,31 @@ async def soak(base: str, pid: int, request: dict[str, Any], clients: int, secon
             samples.append((time.perf_counter() - begin, rss_mib(pid)))
 
     await asyncio.gather(sampler(), *(client_loop(n) for n in range(clients)))
+    await asyncio.sleep(IDLE)
+    idle = rss_mib(pid)
     first_half = [rss for t, rss in samples if 5 <= t <= seconds / 2] or [samples[0][1]]
+    budgets = budgets_mib()
+    peak = max(r for _, r in samples)
     return [f"| soak: {clients} WebSocket clients for {seconds:.0f} s, server RSS (MiB) | "
             f"start {samples[0][1]:.0f}, after warm-up {first_half[0]:.0f}, end {samples[-1][1]:.0f}, "
-            f"max {max(r for _, r in samples):.0f} | samples every 5 s: "
-            + ", ".join(f"{r:.0f}" for _, r in samples) + " |"]
+            f"max {peak:.0f} | samples every 5 s: " + ", ".join(f"{r:.0f}" for _, r in samples) + " |",
+            f"| RSS against the configured budgets ({budgets:.0f} MiB in all) | max {peak / budgets:.2f}x, "
+            f"after {IDLE} s idle {idle:.0f} MiB ({idle / budgets:.2f}x) | target: under 1.3x, dropping when idle |"]
+
+
+def budgets_mib() -> float:
+    """Every byte budget of the server's caches (the chain store shares the run cache's size)."""
+    from app.config import Settings
+
+    settings = Settings()
+    return (settings.store_bytes + 2 * settings.run_cache_bytes + settings.png_cache_bytes
+            + settings.run_request_bytes + settings.job_result_bytes) / 2**20
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--soak", type=float, default=60, help="seconds of the 20-client memory run (0 skips)")
+    parser.add_argument("--soak", type=float, default=45, help="seconds of the many-client memory run (0 skips)")
+    parser.add_argument("--clients", type=int, default=50, help="WebSocket clients of the soak")
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     port = free_port()
@@ -224,7 +241,7 @@ def main() -> None:
             rows.append(f"| POST /api/run 1024x1024 RGB 3x3 conv, 8 concurrent clients x 6 | "
                         f"p50 {1e3 * percentile(runs, 50):.0f} ms | p99 {1e3 * percentile(runs, 99):.0f} ms |")
             if args.soak > 0:
-                rows += asyncio.run(soak(base, process.pid, request, 20, args.soak))
+                rows += asyncio.run(soak(base, process.pid, request, args.clients, args.soak))
             print("\n".join(rows))
         finally:
             process.send_signal(signal.SIGINT)
