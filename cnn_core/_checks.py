@@ -57,7 +57,11 @@ def as_array(value: object, name: str) -> np.ndarray[Any, Any]:
 
 
 def _all_finite(array: np.ndarray[Any, Any]) -> bool:
-    """True when no NaN or infinity: min and max carry them (NaN or +-inf), with no temporary array."""
+    """True when no NaN or infinity, with no temporary array: a NaN or infinity makes the sum non-finite, so
+    one pass settles the usual case; a non-finite sum (perhaps only an overflow) is settled by min and max."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(array.sum()):
+            return True
     return bool(np.isfinite(array.min()) and np.isfinite(array.max()))
 
 
