@@ -9,6 +9,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.deps import RegistryDep
+from app.display import Contrast, DisplayChoice, Mode, render_png, resolve
 from app.runs import Run, encode_png
 from app.schemas import ErrorBody, RunRequest, RunResponse
 from cnn_core import to_display
@@ -63,11 +64,28 @@ async def get_run(run_id: str, registry: RegistryDep) -> RunResponse:
 
 @router.get("/runs/{run_id}/result.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}})
-async def result_png(run_id: str, registry: RegistryDep, channel: int = 0) -> Response:
-    """One map of the result (``channel``), coloured on the scale shared by all its maps."""
+async def result_png(run_id: str, registry: RegistryDep, channel: int = 0, mode: Mode | None = None,
+                     contrast: Contrast | None = None) -> Response:
+    """One map of the result (``channel``), coloured on the scale shared by all its maps; with ``mode`` or
+    ``contrast``, as GET /api/runs/{run_id}/display describes (a colour photo's three maps come together)."""
     run = await registry.get(run_id)
-    png = await registry.in_thread(run.result_png, channel)
+    if mode is None and contrast is None:
+        png = await registry.in_thread(run.result_png, channel)
+    else:
+        png = await registry.in_thread(lambda: render_png(run, channel, resolve(run, mode or "auto",
+                                                                                  contrast or "auto")))
     return Response(png, media_type="image/png", headers=IMMUTABLE)
+
+
+@router.get("/runs/{run_id}/display", response_model=DisplayChoice, responses={404: {"model": ErrorBody}})
+async def display(run_id: str, registry: RegistryDep, mode: Mode = "auto",
+                  contrast: Contrast = "auto") -> DisplayChoice:
+    """How the result is shown: signed, |value|, gray or as a photo; full range or 2nd-98th percentile ("auto":
+    the kernel's default, e.g. Sobel as bold magnitudes, a blur as a picture); the scale's ends and the true
+    minimum and maximum."""
+    run = await registry.get(run_id)
+    choice: DisplayChoice = await registry.in_thread(resolve, run, mode, contrast)
+    return choice
 
 
 @router.get("/runs/{run_id}/result.npy", response_class=Response,

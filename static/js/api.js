@@ -32,6 +32,10 @@ export const region = (runId, which, channel, top, left, height, width) =>
   request(`region-${which}`, `/api/runs/${runId}/region?which=${which}&channel=${channel}&top=${top}` +
     `&left=${left}&height=${height}&width=${width}`);
 
+/** GET how a run's result is shown (mode, contrast, scale ends, true min and max) for the chosen options. */
+export const displayOf = (runId, mode, contrast) =>
+  request("display", `/api/runs/${runId}/display?mode=${mode}&contrast=${contrast}`);
+
 /**
  * Upload an image with progress; resolves to the stored image's info.
  * @param {File} file

@@ -23,6 +23,8 @@ export const BINDINGS = [
   { id: "follow", key: "follow", checkbox: true },
   { id: "flip", key: "flip", checkbox: true },
   { id: "chain-seed", key: "chainSeed", parse: number },
+  { id: "display-mode", key: "displayMode" },
+  { id: "contrast", key: "contrast" },
 ];
 
 /** Defaults that make sense when switching to an operation (a pool's stride is its size, etc.). */

@@ -1,7 +1,7 @@
 // Composition root: wires state, api, stream, player, controls, kernel editor and painters.
 
 import { captionFor } from "./caption.js";
-import { ApiError, jobStatus, openLayerRun, runChain, spectral, startGif, uploadImage } from "./api.js";
+import { ApiError, displayOf, jobStatus, openLayerRun, runChain, spectral, startGif, uploadImage } from "./api.js";
 import { drawChainEditor, drawChainStage } from "./chain-view.js";
 import { LESSONS } from "./lessons.js";
 import { bindControls, OP_DEFAULTS, showControls } from "./controls.js";
@@ -27,6 +27,7 @@ const REQUEST_KEYS = new Set(["source", "color", "op", "filters", "depthwise", "
   "paddingMode", "dilation", "outputPadding", "activation", "slope", "poolKind", "poolSize", "ceilMode", "includePad",
   "scale", "upsampleMode", "alignCorners", "flip"]);
 
+const MODE_NAMES = { signed: "signed", abs: "|value|", gray: "gray", photo: "as a photo" };
 const stream = new FrameStream();
 const stage = new StageView(document);
 let run = null;
@@ -74,7 +75,32 @@ function outputImageUrl(map, current) {
   if (run.op === "conv_transpose2d") {
     return current ? `/api/runs/${run.run_id}/partial.png?index=${current.index}&channel=${map}` : null;
   }
-  return `${run.result_png_url}?channel=${map}`;
+  return run.view ? `${run.result_png_url}?channel=${map}&mode=${run.view.mode}&contrast=${run.view.contrast}` : null;
+}
+
+/** Ask the server how to show this run's result (the chosen mode and contrast, or the kernel's default). */
+async function refreshDisplay() {
+  const shown = run;
+  const transposed = shown.op === "conv_transpose2d"; // its partial outputs keep the final result's scale
+  $("display-mode").disabled = transposed;
+  $("contrast").disabled = transposed;
+  if (transposed) {
+    drawLegend($("legend"), shown.display, initial.palettes, shown.stats);
+    return;
+  }
+  const state = getState();
+  try {
+    const view = await displayOf(shown.run_id, state.displayMode, state.contrast);
+    if (run !== shown) return;
+    run.view = view;
+  } catch (error) {
+    if (error.name !== "AbortError") status(error.message, true);
+    return;
+  }
+  $("display-mode").options[0].textContent = `auto: ${MODE_NAMES[run.view.mode]}`;
+  $("contrast").options[0].textContent = `auto: ${run.view.contrast === "full" ? "full range" : "percentile"}`;
+  drawLegend($("legend"), run.view, initial.palettes, run.view);
+  if (frame) paintFrame(frame, false);
 }
 
 function paintFrame(current, peek) {
@@ -86,7 +112,7 @@ function paintFrame(current, peek) {
   }
   const map = shownMap(state, frame);
   stage.channel = map;
-  $("download-png").href = `${run.result_png_url}?channel=${map}`;
+  $("download-png").href = outputImageUrl(map, null) ?? `${run.result_png_url}?channel=${map}`;
   stage.hover = peek ? current : null;
   if (run.op === "conv_transpose2d") {
     // the partial output changes every step: refresh it at most ~8 times a second while playing
@@ -132,7 +158,7 @@ function showRun(described) {
   select.replaceChildren(new Option("follow the step", "-1"),
     ...Array.from({ length: maps }, (_, i) => new Option(`map ${i + 1}`, String(i))));
   select.value = String(Math.min(getState().map, maps - 1));
-  drawLegend($("legend"), run.display, initial.palettes, run.stats);
+  refreshDisplay();
   stage.setRun(run);
   stage.inputChannel = 0;
   editor.render(getState(), run);
@@ -254,6 +280,7 @@ onChange((state, changed) => {
       }
     }, 120);
   }
+  if ((changed.has("displayMode") || changed.has("contrast")) && run) refreshDisplay();
   if (changed.has("map") && frame) paintFrame(frame, false);
   scheduleHash();
 });

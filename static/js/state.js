@@ -32,6 +32,8 @@ export const DEFAULTS = Object.freeze({
   center: null, // [x, y] in 0..1 of the input, when zoomed in
   follow: true,
   flip: false,
+  displayMode: "auto", // how the output map is coloured: auto (the kernel's default), signed, abs, gray, photo
+  contrast: "auto", // auto, full, percentile
   chainLayers: [
     { type: "conv2d", filters: ["sobel_x", "sobel_y", "laplace_4", "sharpen"], padding: 1, activation: "relu" },
     { type: "max_pool2d", pool_size: 2 },
@@ -62,7 +64,7 @@ export function update(patch) {
 // Keys a shared link carries: everything that decides what is computed, plus the step.
 const SHARED = ["source", "color", "op", "filters", "depthwise", "stride", "paddingKind", "padding", "paddingMode",
   "dilation", "outputPadding", "activation", "slope", "poolKind", "poolSize", "ceilMode", "includePad", "scale",
-  "upsampleMode", "alignCorners", "step", "speed", "map", "flip", "chainLayers", "chainSeed", "lesson", "openLayer"];
+  "upsampleMode", "alignCorners", "step", "speed", "map", "flip", "displayMode", "contrast", "chainLayers", "chainSeed", "lesson", "openLayer"];
 
 /** The state's shareable part, for the URL hash. */
 export function toHash(current) {

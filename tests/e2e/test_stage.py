@@ -134,3 +134,81 @@ def test_presentation_mode_enlarges_the_stage_and_numbers(page: Page) -> None:
     shoot_sizes(page, "item2-presentation")
     page.get_by_role("button", name="Exit presentation").click()
     expect(page.locator(".sidebar")).to_be_visible()
+
+
+LUMINANCE_STD = """canvas => {
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let count = 0, sum = 0, squares = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] !== 255) continue; // only the painted map, not the empty margin
+    const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+    count += 1; sum += y; squares += y * y;
+  }
+  return Math.sqrt(squares / count - (sum / count) ** 2) / 255;
+}"""
+GRAY_SHARE = """canvas => {
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0, gray = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] !== 255) continue;
+    painted += 1;
+    if (data[i] === data[i + 1] && data[i + 1] === data[i + 2]) gray += 1;
+  }
+  return gray / painted;
+}"""
+
+
+def show_whole_map(page: Page, mode: str) -> None:
+    """Jump to the last step and wait until the output canvas paints the map shown as `mode`."""
+    page.locator("#input-canvas").focus()
+    page.keyboard.press("End")
+    expect(page.locator("#counter")).to_have_text(re.compile(r"^step ([\d,]+) of \1$"))
+    page.wait_for_function(f"() => kernelLens.stage.images.output?.src.includes('mode={mode}&')")
+    painted(page)
+    painted(page)
+
+
+def open_astronaut(page: Page) -> None:
+    page.goto('/#{"step":0}')
+    expect(page.locator("#counter")).to_have_text("step 1 of 76,800")
+    page.get_by_label("Sample image").select_option(label="Astronaut Eileen Collins")
+    expect(page.locator("#status")).to_contain_text("conv2d: 3×512×512 → 1×512×512")
+
+
+def test_sobel_on_the_photo_shows_bold_edges_with_the_true_range_on_the_legend(page: Page) -> None:
+    open_astronaut(page)
+    show_whole_map(page, "abs")
+    assert page.locator("#output-canvas").evaluate(LUMINANCE_STD) >= 30 / 255
+    expect(page.get_by_label("Show the output as")).to_have_value("auto")
+    expect(page.get_by_label("Show the output as").locator("option").first).to_have_text("auto: |value|")
+    stats = page.evaluate("kernelLens.getState() && fetch(kernelLens.stage.run.result_npy_url).then(() => 0)")
+    assert stats == 0
+    low, high = page.evaluate("[kernelLens.stage.run.stats.min, kernelLens.stage.run.stats.max]")
+    expect(page.locator("#legend")).to_contain_text("|value|, 2nd to 98th percentile")
+    expect(page.locator("#legend")).to_contain_text(f"min {low:g} · max {high:g}")
+    shoot_sizes(page, "item3-sobel-photo-auto")
+    page.get_by_label("Show the output as").select_option("signed")
+    show_whole_map(page, "signed")
+    expect(page.locator("#legend")).to_contain_text("value, 2nd to 98th percentile")
+    page.get_by_label("Contrast").select_option("full")
+    show_whole_map(page, "signed")
+    expect(page.locator("#legend")).to_contain_text(f"{low:g}")
+    shoot(page, "item3-sobel-photo-signed-full")
+
+
+def test_a_blur_shows_as_a_photo_gray_or_in_colour(page: Page) -> None:
+    open_astronaut(page)
+    page.get_by_role("button", name="gaussian").click()
+    show_whole_map(page, "photo")
+    expect(page.get_by_label("Show the output as").locator("option").first).to_have_text("auto: as a photo")
+    assert page.locator("#output-canvas").evaluate(GRAY_SHARE) > 0.99  # R + G + B summed: one gray picture
+    shoot(page, "item3-gaussian-photo-gray")
+    page.get_by_label("Depthwise").check()
+    expect(page.locator("#status")).to_contain_text("conv2d: 3×512×512 → 3×510×510")  # gaussian is 5x5
+    show_whole_map(page, "photo")
+    assert page.locator("#output-canvas").evaluate(GRAY_SHARE) < 0.5  # each channel on its own: a colour picture
+    expect(page.locator("#legend")).to_contain_text("R, G, B maps as one picture")
+    shoot_sizes(page, "item3-gaussian-depthwise-photo")
+    page.get_by_label("Show the output as").select_option("gray")
+    show_whole_map(page, "gray")
+    assert "mode=gray" in (page.locator("#download-png").get_attribute("href") or "")

@@ -24,7 +24,14 @@ export function drawLegend(container, scale, palettes, stats) {
     range.textContent = `min ${formatNumber(stats.min)} · max ${formatNumber(stats.max)}`;
     container.append(range);
   }
-  container.title = scale.scheme === "diverging"
-    ? "Diverging scale: blue is negative, white is zero, red is positive."
-    : "Sequential scale: dark purple is the lowest value, yellow the highest.";
+  const meaning = { diverging: "Diverging scale: blue is negative, white is zero, red is positive.",
+    sequential: "Sequential scale (viridis): dark purple is the lowest value, yellow the highest.",
+    gray: "Gray scale: black is the lowest value, white the highest." }[scale.scheme] ?? "";
+  container.title = scale.label ? `${scale.label}. ${meaning}` : meaning;
+  if (scale.label) {
+    const what = document.createElement("span");
+    what.className = "what";
+    what.textContent = scale.label;
+    container.prepend(what);
+  }
 }

@@ -1,0 +1,149 @@
+"""How a run's result is shown: signed, |value|, gray or as a photo, full range or by percentile, and what
+each kernel shows by default (edges bold, blurs as pictures). The page paints what this decides."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from threading import Lock
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel
+
+from app.runs import Run, encode_png
+from app.schemas import Conv2dSpec
+from cnn_core import to_display
+from cnn_core.imageio import display_range, palette
+
+Mode = Literal["auto", "signed", "abs", "gray", "photo"]
+Contrast = Literal["auto", "full", "percentile"]
+PERCENTILES = (2.0, 98.0)  # the contrast stretch (scikit-image's "contrast stretching" example): beyond, saturate
+EDGE_KERNELS = frozenset({"sobel_x", "sobel_y", "scharr_x", "scharr_y", "prewitt_x", "prewitt_y", "laplace_4",
+                          "laplace_8", "log", "outline"})
+PICTURE_KERNELS = frozenset({"identity", "gaussian", "box_blur", "sharpen", "emboss"})
+PICTURE_OPS = frozenset({"max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "relu", "leaky_relu"})
+CACHED_CHOICES = 256  # resolved displays kept (each a few hundred bytes)
+
+
+class DisplayChoice(BaseModel):
+    """A resolved display: what the map's colours mean, the scale's two ends and the map's true extremes."""
+
+    mode: Literal["signed", "abs", "gray", "photo"]
+    contrast: Literal["full", "percentile"]
+    scheme: str
+    low: float
+    high: float
+    min: float
+    max: float
+    rgb: bool
+    label: str
+    palette: list[str]
+
+
+_choices: OrderedDict[tuple[str, str, str], DisplayChoice] = OrderedDict()
+_lock = Lock()
+
+
+def _kernel_names(run: Run) -> set[str | None]:
+    spec = run.request.operation
+    if not isinstance(spec, Conv2dSpec):
+        return {None}
+    names = {f.kernel.name for f in spec.filters}
+    for f in spec.filters:
+        names.update(channel.name for channel in f.channels or [])
+    return names
+
+
+def default_mode(run: Run) -> Literal["signed", "abs", "photo"]:
+    """What a teacher expects first: edge kernels as bold magnitudes, blurs and pools of a photo as a picture."""
+    op = run.request.operation.op
+    names = _kernel_names(run)
+    if op == "conv2d" and names <= EDGE_KERNELS:
+        return "abs"
+    if run.photo and ((op == "conv2d" and names <= PICTURE_KERNELS) or op in PICTURE_OPS):
+        return "photo"
+    return "signed"
+
+
+def _rgb_photo(run: Run) -> bool:
+    """Three maps from a three-channel photo (depthwise, a pool, an up-sampling...) make one colour picture."""
+    return run.photo and run.maps().shape[0] == 3 and run.prepared.x.shape[0] == 3
+
+
+def _ends(values: NDArray[Any], contrast: str, one_sided: bool) -> tuple[float, float]:
+    """The scale's ends: the extremes, or the PERCENTILES (never a collapsed scale from them)."""
+    low, high = float(values.min()), float(values.max())
+    if contrast == "percentile":
+        p_low, p_high = (float(v) for v in np.percentile(values, PERCENTILES))
+        low = low if one_sided else p_low
+        high = p_high if p_high > low else high
+    return low, high
+
+
+def _ordinal(value: float) -> str:
+    number = int(value)
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def resolve(run: Run, mode: str = "auto", contrast: str = "auto") -> DisplayChoice:
+    """The display for ``mode`` and ``contrast`` ("auto" picks the kernel's default), cached per run."""
+    key = (run.run_id, mode, contrast)
+    with _lock:
+        if key in _choices:
+            _choices.move_to_end(key)
+            return _choices[key]
+    choice = _resolve(run, mode, contrast)
+    with _lock:
+        _choices[key] = choice
+        while len(_choices) > CACHED_CHOICES:
+            _choices.popitem(last=False)
+    return choice
+
+
+def _resolve(run: Run, mode: str, contrast: str) -> DisplayChoice:
+    chosen = default_mode(run) if mode == "auto" else mode
+    stretch = ("percentile" if chosen == "abs" or (chosen == "signed" and run.request.operation.op == "conv2d")
+               else "full") if contrast == "auto" else contrast
+    maps = run.maps()
+    extremes = {"min": float(maps.min()), "max": float(maps.max())}
+    rgb = chosen == "photo" and _rgb_photo(run)
+    if chosen == "abs":
+        scheme = "sequential"
+        low, high = _ends(np.abs(maps), stretch, one_sided=True)
+        low = 0.0
+        label = "|value|"
+    elif chosen == "signed":
+        scheme, low, high = display_range(maps)
+        if stretch == "percentile":
+            reach = _ends(np.abs(maps), "percentile", one_sided=True)[1]
+            low, high = (-reach, reach) if scheme == "diverging" else (low, reach)
+        label = "value"
+    else:
+        scheme = "gray"
+        low, high = _ends(maps, stretch, one_sided=False)
+        label = "R, G, B maps as one picture" if rgb else "value"
+    if stretch == "percentile":
+        label += f", {_ordinal(PERCENTILES[0])} to {_ordinal(PERCENTILES[1])} percentile"
+    return DisplayChoice(mode=chosen, contrast=stretch, scheme=scheme, low=low, high=high, rgb=rgb, label=label,
+                         palette=palette(scheme), **extremes)
+
+
+def render_png(run: Run, channel: int, choice: DisplayChoice) -> bytes:
+    """One map (or, for a colour photo, the three maps together) coloured by ``choice``, as PNG (cached)."""
+    maps = run.maps()
+    if not 0 <= channel < maps.shape[0]:
+        raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
+
+    def make() -> bytes:
+        span = (choice.low, choice.high)
+        if choice.rgb:
+            scale = 255.0 / (choice.high - choice.low) if choice.high > choice.low else 0.0
+            pixels = np.clip(np.rint((maps - choice.low) * scale), 0, 255).astype(np.uint8)
+            return encode_png(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
+        plane = np.abs(maps[channel]) if choice.mode == "abs" else maps[channel]
+        return encode_png(to_display(plane, choice.scheme, span))
+
+    key = "rgb" if choice.rgb else str(channel)
+    return run.png(f"view-{choice.mode}-{choice.contrast}-{key}", make)
