@@ -24,8 +24,20 @@ def _option(layer: Layer, names: tuple[str, ...], default: Any) -> Any:
     return next((layer.options[name] for name in names if name in layer.options), default)
 
 
-TORCH_ACTIVATIONS = {"relu": "nn.ReLU()", "leaky_relu": "nn.LeakyReLU(0.01)", "sigmoid": "nn.Sigmoid()",
+TORCH_ACTIVATIONS = {"relu": "nn.ReLU()", "leaky_relu": "nn.LeakyReLU({slope!r})", "sigmoid": "nn.Sigmoid()",
                      "tanh": "nn.Tanh()", "softmax": "nn.Softmax(dim=-1)"}
+
+
+def _pool_extras(layer: Layer) -> str:
+    """A pool's options beyond size, stride and padding, as PyTorch arguments (only those not at default)."""
+    extras = ""
+    if layer.kind == "max_pool2d" and _pair(_option(layer, ("dilation",), 1)) != (1, 1):
+        extras += f", dilation={_pair(_option(layer, ('dilation',), 1))}"
+    if layer.options.get("ceil_mode"):
+        extras += ", ceil_mode=True"
+    if layer.kind == "avg_pool2d" and layer.options.get("count_include_pad", True) is False:
+        extras += ", count_include_pad=False"
+    return extras
 
 
 def _torch_layer(layer: Layer, in_shape: tuple[int, ...]) -> list[str]:
@@ -67,16 +79,18 @@ def _torch_layer(layer: Layer, in_shape: tuple[int, ...]) -> list[str]:
         if isinstance(padding, str) and padding != "valid":
             raise ValueError(f"{layer.name}: '{padding}' padding on a pool has no PyTorch layer; use a number")
         pad = 0 if padding == "valid" else _pair(padding)
+        extras = _pool_extras(layer)
         if kind == "max_pool2d":
-            lines.append(f"nn.MaxPool2d({size}, stride={stride}, padding={pad}),")
+            lines.append(f"nn.MaxPool2d({size}, stride={stride}, padding={pad}{extras}),")
         elif kind == "avg_pool2d":
-            lines.append(f"nn.AvgPool2d({size}, stride={stride}, padding={pad}),")
+            lines.append(f"nn.AvgPool2d({size}, stride={stride}, padding={pad}{extras}),")
         else:
-            lines.append(f"nn.AvgPool2d({size}, stride={stride}, padding={pad}, divisor_override=1),  # sum pool")
+            lines.append(f"nn.AvgPool2d({size}, stride={stride}, padding={pad}{extras}, divisor_override=1),  "
+                         "# sum pool")
     elif kind == "upsample":
         scale = _option(layer, ("size", "scale_factor"), 2)
         mode = _option(layer, ("interpolation", "mode"), "nearest")
-        extra = ", align_corners=False" if mode == "bilinear" else ""
+        extra = f", align_corners={bool(layer.options.get('align_corners', False))}" if mode == "bilinear" else ""
         lines.append(f"nn.Upsample(scale_factor={_pair(scale)}, mode={mode!r}{extra}),")
     elif kind == "flatten":
         lines.append("nn.Flatten(),")
@@ -98,7 +112,8 @@ def _torch_layer(layer: Layer, in_shape: tuple[int, ...]) -> list[str]:
                      f"{_literal(arrays['moving_variance'])}),")
     activation = layer.options.get("activation", "relu" if kind == "activation" else None)
     if activation not in (None, "linear"):
-        lines.append(f"{TORCH_ACTIVATIONS[activation]},")
+        lines.append(TORCH_ACTIVATIONS[activation].format(slope=float(layer.options.get("negative_slope", 0.01)))
+                     + ",")
     return lines
 
 
@@ -173,7 +188,9 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
              "import numpy as np", "import keras", "from keras import layers", "", "model_layers = []", "weights = []"]
     for layer in layers:
         activation = layer.options.get("activation")
-        act = f", activation={KERAS_ACTIVATIONS[activation]!r}" if activation not in (None, "linear") else ""
+        # Keras' own leaky_relu has slope 0.2: a separate LeakyReLU layer carries Kernel Lens' slope
+        act = f", activation={KERAS_ACTIVATIONS[activation]!r}" if activation not in (None, "linear",
+                                                                                         "leaky_relu") else ""
         if layer.kind == "conv2d":
             assert layer.weight is not None
             padding = _option(layer, ("padding",), 0)
@@ -199,19 +216,34 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             strides = size if stride_value is None else _pair(stride_value)
             padding = _option(layer, ("padding",), "valid")
             keras_padding = padding if isinstance(padding, str) else "valid"
+            if _pool_extras(layer):
+                raise ValueError(f"{layer.name}: Keras pools have no {_pool_extras(layer).removeprefix(', ')}; "
+                                 "export to PyTorch instead")
+            if not isinstance(padding, str) and any(_pair(padding)):
+                rows, cols = _pair(padding)
+                fill = "-np.inf" if layer.kind == "max_pool2d" else "0.0"  # PyTorch pads a max pool with -inf
+                lines.append(f"model_layers.append(layers.Lambda(lambda t: keras.ops.pad(t, [[0, 0], [{rows}, {rows}], "
+                             f"[{cols}, {cols}], [0, 0]], constant_values={fill})))  # padding={padding!r}")
+                lines.append("weights.append(None)")
             lines.append(f"model_layers.append(layers.{name}({size}, strides={strides}, padding={keras_padding!r}))")
             lines.append("weights.append(None)")
         elif layer.kind == "upsample":
             scale = _pair(_option(layer, ("size", "scale_factor"), 2))
             mode = _option(layer, ("interpolation", "mode"), "nearest")
+            if layer.options.get("align_corners"):
+                raise ValueError(f"{layer.name}: Keras' UpSampling2D has no align_corners=True; export to PyTorch "
+                                 "instead")
             lines.append(f"model_layers.append(layers.UpSampling2D({scale}, interpolation={mode!r}))")
             lines.append("weights.append(None)")
         elif layer.kind == "conv_transpose2d":
             assert layer.weight is not None
             kernel = layer.weight.transpose(2, 3, 1, 0)  # (C, F, kh, kw) -> (kh, kw, F, C)
             stride = _pair(_option(layer, ("strides", "stride"), 1))
+            extra = _pair(_option(layer, ("output_padding",), 0))
+            dilation = _pair(_option(layer, ("dilation", "dilation_rate"), 1))
             lines.append(f"model_layers.append(layers.Conv2DTranspose({layer.weight.shape[1]}, "
                          f"{layer.weight.shape[2:]}, strides={stride}, padding='valid', "
+                         f"output_padding={extra if any(extra) else None}, dilation_rate={dilation}, "
                          f"use_bias={layer.bias is not None}{act}))")
             bias = f", np.array({_literal(layer.bias)})" if layer.bias is not None else ""
             lines.append(f"weights.append([np.array({_literal(kernel)}){bias}])")
@@ -228,9 +260,11 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             assert layer.weight is not None and layer.bias is not None
             lines.append(f"model_layers.append(layers.Dense({layer.weight.shape[1]}{act}))")
             lines.append(f"weights.append([np.array({_literal(layer.weight)}), np.array({_literal(layer.bias)})])")
-        elif layer.kind == "activation":
+        elif layer.kind == "activation" and activation != "leaky_relu":
             lines.append(f"model_layers.append(layers.Activation({layer.options.get('activation', 'relu')!r}))")
             lines.append("weights.append(None)")
+        elif layer.kind == "activation":
+            pass  # the LeakyReLU layer below
         elif layer.kind == "magnitude":
             lines.append("model_layers.append(layers.Lambda(lambda t: keras.ops.sqrt(keras.ops.sum(t * t, axis=-1, "
                          "keepdims=True))))")
@@ -252,6 +286,10 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             lines.append(f"model_layers.append(layers.AveragePooling2D({size}))")
             lines.append("weights.append(None)")
             lines.append(f"model_layers.append(layers.Rescaling({size[0] * size[1]}))")
+            lines.append("weights.append(None)")
+        if activation == "leaky_relu":
+            slope = float(layer.options.get("negative_slope", 0.01))
+            lines.append(f"model_layers.append(layers.LeakyReLU(negative_slope={slope!r}))")
             lines.append("weights.append(None)")
     values = (f"np.array({_literal(image.transpose(1, 2, 0))})" if image.size <= INLINE_VALUES
               else "np.load('kernel-lens-input.npy').transpose(1, 2, 0)  # download " + input_url)

@@ -13,7 +13,7 @@ from app.export import keras_code, pytorch_code
 from app.gif import render_gif
 from app.jobs import Jobs, client_of
 from app.runs import Run, encode_png
-from app.schemas import Conv2dSpec, ErrorBody
+from app.schemas import ActivationSpec, Conv2dSpec, ErrorBody, PoolSpec, UpsampleSpec
 from cnn_core import to_display
 from cnn_core.chain import Chain
 from cnn_core.spectral import fft_conv2d
@@ -131,12 +131,15 @@ def _one_layer_chain(run: Run) -> Chain:
             raise ValueError("code export of a depthwise transposed convolution is not supported")
         layer = {"type": "conv_transpose2d", "weight": weight, "bias": bias, **{
             key: getattr(spec, key) for key in ("stride", "padding", "output_padding", "dilation")}}
-    elif op in ("max_pool2d", "avg_pool2d", "sum_pool2d"):
-        layer = {"type": op, "pool_size": spec.kernel_size, "stride": spec.stride, "padding": spec.padding}  # type: ignore[union-attr]
-    elif op == "upsample":
-        layer = {"type": "upsample", "size": spec.scale_factor, "interpolation": spec.mode}  # type: ignore[union-attr]
+    elif isinstance(spec, PoolSpec):
+        layer = {"type": op, "pool_size": spec.kernel_size, "stride": spec.stride, "padding": spec.padding,
+                 "dilation": spec.dilation, "ceil_mode": spec.ceil_mode, "count_include_pad": spec.count_include_pad}
+    elif isinstance(spec, UpsampleSpec):
+        layer = {"type": "upsample", "size": spec.scale_factor, "interpolation": spec.mode,
+                 "align_corners": spec.align_corners}
     else:
-        layer = {"type": "activation", "activation": op}
+        assert isinstance(spec, ActivationSpec)
+        layer = {"type": "activation", "activation": op, "negative_slope": spec.negative_slope}
     return Chain([layer])
 
 
