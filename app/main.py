@@ -15,6 +15,7 @@ from app.chains import ChainStore
 from app.config import Settings, get_settings
 from app.errors import install_error_handlers
 from app.jobs import Jobs
+from app.openapi import documented_openapi
 from app.paths import STATIC
 from app.routes import animate, chains, extras, frames, images, kernels, ops, pages
 from app.runs import RunRegistry
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])
     install_error_handlers(app)
+    app.openapi = documented_openapi(app)  # type: ignore[method-assign]
     for module in (pages, images, kernels, ops, frames, chains, extras, animate):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

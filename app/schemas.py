@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-IntOrPair = Annotated[int | tuple[int, int], Field(description="an int, or [rows, cols]")]
-PaddingValue = Annotated[int | tuple[int, int] | Literal["valid", "same", "full"],
+# strict: true and false are not integers (JSON has no tuple, so a [rows, cols] list still becomes one)
+IntOrPair = Annotated[StrictInt | tuple[StrictInt, StrictInt], Field(description="an int, or [rows, cols]")]
+PaddingValue = Annotated[StrictInt | tuple[StrictInt, StrictInt] | Literal["valid", "same", "full"],
                          Field(description="an int, [rows, cols], or 'valid' / 'same' (Keras rule) / 'full'")]
 IMAGE_ID = r"^[0-9a-f]{24}$"
 
@@ -243,7 +244,7 @@ class ChainRequest(Strict):
 
     source: Source
     layers: list[dict[str, Any]] = Field(..., min_length=1, max_length=16)
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="seeds the random weights")
+    seed: StrictInt = Field(0, ge=0, le=2**31 - 1, description="seeds the random weights")
 
 
 class ChainLayerInfo(BaseModel):
