@@ -1,0 +1,295 @@
+"""Training jobs: a config checked whole before any work, run by Chain.fit in a worker thread, bounded in
+number (running and queued), size (parameters), epochs and time; pause, resume and stop from the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import numpy as np
+
+from app.chains import check_chain_limits
+from app.config import Settings
+from app.train_schemas import TrainConfig
+from app.train_worker import train
+from cnn_core import _augment, _fit, optim
+from cnn_core.chain import MNIST_LAYERS, Chain, pretrained
+from cnn_core.datasets import load_digits
+
+log = logging.getLogger("kernel_lens")
+INPUT_SHAPE = (1, 28, 28)
+PRETRAINED = "mnist-pretrained"
+
+_CONV = {"type": "conv2d", "padding": "same", "activation": "relu"}
+_POOL = {"type": "max_pool2d", "pool_size": 2, "strides": 2, "padding": "same"}
+MODELS: dict[str, list[dict[str, Any]]] = {
+    "mnist": MNIST_LAYERS,
+    "cnn_1": [{**_CONV, "filters": 8, "kernel_size": 5}, {**_CONV, "filters": 8, "kernel_size": 3},
+              {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}],
+    "cnn_1_with_pooling": [{**_CONV, "filters": 8, "kernel_size": 5}, _POOL, {**_CONV, "filters": 8, "kernel_size": 3},
+                           _POOL, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}],
+    "convnetjs": [{"type": "conv2d", "filters": 8, "kernel_size": 5, "padding": 2, "activation": "relu"},
+                  {"type": "max_pool2d", "pool_size": 2, "strides": 2},
+                  {"type": "conv2d", "filters": 16, "kernel_size": 5, "padding": 2, "activation": "relu"},
+                  {"type": "max_pool2d", "pool_size": 3, "strides": 3},
+                  {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}],
+}
+
+
+class TrainBusy(Exception):
+    """Too many training jobs: try again after ``retry_after`` seconds."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+def config_layers(config: TrainConfig) -> list[dict[str, Any]]:
+    """The chain's layers: the named model (or custom layers) with batch_norm after every conv2d and dropout
+    before every dense layer when asked."""
+    base = config.layers if config.model == "custom" and config.layers is not None else MODELS[config.model]
+    layers: list[dict[str, Any]] = []
+    for layer in base:
+        if not isinstance(layer, dict):
+            raise ValueError(f"layers must be a list of dicts, got {layer!r}")
+        if layer.get("type") == "dense" and config.dropout:
+            layers.append({"type": "dropout", "rate": config.dropout})
+        layers.append(dict(layer))
+        if layer.get("type") == "conv2d" and config.batch_norm:
+            layers.append({"type": "batch_norm"})
+    return layers
+
+
+@dataclass
+class Plan:
+    """A checked config: the chain to train (not built) and the data split it gives."""
+
+    config: TrainConfig
+    layers: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    total_params: int
+    train_size: int
+    validation_size: int
+
+
+def check_config(config: TrainConfig, settings: Settings, layers: list[dict[str, Any]] | None = None) -> Plan:
+    """Every setting checked once, with the engine's own messages, before any work (ValueError / TypeError)."""
+    if config.epochs > settings.train_max_epochs:
+        raise ValueError(f"epochs must be at most {settings.train_max_epochs} on this server, got {config.epochs}")
+    chosen = config_layers(config) if layers is None else layers
+    check_chain_limits(chosen, settings)
+    chain = Chain(chosen, seed=config.seed, max_weights=settings.max_layer_weights)
+    summary = chain.summary(INPUT_SHAPE)
+    if chain.layers[-1].kind != "dense" or chain.layers[-1].output_shape != (10,):
+        raise ValueError(f"the last layer must be a dense layer of 10 units (one per digit), got "
+                         f"{chain.layers[-1].kind} with output shape {chain.layers[-1].output_shape}")
+    total = sum(row["params"] for row in summary)
+    if total > settings.train_max_params:
+        raise ValueError(f"the model has {total:,} parameters; this server trains at most "
+                         f"{settings.train_max_params:,}")
+    held = np.zeros((config.train_size, 1, 1, 1))
+    train, _, validation = _fit._split(held, np.zeros(config.train_size), config.validation_split, None)
+    _augment.check_augment(config.augment, INPUT_SHAPE[1], INPUT_SHAPE[2])
+    _fit.check_early_stopping(config.early_stopping, validation is not None)
+    optim.get_optimizer(config.optimizer, config.learning_rate)
+    return Plan(config, chosen, summary, total, len(train), 0 if validation is None else len(validation[0]))
+
+
+@dataclass
+class TrainedModel:
+    """A trained chain kept for prediction and download; its validation digits are x_train[start:stop]."""
+
+    model_id: str
+    chain: Chain
+    layers: list[dict[str, Any]]
+    total_params: int
+    history: dict[str, list[float]]
+    validation_stop: int | None
+    validation_start: int = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the weights."""
+        return sum(array.nbytes for layer in self.chain.layers for array in layer.arrays.values())
+
+
+class TrainedModels:
+    """Trained models, newest kept, within a count and a byte budget; "mnist-pretrained" is always there."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._models: OrderedDict[str, TrainedModel] = OrderedDict()
+        self._pretrained: TrainedModel | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def used(self) -> int:
+        """Bytes held by the trained models kept (the pretrained one aside)."""
+        return sum(model.nbytes for model in self._models.values())
+
+    def put(self, model: TrainedModel) -> None:
+        """Keep a model; forget the oldest beyond the count or byte budget (the newest is always kept)."""
+        with self._lock:
+            self._models[model.model_id] = model
+            while len(self._models) > 1 and (len(self._models) > self.settings.train_models
+                                             or self.used > self.settings.train_model_bytes):
+                self._models.popitem(last=False)
+
+    def get(self, model_id: str) -> TrainedModel | None:
+        """A model by id (the pretrained one is loaded on first use), or None."""
+        if model_id == PRETRAINED:
+            with self._lock:
+                if self._pretrained is None:
+                    chain = pretrained("mnist")
+                    self._pretrained = TrainedModel(PRETRAINED, chain, chain.specs,
+                                                    chain.total_params(INPUT_SHAPE), {}, None)
+                return self._pretrained
+        with self._lock:
+            model = self._models.get(model_id)
+            if model is not None:
+                self._models.move_to_end(model_id)
+            return model
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+
+@dataclass
+class TrainingJob:
+    """One training run: its plan, chain, controls (thread-safe events) and where its messages go."""
+
+    plan: Plan
+    chain: Chain
+    emit: Callable[[dict[str, Any]], None]  # called on the event loop
+    job_id: str = field(default_factory=lambda: secrets.token_hex(12))
+    running: threading.Event = field(default_factory=threading.Event)  # cleared while paused
+    stopping: threading.Event = field(default_factory=threading.Event)
+    parked: threading.Event = field(default_factory=threading.Event)  # set while the worker waits in a pause
+    started: float = 0.0
+    paused_for: float = 0.0
+    stop_reason: str = "stopped"
+    remaining: float | None = None
+    announce: dict[str, Any] = field(default_factory=dict)  # the "started" message, sent when it starts
+
+    def __post_init__(self) -> None:
+        self.running.set()
+
+    def pause(self) -> None:
+        self.running.clear()
+
+    def resume(self) -> None:
+        self.running.set()
+
+    def stop(self, reason: str = "stopped") -> None:
+        if not self.stopping.is_set():
+            self.stop_reason = reason
+        self.stopping.set()
+        self.running.set()
+
+
+class Trainer:
+    """Training jobs: at most ``train_concurrent`` running (own thread slots), ``train_max_queue`` waiting."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.limiter = anyio.CapacityLimiter(settings.train_concurrent)
+        self.running: dict[str, TrainingJob] = {}
+        self.waiting: deque[TrainingJob] = deque()
+        self.idle = threading.Event()  # set when no job is running or waiting (tests wait on it)
+        self.idle.set()
+        self.models = TrainedModels(settings)
+        self._data: tuple[Any, ...] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def data(self) -> tuple[Any, ...]:
+        """The shipped digits (loaded once)."""
+        if self._data is None:
+            (x_train, y_train), (x_test, y_test) = load_digits()
+            self._data = (x_train, y_train, x_test, y_test)
+        return self._data
+
+    def retry_after(self) -> int:
+        """Seconds until a slot is likely free: the soonest estimated end of a running job."""
+        ends = [job.remaining if job.remaining is not None else self.settings.train_time_limit
+                for job in self.running.values()]
+        return max(1, math.ceil(min(ends, default=1.0)))
+
+    def submit(self, job: TrainingJob) -> int:
+        """Start a job, or queue it; returns its queue position (0: started). TrainBusy when the queue is full."""
+        if len(self.running) < self.settings.train_concurrent:
+            self._start(job)
+            return 0
+        if len(self.waiting) >= self.settings.train_max_queue:
+            wait = self.retry_after()
+            raise TrainBusy(f"the server is training {len(self.running)} models and {len(self.waiting)} wait, the "
+                            f"most allowed; try again in about {wait} s", wait)
+        self.waiting.append(job)
+        self.idle.clear()
+        return len(self.waiting)
+
+    def cancel(self, job: TrainingJob, reason: str = "stopped") -> None:
+        """Stop a job: a waiting one leaves the queue at once, a running one after its current batch."""
+        if job in self.waiting:
+            self.waiting.remove(job)
+            job.stop(reason)
+            job.emit({"type": "stopped", "job_id": job.job_id, "reason": reason, "model_id": None})
+            self._positions()
+            self._check_idle()
+        else:
+            job.stop(reason)
+
+    def _positions(self) -> None:
+        for position, waiting in enumerate(self.waiting, start=1):
+            waiting.emit({"type": "queued", "job_id": waiting.job_id, "position": position})
+
+    def _check_idle(self) -> None:
+        if not self.running and not self.waiting:
+            self.idle.set()
+
+    def _start(self, job: TrainingJob) -> None:
+        self.running[job.job_id] = job
+        self.idle.clear()
+        if job.announce:
+            job.emit(job.announce)
+        task = asyncio.get_running_loop().create_task(self._run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, job: TrainingJob) -> None:
+        loop = asyncio.get_running_loop()
+
+        def send(message: dict[str, Any]) -> None:  # from the worker thread
+            loop.call_soon_threadsafe(job.emit, message)
+
+        job.started = time.monotonic()
+        try:
+            final = await anyio.to_thread.run_sync(lambda: train(job, self.data(), self.settings, send),
+                                                   limiter=self.limiter)
+            plan = job.plan
+            self.models.put(TrainedModel(job.job_id, job.chain, plan.layers, plan.total_params, final["history"],
+                                         plan.config.train_size if plan.validation_size else None,
+                                         plan.train_size))
+            final.update(model_id=job.job_id, weights_url=f"/api/train/{job.job_id}/weights.npz",
+                         predict_url=f"/api/train/{job.job_id}/predict")
+        except (ValueError, TypeError) as error:
+            final = {"type": "error", "job_id": job.job_id, "detail": str(error), "status": 422}
+        except Exception:
+            log.exception("training job %s failed", job.job_id)
+            final = {"type": "error", "job_id": job.job_id, "status": 500,
+                     "detail": "internal error: training failed (the server logged why)"}
+        finally:
+            del self.running[job.job_id]
+            while self.waiting and len(self.running) < self.settings.train_concurrent:
+                self._start(self.waiting.popleft())
+            self._positions()
+            self._check_idle()
+        job.emit(final)
