@@ -46,15 +46,12 @@ class Settings(BaseSettings):
     ws_window_frames: int = Field(65_536, ge=1, description="frames a WebSocket may run ahead of acks")
     ws_window_bytes: int = Field(8 << 20, ge=1 << 12, description="bytes of frames a WebSocket may run ahead of acks")
     ws_max_fps: int = Field(1_000_000, ge=1)
+    playback_bytes_per_second: int = Field(128 << 20, ge=1 << 10, description="frames streamed per second by all "
+                                                                               "players together, shared equally")
+    playback_connection_bytes_per_second: int = Field(64 << 20, ge=1 << 10, description="the same, per player")
+    playback_concurrent: int = Field(1, ge=1, description="threads building large playback batches")
     cors_origins: list[str] = Field(default_factory=list, description="other origins allowed to post and to open "
                                                                    "WebSockets (and by CORS); none by default")
-    train_concurrent: int = Field(1, ge=1, description="training jobs running at once (worker threads)")
-    train_max_queue: int = Field(4, ge=0, description="training jobs waiting for a slot; more are refused (429)")
-    train_max_params: int = Field(500_000, ge=1, description="largest model to train, in parameters")
-    train_max_epochs: int = Field(50, ge=1, description="most epochs of one training job")
-    train_time_limit: float = Field(600.0, gt=0, description="seconds a training job may run (pauses count)")
-    train_models: int = Field(16, ge=1, description="trained models kept for prediction and download")
-    train_model_bytes: int = Field(64 << 20, ge=1 << 16, description="memory budget of the trained models kept")
 
 
 @lru_cache

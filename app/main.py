@@ -17,13 +17,13 @@ from app.errors import install_error_handlers
 from app.jobs import Jobs
 from app.openapi import documented_openapi
 from app.paths import STATIC
-from app.routes import animate, chains, extras, frames, images, kernels, ops, pages, train
+from app.playback import PlaybackShare
+from app.routes import animate, chains, extras, frames, images, kernels, ops, pages
 from app.runs import RunRegistry
 from app.samples import SAMPLES
 from app.schemas import SampleInfo
 from app.security import SameOrigin, SecurityHeaders
 from app.store import ImageStore
-from app.training import Trainer
 
 DESCRIPTION = """
 Kernel Lens computes convolutions, pooling, up-sampling and transposed convolutions on your image
@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = RunRegistry(settings, app.state.store)
     app.state.chains = ChainStore(settings.run_cache_bytes)
     app.state.jobs = Jobs(settings)
-    app.state.trainer = Trainer(settings)
+    app.state.playback = PlaybackShare(settings.playback_bytes_per_second,
+                                       settings.playback_connection_bytes_per_second, settings.playback_concurrent)
     app.state.samples = _load_samples(app, settings)
     upload_limit = settings.max_upload_bytes + images.FORM_OVERHEAD
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, limits={"/api/images": upload_limit},
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["*"])
     install_error_handlers(app)
     app.openapi = documented_openapi(app)  # type: ignore[method-assign]
-    for module in (pages, images, kernels, ops, frames, chains, extras, animate, train):
+    for module in (pages, images, kernels, ops, frames, chains, extras, animate):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     assets = _swagger_assets()

@@ -29,6 +29,7 @@ import json
 import time
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
@@ -37,6 +38,7 @@ from app.codec import encode_batch, frame_bytes
 from app.config import Settings
 from app.errors import validation_message
 from app.operations import NotFound
+from app.playback import PlaybackShare
 from app.routes.frames import batch_as_json
 from app.routes.ops import describe
 from app.runs import Run, RunRegistry
@@ -84,14 +86,17 @@ def _integer(message: dict[str, Any], key: str) -> int:
 class AnimationSession:
     """One client's playback state and its two loops (messages in, frames out)."""
 
-    def __init__(self, websocket: WebSocket, registry: RunRegistry, settings: Settings) -> None:
+    def __init__(self, websocket: WebSocket, registry: RunRegistry, settings: Settings,
+                 share: PlaybackShare) -> None:
         self.websocket = websocket
         self.registry = registry
         self.settings = settings
+        self.share = share
         self.run: Run | None = None
         self.position = -1
         self.acked = -1
-        self.playing = False
+        self._playing = False
+        self.per_frame = 1  # bytes each frame adds to a message (for the playback rate)
         self.fps = 30.0
         self.format = "binary"
         self.precision = 32
@@ -100,6 +105,23 @@ class AnimationSession:
         self.window = 1  # frames ahead of the last ack, within the window's frames and bytes
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
+
+    @property
+    def playing(self) -> bool:
+        """Whether frames are streaming; a playing session takes its share of the server's playback rate."""
+        return self._playing
+
+    @playing.setter
+    def playing(self, value: bool) -> None:
+        self._playing = value
+        if value:
+            self.share.players.add(self)
+        else:
+            self.share.players.discard(self)
+
+    def effective_fps(self) -> float:
+        """The frames per second actually streamed: the asked fps within this session's share."""
+        return min(self.fps, self.share.rate() / self.per_frame)
 
     @property
     def total(self) -> int:
@@ -124,6 +146,7 @@ class AnimationSession:
         except WebSocketDisconnect:
             return
         finally:
+            self.playing = False
             player.cancel()
 
     async def handle(self, text: str | None) -> bool:
@@ -222,6 +245,7 @@ class AnimationSession:
         self.run, self.format, self.precision = run, chosen, precision
         sequence = run.prepared.frames
         per_frame = frame_bytes(sequence.batch(0, min(1, len(sequence))), self.format, self.precision)
+        self.per_frame = per_frame
         self.per_message = max(self.settings.max_message_bytes // per_frame, 1)
         self.window = max(min(self.settings.ws_window_frames, self.settings.ws_window_bytes // per_frame), 1)
         self.position = min(self.position, self.total - 1) if keep_position else -1
@@ -263,7 +287,8 @@ class AnimationSession:
                 credit, last = 1.0, time.perf_counter()  # the first frame goes out at once
                 continue
             # at most a few ticks of credit: a stalled client does not earn a burst
-            credit = min(credit + (now - last) * self.fps, self.fps * TICK * 4 + 1)
+            fps = self.effective_fps()
+            credit = min(credit + (now - last) * fps, fps * TICK * 4 + 1)
             last = now
             room = self.window - (self.position - self.acked)
             most = min(MESSAGE_FRAMES if self.format == "binary" else JSON_MESSAGE_FRAMES, self.per_message)
@@ -276,7 +301,7 @@ class AnimationSession:
             if credit >= 1:
                 await asyncio.sleep(0)  # more is due now (fast playback): only let other tasks run
             else:
-                await asyncio.sleep(max(min(TICK, (1 - credit) / self.fps) - (time.perf_counter() - now), 0.001))
+                await asyncio.sleep(max(min(TICK, (1 - credit) / fps) - (time.perf_counter() - now), 0.001))
 
     async def send_frames(self, start: int, stop: int, peek: bool = False) -> None:
         """Send frames start..stop-1 as one message; a peek (hover) does not move the position."""
@@ -290,7 +315,8 @@ class AnimationSession:
                 return encode_batch(sequence.batch(start, stop), meta, self.precision)
             return json.dumps({**meta, "frames": batch_as_json(sequence, start, stop)}, allow_nan=False)
 
-        payload = build() if stop - start <= INLINE_FRAMES else await self.registry.in_thread(build)
+        payload = build() if stop - start <= INLINE_FRAMES else await anyio.to_thread.run_sync(
+            build, limiter=self.share.limiter)  # playback's own slot: runs and seeks never wait behind it
         async with self.send_lock:
             if isinstance(payload, bytes):
                 await self.websocket.send_bytes(payload)
@@ -300,7 +326,8 @@ class AnimationSession:
 
     async def send_state(self, ended: bool = False) -> None:
         await self.send_json({"type": "state", "playing": self.playing, "position": self.position,
-                              "acked": self.acked, "fps": self.fps, "total": self.total,
+                              "acked": self.acked, "fps": self.fps, "effective_fps": round(self.effective_fps(), 3),
+                              "total": self.total,
                               "frames_sent": self.frames_sent, "ended": ended})
 
     async def send_json(self, message: dict[str, Any]) -> None:
@@ -315,4 +342,5 @@ async def animate(websocket: WebSocket) -> None:
     """Playback of a run's frames; see the module docstring for the protocol."""
     await websocket.accept()
     registry: RunRegistry = websocket.app.state.registry
-    await AnimationSession(websocket, registry, registry.settings).serve()
+    share: PlaybackShare = websocket.app.state.playback
+    await AnimationSession(websocket, registry, registry.settings, share).serve()

@@ -57,3 +57,22 @@ def test_a_stalled_client_costs_at_most_the_window_bytes() -> None:
         ws.send_json({"type": "status"})
         state = receive_until(ws, "state")
         assert (state["frames_sent"], state["position"], state["acked"]) == (window, window - 1, -1)
+
+
+def test_players_share_the_servers_playback_rate() -> None:
+    settings = Settings(playback_bytes_per_second=100_000, playback_connection_bytes_per_second=80_000)
+    with TestClient(create_app(settings)) as client, client.websocket_connect("/ws/animate") as first, \
+            client.websocket_connect("/ws/animate") as second:
+        for ws in (first, second):
+            ws.send_json({"type": "open", "request": REQUEST})
+            ws.send_json({"type": "seek", "index": 0})
+        per_frame = sum(values.nbytes for values in receive_until(first, "frames")["arrays"].values())
+        receive_until(second, "frames")
+        first.send_json({"type": "play", "fps": 1_000_000})
+        assert receive_until(first, "state")["effective_fps"] == round(80_000 / per_frame, 3)  # its own cap
+        second.send_json({"type": "play", "fps": 1_000_000})
+        assert receive_until(second, "state")["effective_fps"] == round(50_000 / per_frame, 3)  # half the total
+        second.send_json({"type": "pause"})
+        receive_until(second, "state")
+        first.send_json({"type": "status"})
+        assert receive_until(first, "state")["effective_fps"] == round(80_000 / per_frame, 3)
