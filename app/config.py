@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     playback_concurrent: int = Field(1, ge=1, description="threads building large playback batches")
     cors_origins: list[str] = Field(default_factory=list, description="other origins allowed to post and to open "
                                                                    "WebSockets (and by CORS); none by default")
+    train_concurrent: int = Field(1, ge=1, description="training jobs running at once (worker threads)")
+    train_max_queue: int = Field(4, ge=0, description="training jobs waiting for a slot; more are refused (429)")
+    train_max_params: int = Field(500_000, ge=1, description="largest model to train, in parameters")
+    train_max_epochs: int = Field(50, ge=1, description="most epochs of one training job")
+    train_time_limit: float = Field(600.0, gt=0, description="seconds a training job may run (pauses count)")
+    train_models: int = Field(16, ge=1, description="trained models kept for prediction and download")
+    train_model_bytes: int = Field(64 << 20, ge=1 << 16, description="memory budget of the trained models kept")
 
 
 @lru_cache

@@ -18,12 +18,13 @@ from app.jobs import Jobs
 from app.openapi import documented_openapi
 from app.paths import STATIC
 from app.playback import PlaybackShare
-from app.routes import animate, chains, extras, frames, images, kernels, ops, pages
+from app.routes import animate, chains, extras, frames, images, kernels, ops, pages, train
 from app.runs import RunRegistry
 from app.samples import SAMPLES
 from app.schemas import SampleInfo
 from app.security import SameOrigin, SecurityHeaders
 from app.store import ImageStore
+from app.training import Trainer
 
 DESCRIPTION = """
 Kernel Lens computes convolutions, pooling, up-sampling and transposed convolutions on your image
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = Jobs(settings)
     app.state.playback = PlaybackShare(settings.playback_bytes_per_second,
                                        settings.playback_connection_bytes_per_second, settings.playback_concurrent)
+    app.state.trainer = Trainer(settings)
     app.state.samples = _load_samples(app, settings)
     upload_limit = settings.max_upload_bytes + images.FORM_OVERHEAD
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, limits={"/api/images": upload_limit},
@@ -67,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["*"])
     install_error_handlers(app)
     app.openapi = documented_openapi(app)  # type: ignore[method-assign]
-    for module in (pages, images, kernels, ops, frames, chains, extras, animate):
+    for module in (pages, images, kernels, ops, frames, chains, extras, animate, train):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     assets = _swagger_assets()
