@@ -17,7 +17,7 @@ from starlette.testclient import WebSocketTestSession
 
 from app.config import Settings
 from app.main import create_app
-from app.training import Trainer
+from app.training import PRETRAINED, TrainedModel, TrainedModels, Trainer
 from cnn_core.chain import Chain, pretrained
 from cnn_core.datasets import load_digits
 
@@ -47,7 +47,7 @@ def trainer_of(client: TestClient) -> Trainer:
 
 def until(ws: WebSocketTestSession, *kinds: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Messages up to the first of these kinds: (that message, the ones before it)."""
-    seen = []
+    seen: list[dict[str, Any]] = []
     while True:
         message: dict[str, Any] = ws.receive_json()
         if message["type"] in kinds:
@@ -309,3 +309,39 @@ def test_openapi_lists_the_training_endpoints_with_examples(client: TestClient) 
         assert path in schema["paths"]
     assert schema["components"]["schemas"]["TrainConfig"]["examples"]
     assert schema["components"]["schemas"]["PredictRequest"]["examples"]
+
+
+def test_train_a_job_over_its_time_limit_is_stopped_keeping_its_weights() -> None:
+    with train_client(train_time_limit=0.5) as client, client.websocket_connect("/ws/train") as ws:
+        ws.send_json({"type": "start", "config": {**LONG, "epochs": 50}})
+        stopped, _ = until(ws, "stopped")
+        assert stopped["reason"] == "time limit" and stopped["epochs_run"] < 50
+        assert client.get(stopped["weights_url"]).status_code == 200
+
+
+def test_train_a_paused_job_still_ends_at_its_time_limit() -> None:
+    with train_client(train_time_limit=5.0) as client, client.websocket_connect("/ws/train") as ws:
+        trainer_of(client).data()  # loaded before the clock starts
+        ws.send_json({"type": "start", "config": LONG})
+        ws.send_json({"type": "pause"})
+        paused, _ = until(ws, "paused")
+        stopped, _ = until(ws, "stopped")  # no resume: the worker wakes at the deadline
+        assert stopped["reason"] == "time limit" and stopped["seconds"] >= 5.0
+        assert (paused["epoch"], paused["batch"]) == (0, 0)
+
+
+def test_trained_models_are_kept_within_their_count_and_byte_budgets() -> None:
+    def model(model_id: str, units: int) -> TrainedModel:
+        chain = Chain([{"type": "flatten"}, {"type": "dense", "units": units}])
+        chain.build((1, 28, 28))
+        return TrainedModel(model_id, chain, chain.specs, chain.total_params((1, 28, 28)), {}, None)
+
+    models = TrainedModels(Settings(train_models=2, train_model_bytes=1 << 20))
+    for name in ("a", "b"):
+        models.put(model(name, 10))
+    assert models.get("a") is not None  # now the newest used
+    models.put(model("c", 10))
+    assert (models.get("b"), len(models)) == (None, 2) and models.get("a") is not None
+    models.put(model("big", 200))  # 784 x 200 float64: over the byte budget with anything else
+    assert len(models) == 1 and models.get("big") is not None and models.used == (784 * 200 + 200) * 8
+    assert models.get(PRETRAINED) is not None and len(models) == 1  # always there, not counted
