@@ -11,12 +11,19 @@ from app.schemas import ChainResponse, Strict
 MODEL_NAMES = ("mnist", "cnn_1", "cnn_1_with_pooling", "convnetjs", "custom")
 TRAIN_EXAMPLE: dict[str, Any] = {"model": "cnn_1", "train_size": 500, "epochs": 1, "batch_size": 50,
                                  "optimizer": "rmsprop", "learning_rate": 0.001}
+OVERFIT_EXAMPLE: dict[str, Any] = {"model": "cnn_1_with_pooling", "train_size": 200, "epochs": 30, "batch_size": 32,
+                                   "dropout": 0.3, "augment": {"shift": 2, "rotate": 10},
+                                   "early_stopping": {"monitor": "val_loss", "patience": 3}}
+CUSTOM_EXAMPLE: dict[str, Any] = {"model": "custom", "train_size": 1000, "epochs": 2, "layers": [
+    {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"}, {"type": "max_pool2d", "pool_size": 2},
+    {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]}
 
 
 class TrainConfig(Strict):
     """What to train and how: a named model (or ``layers`` for "custom"), data size, Keras' fit settings."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [TRAIN_EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [TRAIN_EXAMPLE, OVERFIT_EXAMPLE,
+                                                                                     CUSTOM_EXAMPLE]})
 
     model: Literal["mnist", "cnn_1", "cnn_1_with_pooling", "convnetjs", "custom"] = Field(
         "cnn_1", description="a named network, or 'custom' with `layers` (the Layers tab's chain)")
@@ -64,7 +71,9 @@ class TrainSummary(BaseModel):
 class PredictRequest(Strict):
     """One digit: a 28x28 MNIST-style digit, a drawn pad or photo (prepared as MNIST's were), or a shipped one."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"test_index": 0}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"test_index": 0}, {"validation_index": 3}, {"pad": [[0, 0, 0, 0], [0, 255, 255, 0], [0, 0, 255, 0],
+                                                             [0, 0, 255, 0]]}]})
 
     digit: list[list[float]] | None = Field(None, description="28x28 values in [0, 1], ink bright, used as is")
     pad: list[list[float]] | None = Field(

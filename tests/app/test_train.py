@@ -307,8 +307,11 @@ def test_openapi_lists_the_training_endpoints_with_examples(client: TestClient) 
     for path in ("/api/train/limits", "/api/train/summary", "/api/train/{model_id}",
                  "/api/train/{model_id}/predict", "/api/train/{model_id}/weights.npz"):
         assert path in schema["paths"]
-    assert schema["components"]["schemas"]["TrainConfig"]["examples"]
-    assert schema["components"]["schemas"]["PredictRequest"]["examples"]
+    for example in schema["components"]["schemas"]["TrainConfig"]["examples"]:
+        assert client.post("/api/train/summary", json=example).status_code == 200, example
+    for example in schema["components"]["schemas"]["PredictRequest"]["examples"]:
+        if "validation_index" not in example:  # the pretrained model has none
+            assert client.post("/api/train/mnist-pretrained/predict", json=example).status_code == 200, example
 
 
 def test_train_a_job_over_its_time_limit_is_stopped_keeping_its_weights() -> None:
