@@ -120,7 +120,8 @@ class TrainingSession:
         """Queue a message for the client (on the event loop); a job's final message frees the session."""
         if self.job is not None and message.get("job_id") == self.job.job_id \
                 and message["type"] in ("done", "stopped", "error"):
-            self.current = self.job.chain
+            if self.job.chain.layers:  # it ran (a job stopped while queued has no weights to continue from)
+                self.current = self.job.chain
             self.job = None
         self.outbox.put_nowait(message)
 

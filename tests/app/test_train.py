@@ -158,6 +158,9 @@ def test_train_queues_beyond_the_running_slots_then_refuses_with_retry_after() -
         assert until(c, "started")[0]["train_size"] == 80
         assert until(c, "done")[0]["reason"] == "finished"
         assert trainer_of(client).idle.wait(timeout=30)
+        b.send_json({"type": "start", "from": "current", "config": TINY})  # b's job never ran: nothing to continue
+        assert until(b, "error")[0]["detail"] == ("there is no current model on this connection to continue; start "
+                                                  "from scratch")
 
 
 def test_train_a_dropped_connection_ends_its_job_and_a_queued_one_leaves_the_queue() -> None:
