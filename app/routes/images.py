@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
+import warnings
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from PIL import Image
 from starlette.datastructures import UploadFile
 
 from app.config import Settings, SettingsDep
@@ -17,6 +20,7 @@ from cnn_core.imageio import load_image_modes
 
 router = APIRouter(prefix="/api", tags=["images"])
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")  # the README's; Pillow would open many more (ICO, PSD...)
 
 UPLOAD_BODY: dict[str, Any] = {
     "required": True,
@@ -49,6 +53,19 @@ def decode_and_store(data: bytes, name: str, store: ImageStore, settings: Settin
     return image
 
 
+def check_format(data: bytes) -> None:
+    """415 unless the header is one of the formats the README names (read from the header: nothing decoded)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.open(io.BytesIO(data), formats=FORMATS).close()
+    except Image.DecompressionBombError:
+        return  # an image of a known format: the engine refuses its size with the numbers
+    except (OSError, SyntaxError, ValueError) as error:
+        raise HTTPException(415, "data is not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP): "
+                                 f"{type(error).__name__}") from None
+
+
 @router.post("/images", status_code=201, response_model=ImageInfo, openapi_extra={"requestBody": UPLOAD_BODY},
              responses={413: {"description": "too large"}, 415: {"description": "not an image"},
                         422: {"description": "damaged or too many pixels"}})
@@ -76,11 +93,11 @@ async def upload_image(request: Request, settings: SettingsDep, store: StoreDep,
                                  "are allowed")
     if not data:
         raise HTTPException(400, "the upload is empty: send the bytes of an image file")
+    check_format(data)
     try:
         image = await registry.in_thread(decode_and_store, data, name[:200], store, settings)
-    except ValueError as error:
-        message = str(error)
-        raise HTTPException(415 if "not an image" in message else 422, message) from None
+    except ValueError as error:  # damaged, or too many pixels: the engine says which
+        raise HTTPException(422, str(error)) from None
     return image_info(image).model_copy(update={"name": name[:200]})  # the same file may come under other names
 
 

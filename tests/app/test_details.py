@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
+import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from tests.app.conftest import png_bytes
 
@@ -25,3 +29,18 @@ def test_the_mean_of_large_finite_values_is_finite(client: TestClient) -> None:
                                              "operation": {"op": "relu"}})
     assert response.status_code == 200
     assert response.json()["stats"] == {"min": big, "max": big, "mean": big}
+
+
+def ico_bytes(side: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (200, 10, 10)).save(buffer, "ICO", sizes=[(side, side)])
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("name", "data"), [("icon.ico", ico_bytes(64)), ("text.png", b"P3\n1 1\n255\n0 0 0\n")],
+                         ids=["ico", "ppm"])
+def test_only_the_formats_the_readme_names_are_opened(client: TestClient, name: str, data: bytes) -> None:
+    response = client.post("/api/images", files={"file": (name, data, "image/png")})
+    assert response.status_code == 415
+    assert response.json() == {"detail": "data is not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, "
+                                         "WebP): UnidentifiedImageError"}
