@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import numpy as np
 
 from app.chains import check_chain_limits
 from app.config import Settings
 from app.train_schemas import TrainConfig
 from app.train_worker import train
-from cnn_core import _augment, _fit, optim
-from cnn_core.chain import MNIST_LAYERS, Chain, pretrained
+from cnn_core.chain import MNIST_LAYERS, Chain, check_fit_options, pretrained
 from cnn_core.datasets import load_digits
 
 log = logging.getLogger("kernel_lens")
@@ -96,12 +94,9 @@ def check_config(config: TrainConfig, settings: Settings, layers: list[dict[str,
     if total > settings.train_max_params:
         raise ValueError(f"the model has {total:,} parameters; this server trains at most "
                          f"{settings.train_max_params:,}")
-    held = np.zeros((config.train_size, 1, 1, 1))
-    train, _, validation = _fit._split(held, np.zeros(config.train_size), config.validation_split, None)
-    _augment.check_augment(config.augment, INPUT_SHAPE[1], INPUT_SHAPE[2])
-    _fit.check_early_stopping(config.early_stopping, validation is not None)
-    optim.get_optimizer(config.optimizer, config.learning_rate)
-    return Plan(config, chosen, summary, total, len(train), 0 if validation is None else len(validation[0]))
+    options = check_fit_options(config.train_size, INPUT_SHAPE, config.validation_split, None, config.augment,
+                                config.early_stopping, config.optimizer, config.learning_rate)
+    return Plan(config, chosen, summary, total, options.train_samples, options.validation_samples)
 
 
 @dataclass

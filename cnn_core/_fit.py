@@ -114,25 +114,54 @@ class _EarlyStopping:
         return self.wait >= self.patience and epoch > 0
 
 
-def _split(x: FloatArray, y: np.ndarray[Any, Any], validation_split: object,
-           validation_data: object) -> tuple[FloatArray, np.ndarray[Any, Any], tuple[FloatArray, Any] | None]:
-    """Keras' rule: the last fraction of x, before shuffling, is held out."""
+@dataclass(frozen=True)
+class FitOptions:
+    """``fit``'s options, checked before any work: the split, augmentation, early stopping and the optimizer."""
+
+    train_samples: int  # the first train_samples of x train; the rest (validation_split) validate
+    validation_samples: int  # held out of x, or given as validation_data; 0 without validation
+    augment: dict[str, float]
+    early_stopping: dict[str, Any] | None
+    optimizer: optim.Optimizer
+
+
+def check_fit_options(samples: int, input_shape: tuple[int, ...], validation_split: object = 0.0,
+                      validation_samples: int | None = None, augment: object = None, early_stopping: object = None,
+                      optimizer: object = "rmsprop", learning_rate: object = 0.001) -> FitOptions:
+    """Check ``fit``'s options for ``samples`` inputs of ``input_shape`` (C, H, W), with the messages ``fit``
+    gives; ``validation_samples`` is the length of ``validation_data`` when it is given.
+
+    The split is Keras': the last ``validation_split`` of x, before shuffling, is held out.
+
+    >>> check_fit_options(8000, (1, 28, 28), validation_split=0.2).train_samples
+    6400
+    """
     if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) \
             or not 0 <= float(validation_split) < 1:
         raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
-    if validation_data is not None:
+    if validation_samples is not None:
         if validation_split:
             raise ValueError("give validation_split or validation_data, not both")
-        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-            raise TypeError("validation_data must be a pair (x_val, y_val)")
-        return x, y, check_data(validation_data[0], validation_data[1], "validation_data x", "validation_data y")
-    if not validation_split:
-        return x, y, None
-    split_at = math.floor(len(x) * (1 - float(validation_split)))
-    if split_at < 1 or split_at == len(x):
-        raise ValueError(f"validation_split {validation_split} leaves no training or no validation samples "
-                         f"out of {len(x)}")
-    return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
+        train, held = samples, validation_samples
+    elif validation_split:
+        train = math.floor(samples * (1 - float(validation_split)))
+        held = samples - train
+        if train < 1 or held < 1:
+            raise ValueError(f"validation_split {validation_split} leaves no training or no validation samples "
+                             f"out of {samples}")
+    else:
+        train, held = samples, 0
+    options = check_augment(augment, input_shape[1], input_shape[2])
+    stopping = check_early_stopping(early_stopping, held > 0)
+    return FitOptions(train, held, options, stopping, _optimizer(optimizer, learning_rate))
+
+
+def _validation_data(validation_data: object) -> tuple[FloatArray, np.ndarray[Any, Any]] | None:
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+        raise TypeError("validation_data must be a pair (x_val, y_val)")
+    return check_data(validation_data[0], validation_data[1], "validation_data x", "validation_data y")
 
 
 def _optimizer(optimizer: object, learning_rate: object) -> optim.Optimizer:
@@ -186,14 +215,16 @@ def fit(chain: Chain, x: object, y: object, epochs: object = 1, batch_size: obje
     chain.prepare_training(values.shape[1:], values.dtype)
     classes = chain.layers[-1].output_shape[0]
     targets = check_labels(targets, len(values), classes, "y")
-    train_x, train_y, validation = _split(values, targets, validation_split, validation_data)
-    if validation is not None:
-        validation = (validation[0].astype(values.dtype, copy=False),
-                      check_labels(validation[1], len(validation[0]), classes, "validation_data y"))
-    options = check_augment(augment, values.shape[2], values.shape[3])
-    stopper_settings = check_early_stopping(early_stopping, validation is not None)
-    stopper = _EarlyStopping(stopper_settings) if stopper_settings else None
-    solver = _optimizer(optimizer, learning_rate)
+    given = _validation_data(validation_data)
+    plan = check_fit_options(len(values), values.shape[1:], validation_split, None if given is None else len(given[0]),
+                             augment, early_stopping, optimizer, learning_rate)
+    split = plan.train_samples
+    train_x, train_y = values[:split], targets[:split]
+    held = given if given is not None else (values[split:], targets[split:]) if plan.validation_samples else None
+    validation = None if held is None else (
+        held[0].astype(values.dtype, copy=False), check_labels(held[1], len(held[0]), classes, "validation_data y"))
+    options, solver = plan.augment, plan.optimizer
+    stopper = _EarlyStopping(plan.early_stopping) if plan.early_stopping else None
 
     shuffle_rng, dropout_rng, augment_rng = (np.random.default_rng(s)
                                              for s in np.random.SeedSequence(int(seed)).spawn(3))

@@ -22,8 +22,11 @@ from cnn_core._dense import check_labels, cross_entropy, softmax
 from cnn_core._layers import ACTIVATIONS, LAYER_TYPES, Cache, Layer
 from cnn_core.grad import cross_entropy_backward
 
-__all__ = ["ACTIVATIONS", "LAYER_TYPES", "MNIST_LAYERS", "Chain", "History", "Layer", "pretrained"]
+__all__ = ["ACTIVATIONS", "LAYER_TYPES", "MNIST_LAYERS", "Chain", "FitOptions", "History", "Layer",
+           "check_fit_options", "pretrained"]
 History = _fit.History
+FitOptions = _fit.FitOptions
+check_fit_options = _fit.check_fit_options
 
 # The classic Keras MNIST network (93,322 parameters), the chain `pretrained("mnist")` trains.
 MNIST_LAYERS: list[dict[str, Any]] = [
