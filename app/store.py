@@ -10,7 +10,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -91,7 +91,6 @@ class StoredImage:
     rgb: NDArray[Any]
     gray: NDArray[Any]
     name: str = ""
-    preview: dict[str, bytes] = field(default_factory=dict, compare=False)
     photo: bool = True  # False for a chain's feature maps: any float values, shown on a colour scale
 
     @property

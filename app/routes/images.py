@@ -108,9 +108,12 @@ async def image_png(image_id: str, store: StoreDep, registry: RegistryDep, color
     if color not in ("rgb", "gray"):
         raise HTTPException(422, f"color must be 'rgb' or 'gray', got {color!r}")
     image = _stored(image_id, store)
-    if color not in image.preview:
-        image.preview[color] = await registry.in_thread(_preview, image, color)
-    return Response(image.preview[color], media_type="image/png",
+    key = f"{image_id}/{color}"
+    png = registry.pngs.get(key)
+    if png is None:
+        png = await registry.in_thread(_preview, image, color)
+        registry.pngs.put(key, png)
+    return Response(png, media_type="image/png",
                     headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 

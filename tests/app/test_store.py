@@ -73,3 +73,12 @@ print(rss() - before)
     # a fresh process: the thresholds are process-wide and pytest's own heap would blur the numbers
     kept = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
     assert int(kept.stdout) < 8 << 20  # without the pinned threshold: about 100 MiB stay
+
+
+def test_image_previews_count_against_the_png_budget(client: TestClient) -> None:
+    registry = client.app.state.registry  # type: ignore[attr-defined]
+    sample = client.get("/api/samples").json()[1]
+    before = registry.memory()["pngs"]
+    preview = client.get(sample["preview_url"])
+    assert preview.status_code == 200
+    assert registry.memory()["pngs"] - before == len(preview.content)
