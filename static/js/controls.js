@@ -62,7 +62,7 @@ export function showControls(document, state) {
     node.hidden = !node.dataset.for.split(" ").includes(state.op);
   }
   const chainOnly = state.op === "layers" && state.openLayer < 0;
-  for (const node of document.querySelectorAll(".stage > .canvas-card, .stage > .view-bar, .stage > .calc, .stage > .caption")) {
+  for (const node of document.querySelectorAll(".stage > .canvas-card, .stage > .calc, .stage > .caption")) {
     node.hidden = chainOnly;
   }
   document.getElementById("chain-view").hidden = !chainOnly;

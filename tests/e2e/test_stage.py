@@ -201,7 +201,7 @@ def test_a_blur_shows_as_a_photo_gray_or_in_colour(page: Page) -> None:
     page.get_by_role("button", name="gaussian").click()
     show_whole_map(page, "photo")
     expect(page.get_by_label("Show the output as").locator("option").first).to_have_text("auto: as a photo")
-    assert page.locator("#output-canvas").evaluate(GRAY_SHARE) > 0.99  # R + G + B summed: one gray picture
+    assert page.locator("#output-canvas").evaluate(GRAY_SHARE) > 0.97  # R + G + B summed: one gray picture (the ring is amber)
     shoot(page, "item3-gaussian-photo-gray")
     page.get_by_label("Depthwise").check()
     expect(page.locator("#status")).to_contain_text("conv2d: 3×512×512 → 3×510×510")  # gaussian is 5x5
