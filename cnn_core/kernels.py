@@ -208,6 +208,10 @@ def _parse_number(token: str, row: int, column: int) -> float:
     return value
 
 
+def _numbers(count: int) -> str:
+    return f"{count} number" if count == 1 else f"{count} numbers"
+
+
 def parse_kernel(text: str, max_side: int = MAX_KERNEL_SIDE) -> FloatArray:
     """Read a user-typed kernel into a float64 (kh, kw) array.
 
@@ -245,7 +249,7 @@ def parse_kernel(text: str, max_side: int = MAX_KERNEL_SIDE) -> FloatArray:
                                    f"got {len(tokens)}", row_number)
         rows.append([_parse_number(token, row_number, column) for column, token in enumerate(tokens, start=1)])
         if len(rows[-1]) != len(rows[0]):
-            raise KernelParseError(f"row {row_number} has {len(rows[-1])} numbers but row 1 has {len(rows[0])}: "
+            raise KernelParseError(f"row {row_number} has {_numbers(len(rows[-1]))} but row 1 has {len(rows[0])}: "
                                    f"every row needs the same count", row_number,
                                    min(len(rows[-1]), len(rows[0])) + 1)
     return np.array(rows, dtype=np.float64)

@@ -21,19 +21,29 @@ from cnn_core.spectral import fft_conv2d
 router = APIRouter(prefix="/api", tags=["extras"])
 
 
-def _spectral(run: Run, made: dict[str, bytes] | None = None) -> dict[str, Any]:
+def spectral_refusal(run: Run) -> str | None:
+    """Why the Fourier view cannot show this run, or None when it can."""
     spec = run.request.operation
     weight = run.prepared.weight
     if not isinstance(spec, Conv2dSpec) or weight is None:
-        raise ValueError("the Fourier view is for convolutions")
+        return "the Fourier view is for convolutions"
     x = run.prepared.x
     kernel = weight if weight.ndim == 2 else weight.reshape(-1, *weight.shape[-2:])
     if (x.ndim == 3 and x.shape[0] != 1) or (kernel.ndim == 3 and kernel.shape[0] != 1):
-        raise ValueError("the Fourier view needs one input channel and one filter: choose Gray or a typed matrix")
+        return "the Fourier view needs one input channel and one filter: choose Gray or a typed matrix"
     if spec.stride not in (1, (1, 1)) or spec.dilation not in (1, (1, 1)) or spec.padding_mode != "zeros":
-        raise ValueError("the Fourier view needs stride 1, dilation 1 and zeros padding")
+        return "the Fourier view needs stride 1, dilation 1 and zeros padding"
     if not isinstance(spec.padding, int | str):
-        raise ValueError("the Fourier view needs the same padding on every side")
+        return "the Fourier view needs the same padding on every side"
+    return None
+
+
+def _spectral(run: Run, made: dict[str, bytes] | None = None) -> dict[str, Any]:
+    refusal = spectral_refusal(run)
+    spec, x, weight = run.request.operation, run.prepared.x, run.prepared.weight
+    if refusal or not isinstance(spec, Conv2dSpec) or weight is None or not isinstance(spec.padding, int | str):
+        raise ValueError(refusal)
+    kernel = weight if weight.ndim == 2 else weight.reshape(-1, *weight.shape[-2:])
     route = fft_conv2d(x if x.ndim == 2 else x[0], kernel if kernel.ndim == 2 else kernel[0], spec.padding)
     pictures = {"image": np.log1p(route.image_spectrum), "kernel": np.log1p(route.kernel_spectrum),
                 "product": np.log1p(route.product_spectrum), "result": route.result}
@@ -45,6 +55,13 @@ def _spectral(run: Run, made: dict[str, bytes] | None = None) -> dict[str, Any]:
     return {"max_difference": route.max_difference, "largest_value": float(np.abs(route.direct).max()),
             "grid": list(route.image_spectrum.shape),
             **{f"{name}_url": f"/api/runs/{run.run_id}/spectral/{name}.png" for name in pictures}}
+
+
+@router.get("/runs/{run_id}/spectral/available", responses={404: {"model": ErrorBody}})
+async def spectral_available(run_id: str, registry: RegistryDep) -> dict[str, Any]:
+    """Whether the Fourier view can show this run, and if not, why (nothing is computed)."""
+    refusal = spectral_refusal(await registry.get(run_id))
+    return {"available": refusal is None, "reason": refusal}
 
 
 @router.get("/runs/{run_id}/spectral", responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})

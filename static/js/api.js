@@ -32,6 +32,13 @@ export const region = (runId, which, channel, top, left, height, width) =>
   request(`region-${which}`, `/api/runs/${runId}/region?which=${which}&channel=${channel}&top=${top}` +
     `&left=${left}&height=${height}&width=${width}`);
 
+/** POST a typed matrix through the cheapest run (ReLU), so the dialog can keep it open when it is refused. */
+export const checkMatrix = (text) => postJson("matrix-check", "/api/run",
+  { source: { matrix_text: text }, operation: { op: "relu" } });
+
+/** GET whether the Fourier view can show a run, and if not, why. */
+export const spectralAvailable = (runId) => request("spectral-available", `/api/runs/${runId}/spectral/available`);
+
 /** GET how a run's result is shown (mode, contrast, scale ends, true min and max) for the chosen options. */
 export const displayOf = (runId, mode, contrast) =>
   request("display", `/api/runs/${runId}/display?mode=${mode}&contrast=${contrast}`);

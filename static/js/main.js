@@ -1,7 +1,7 @@
 // Composition root: wires state, api, stream, player, controls, kernel editor and painters.
 
 import { captionFor } from "./caption.js";
-import { ApiError, displayOf, jobStatus, openLayerRun, runChain, spectral, startGif, uploadImage } from "./api.js";
+import { ApiError, checkMatrix, displayOf, jobStatus, spectralAvailable, openLayerRun, runChain, spectral, startGif, uploadImage } from "./api.js";
 import { drawChainEditor, drawChainStage } from "./chain-view.js";
 import { LESSONS } from "./lessons.js";
 import { bindControls, OP_DEFAULTS, showControls } from "./controls.js";
@@ -9,6 +9,7 @@ import { KernelEditor } from "./kernel-editor.js";
 import { Player } from "./player.js";
 import { drawCalc, describeFrame } from "./render/calc.js";
 import { formatNumber } from "./render/colors.js";
+import { clearFieldErrors, KEY_CONTROLS, showFieldError } from "./field-errors.js";
 import { TextFitter } from "./fit-text.js";
 import { bindPresentation } from "./present.js";
 import { drawLegend } from "./render/legend.js";
@@ -37,6 +38,7 @@ let partialTimer = null;
 let chain = null;
 let lastChain = "";
 let pendingStep = null; // a lesson's step, sought once its layer is open
+let lastChangedControl = null; // the control behind the latest request, where a refusal is shown
 let coldStart = false; // opened without a link: play the first run row by row, unasked
 
 function status(message, isError = false) {
@@ -76,6 +78,22 @@ function outputImageUrl(map, current) {
     return current ? `/api/runs/${run.run_id}/partial.png?index=${current.index}&channel=${map}` : null;
   }
   return run.view ? `${run.result_png_url}?channel=${map}&mode=${run.view.mode}&contrast=${run.view.contrast}` : null;
+}
+
+/** The Fourier view's button: enabled only where it works, otherwise disabled with the server's reason. */
+async function refreshFourier() {
+  const shown = run;
+  const button = $("fourier-button");
+  if (shown.op !== "conv2d") return;
+  try {
+    const answer = await spectralAvailable(shown.run_id);
+    if (run !== shown) return;
+    button.disabled = !answer.available;
+    const reason = answer.reason ?? "";
+    $("fourier-reason").textContent = answer.available ? "" : `${reason.charAt(0).toUpperCase()}${reason.slice(1)}.`;
+  } catch (error) {
+    if (error.name !== "AbortError") status(error.message, true);
+  }
 }
 
 /** Ask the server how to show this run's result (the chosen mode and contrast, or the kernel's default). */
@@ -159,6 +177,7 @@ function showRun(described) {
     ...Array.from({ length: maps }, (_, i) => new Option(`map ${i + 1}`, String(i))));
   select.value = String(Math.min(getState().map, maps - 1));
   refreshDisplay();
+  refreshFourier();
   stage.setRun(run);
   stage.inputChannel = 0;
   editor.render(getState(), run);
@@ -180,6 +199,7 @@ function playRows() {
 
 // --- the stream ---------------------------------------------------------------------------------
 stream.addEventListener("opened", (event) => {
+  clearFieldErrors(document);
   showRun(event.detail.run);
   if (pendingStep !== null) {
     stream.seek(Math.min(pendingStep, run.frame_count - 1));
@@ -198,7 +218,9 @@ stream.addEventListener("state", (event) => {
 stream.addEventListener("error", (event) => {
   const source = getState().source;
   if (event.detail.status !== 404 || source?.kind !== "image" || source.imageId === initial.samples[0].id) {
-    status(event.detail.detail, true);
+    const control = showFieldError(document, event.detail.detail, getState().op, lastChangedControl);
+    status(control ? "Refused: the message is next to the setting (the last valid run stays on stage)"
+      : event.detail.detail, true);
     return;
   }
   // the image is gone (evicted or from an old link): say so, show the first sample, offer a new upload
@@ -270,6 +292,7 @@ onChange((state, changed) => {
   }
   if ([...changed].some((key) => EDITOR_KEYS.has(key))) editor.render(state, run);
   if ([...changed].some((key) => REQUEST_KEYS.has(key))) {
+    lastChangedControl = KEY_CONTROLS[[...changed].find((key) => KEY_CONTROLS[key])] ?? null;
     clearTimeout(requestTimer);
     requestTimer = setTimeout(() => {
       const request = buildRequest(getState());
@@ -501,6 +524,46 @@ $("matrix-button").addEventListener("click", () => {
 for (const button of document.querySelectorAll("[data-preset]")) {
   button.addEventListener("click", () => { $("matrix-text").value = PRESETS[button.dataset.preset]; });
 }
+$("matrix-form").addEventListener("submit", async (event) => {
+  if (event.submitter?.value !== "apply") return;
+  event.preventDefault(); // the dialog stays open until the server has read the matrix
+  const text = $("matrix-text").value;
+  try {
+    await checkMatrix(text);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    $("matrix-error").textContent = error.message;
+    markToken($("matrix-text"), error.row, error.column);
+    return;
+  }
+  $("matrix-error").textContent = "";
+  $("matrix-dialog").close("apply");
+});
+
+/** Select the typed number at (row, column), 1-based over non-empty rows as the server counts them. */
+function markToken(area, row, column) {
+  if (!row) return;
+  let offset = 0;
+  let seen = 0;
+  for (const line of area.value.split(/([;\n])/)) {
+    if (line !== ";" && line !== "\n" && line.trim()) seen += 1;
+    if (seen === row && line.trim()) {
+      const tokens = [...line.matchAll(/[^\s,]+/g)];
+      const token = tokens[Math.min(column ?? 1, tokens.length) - 1] ?? tokens.at(-1);
+      const start = offset + (token ? token.index : line.length);
+      const end = token && column <= tokens.length ? start + token[0].length : offset + line.length;
+      area.focus();
+      area.setSelectionRange(start, end);
+      area.setAttribute("aria-invalid", "true");
+      return;
+    }
+    offset += line.length;
+  }
+}
+$("matrix-text").addEventListener("input", () => {
+  $("matrix-error").textContent = "";
+  $("matrix-text").removeAttribute("aria-invalid");
+});
 $("matrix-dialog").addEventListener("close", () => {
   if ($("matrix-dialog").returnValue !== "apply") return;
   $("sample").value = "custom";

@@ -138,7 +138,7 @@ def test_depthwise_and_pools_and_activations(client: TestClient) -> None:
     ({"op": "conv2d", "stride": 99}, 422, "stride may be at most 16 here, got 99"),
     ({"op": "conv2d", "padding": "half"}, 422, "operation.conv2d.padding"),
     ({"op": "conv2d", "filters": [{"kernel": {"name": "nope"}}]}, 422, "name must be one of identity, sobel_x"),
-    ({"op": "conv2d", "filters": [{"kernel": {"text": "1 2; 3"}}]}, 422, "row 2 has 1 numbers but row 1 has 2"),
+    ({"op": "conv2d", "filters": [{"kernel": {"text": "1 2; 3"}}]}, 422, "row 2 has 1 number but row 1 has 2"),
     ({"op": "conv2d", "filters": [{"kernel": {"values": [[1] * 17]}}]}, 422,
      "filter 1: kernels may be at most 15x15, got a row of 17 values"),
     ({"op": "conv2d", "filters": [{"kernel": {"values": [[1] * 9] * 9}}]}, 422,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import quote
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -201,7 +203,7 @@ def test_a_blur_shows_as_a_photo_gray_or_in_colour(page: Page) -> None:
     page.get_by_role("button", name="gaussian").click()
     show_whole_map(page, "photo")
     expect(page.get_by_label("Show the output as").locator("option").first).to_have_text("auto: as a photo")
-    assert page.locator("#output-canvas").evaluate(GRAY_SHARE) > 0.97  # R + G + B summed: one gray picture (the ring is amber)
+    assert page.locator("#output-canvas").evaluate(GRAY_SHARE) > 0.97  # R + G + B summed: gray (the ring: amber)
     shoot(page, "item3-gaussian-photo-gray")
     page.get_by_label("Depthwise").check()
     expect(page.locator("#status")).to_contain_text("conv2d: 3×512×512 → 3×510×510")  # gaussian is 5x5
@@ -212,3 +214,70 @@ def test_a_blur_shows_as_a_photo_gray_or_in_colour(page: Page) -> None:
     page.get_by_label("Show the output as").select_option("gray")
     show_whole_map(page, "gray")
     assert "mode=gray" in (page.locator("#download-png").get_attribute("href") or "")
+
+
+FIVE = "1 1 1 0 0\n0 1 1 1 0\n0 0 1 1 1\n0 0 1 1 0\n0 1 1 0 0"
+
+
+def shown_whole(page: Page, selector: str) -> None:
+    """The element's text is not cut: no ellipsis, no overflow."""
+    assert page.locator(selector).evaluate("node => node.scrollWidth <= node.clientWidth && "
+                                           "getComputedStyle(node).textOverflow !== 'ellipsis'")
+
+
+def test_a_refused_setting_is_explained_in_full_next_to_it(page: Page) -> None:
+    page.goto("/#" + quote(json.dumps({"source": {"kind": "matrix", "text": FIVE}, "step": 0})))
+    expect(page.locator("#output-title")).to_have_text("Output 1×5×5")
+    page.get_by_label("Dilation").fill("6")
+    message = ("kernel must not be larger than the padded input: the kernel spans 13 rows (3 taps, dilation 6) "
+               "but the padded input has 5 + 2 = 7")
+    note = page.locator(".field-error")
+    expect(note).to_have_text(message)
+    expect(page.get_by_label("Dilation")).to_have_attribute("aria-invalid", "true")
+    shown_whole(page, ".field-error")
+    field = page.get_by_label("Dilation").bounding_box()
+    box = note.bounding_box()
+    assert field is not None and box is not None and 0 <= box["y"] - field["y"] < 120  # right under the field
+    viewport = page.viewport_size
+    assert viewport is not None and box["y"] + box["height"] <= viewport["height"]  # scrolled into view
+    expect(page.locator("#output-title")).to_have_text("Output 1×5×5")  # the last valid run stays on stage
+    shoot_sizes(page, "item8-refused-dilation")
+    page.get_by_label("Dilation").fill("1")
+    expect(note).to_have_count(0)
+    expect(page.get_by_label("Dilation")).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_a_ragged_matrix_keeps_its_dialog_open_with_the_bad_cell_marked(page: Page) -> None:
+    page.goto('/#{"step":0}')
+    expect(page.locator("#counter")).to_have_text("step 1 of 76,800")
+    page.get_by_role("button", name="Matrix…").click()
+    page.get_by_label("Matrix values").fill("1 2 3\n4 5\n6 7 8")
+    page.get_by_role("button", name="Use this matrix").click()
+    expect(page.locator("#matrix-error")).to_have_text(
+        "row 2 has 2 numbers but row 1 has 3: every row needs the same count")
+    expect(page.locator("#matrix-dialog")).to_have_attribute("open", "")
+    expect(page.get_by_label("Matrix values")).to_have_attribute("aria-invalid", "true")
+    selected = page.get_by_label("Matrix values").evaluate(
+        "area => area.value.slice(area.selectionStart, area.selectionEnd)")
+    assert selected == "5"  # row 2's last number: the third is missing
+    shoot(page, "item8-ragged-matrix")
+    page.get_by_label("Matrix values").fill("1 2; 3")
+    page.get_by_role("button", name="Use this matrix").click()
+    expect(page.locator("#matrix-error")).to_have_text(
+        "row 2 has 1 number but row 1 has 2: every row needs the same count")
+    page.get_by_label("Matrix values").fill("1 2; 3 4")
+    page.get_by_role("button", name="Use this matrix").click()
+    expect(page.locator("#matrix-dialog")).not_to_have_attribute("open", "")
+    expect(page.locator("#status")).to_contain_text("conv2d: 2×2 →")
+
+
+def test_the_fourier_view_is_disabled_with_its_reason_where_it_cannot_work(page: Page) -> None:
+    page.goto('/#{"step":0}')
+    expect(page.locator("#counter")).to_have_text("step 1 of 76,800")
+    expect(page.get_by_role("button", name="Fourier view")).to_be_disabled()
+    expect(page.locator("#fourier-reason")).to_have_text(
+        "The Fourier view needs one input channel and one filter: choose Gray or a typed matrix.")
+    shoot(page, "item8-fourier-disabled")
+    page.get_by_text("Gray", exact=True).click()
+    expect(page.get_by_role("button", name="Fourier view")).to_be_enabled()
+    expect(page.locator("#fourier-reason")).to_be_empty()
