@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core._checks import FloatArray
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 AUGMENTATIONS = ("shift", "rotate", "noise")
 
@@ -17,22 +18,23 @@ def check_augment(augment: object, height: int, width: int) -> dict[str, float]:
     if augment is None:
         return {}
     if not isinstance(augment, dict):
-        raise TypeError(f"augment must be None or a dict with any of {', '.join(AUGMENTATIONS)}, got {augment!r}")
+        raise ArgumentTypeError(f"augment must be None or a dict with any of {', '.join(AUGMENTATIONS)}, "
+                                f"got {augment!r}")
     unknown = sorted(set(augment) - set(AUGMENTATIONS))
     if unknown:
-        raise ValueError(f"augment takes {', '.join(AUGMENTATIONS)}, got unknown key(s) "
+        raise ArgumentError(f"augment takes {', '.join(AUGMENTATIONS)}, got unknown key(s) "
                          f"{', '.join(map(repr, unknown))}")
     checked: dict[str, float] = {}
     for key, value in augment.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)) \
                 or value < 0:
-            raise ValueError(f"augment[{key!r}] must be a finite number >= 0, got {value!r}")
+            raise ArgumentError(f"augment[{key!r}] must be a finite number >= 0, got {value!r}")
         checked[key] = float(value)
     if "shift" in checked and (not float(checked["shift"]).is_integer() or checked["shift"] >= min(height, width)):
-        raise ValueError(f"augment['shift'] must be a whole number of pixels below {min(height, width)} "
+        raise ArgumentError(f"augment['shift'] must be a whole number of pixels below {min(height, width)} "
                          f"(the input is {height}x{width}), got {augment['shift']!r}")
     if checked.get("rotate", 0) > 180:
-        raise ValueError(f"augment['rotate'] must be at most 180 degrees, got {augment['rotate']!r}")
+        raise ArgumentError(f"augment['rotate'] must be at most 180 degrees, got {augment['rotate']!r}")
     return {key: value for key, value in checked.items() if value}
 
 

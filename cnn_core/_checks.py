@@ -8,6 +8,8 @@ from typing import Any, SupportsIndex, TypeGuard
 import numpy as np
 from numpy.typing import NDArray
 
+from cnn_core.errors import ArgumentError, ArgumentTypeError
+
 FloatArray = NDArray[np.floating[Any]]
 Pair = tuple[int, int]
 PADDING_STRINGS = ("valid", "same", "full")
@@ -23,11 +25,11 @@ def to_pair(value: object, name: str, minimum: int = 1) -> Pair:
     """Normalise an int or a (rows, cols) pair of ints, refusing values below ``minimum``."""
     pair = (value, value) if is_int(value) else value
     if not (isinstance(pair, tuple | list) and len(pair) == 2 and all(is_int(v) for v in pair)):
-        raise TypeError(f"{name} must be an int or a (rows, cols) pair of ints, got {value!r}")
+        raise ArgumentTypeError(f"{name} must be an int or a (rows, cols) pair of ints, got {value!r}")
     rows, cols = int(pair[0]), int(pair[1])
     if min(rows, cols) < minimum:
         rule = "a positive integer" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
+        raise ArgumentError(f"{name} must be {rule}, got {value!r}")
     return rows, cols
 
 
@@ -38,7 +40,7 @@ def compute_dtype(array: np.ndarray[Any, Any], name: str) -> np.dtype[Any]:
         return np.dtype(np.float64)
     if kind == "f":
         return np.dtype(np.float32) if array.dtype.itemsize <= 4 else np.dtype(np.float64)
-    raise TypeError(f"{name} must hold real numbers (int, bool or float), got dtype {array.dtype}")
+    raise ArgumentTypeError(f"{name} must hold real numbers (int, bool or float), got dtype {array.dtype}")
 
 
 def as_array(value: object, name: str) -> np.ndarray[Any, Any]:
@@ -46,13 +48,13 @@ def as_array(value: object, name: str) -> np.ndarray[Any, Any]:
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, str | bytes) or value is None:
-        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:
-        raise TypeError(f"{name} must be a rectangular array of numbers ({error})") from None
+        raise ArgumentTypeError(f"{name} must be a rectangular array of numbers ({error})") from None
     if array.dtype == object:
-        raise TypeError(f"{name} must be a rectangular array of numbers, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{name} must be a rectangular array of numbers, got {type(value).__name__}")
     return array
 
 
@@ -68,16 +70,16 @@ def _all_finite(array: np.ndarray[Any, Any]) -> bool:
 def check_finite(array: np.ndarray[Any, Any], name: str) -> None:
     """Refuse NaN and infinity so that no op silently propagates them."""
     if array.dtype.kind == "f" and array.size and not _all_finite(array):
-        raise ValueError(f"{name} must contain only finite numbers (no NaN or infinity)")
+        raise ArgumentError(f"{name} must contain only finite numbers (no NaN or infinity)")
 
 
 def as_image(x: object, name: str = "x") -> tuple[FloatArray, bool]:
     """Validate an input map; returns it as float (C, H, W) and whether it came in as (H, W)."""
     array = as_array(x, name)
     if array.ndim not in (2, 3):
-        raise ValueError(f"{name} must be a (H, W) or (C, H, W) array, got shape {array.shape}")
+        raise ArgumentError(f"{name} must be a (H, W) or (C, H, W) array, got shape {array.shape}")
     if 0 in array.shape:
-        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+        raise ArgumentError(f"{name} must not be empty, got shape {array.shape}")
     dtype = compute_dtype(array, name)
     check_finite(array, name)
     out = array.astype(dtype, copy=False)
@@ -92,9 +94,9 @@ def as_maps(x: object, name: str = "x", finite: bool = True) -> tuple[FloatArray
     """
     array = as_array(x, name)
     if array.ndim not in (2, 3, 4):
-        raise ValueError(f"{name} must be a (H, W), (C, H, W) or (N, C, H, W) array, got shape {array.shape}")
+        raise ArgumentError(f"{name} must be a (H, W), (C, H, W) or (N, C, H, W) array, got shape {array.shape}")
     if 0 in array.shape:
-        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+        raise ArgumentError(f"{name} must not be empty, got shape {array.shape}")
     dtype = compute_dtype(array, name)
     if finite:
         check_finite(array, name)
@@ -122,9 +124,9 @@ def as_kernel(weight: object, dtype: np.dtype[Any], name: str = "weight") -> Flo
     """Validate a (kh, kw) or (F, C, kh, kw) weight and cast it to the compute dtype."""
     array = as_array(weight, name)
     if array.ndim not in (2, 4):
-        raise ValueError(f"{name} must be a (kh, kw) or (F, C, kh, kw) array, got shape {array.shape}")
+        raise ArgumentError(f"{name} must be a (kh, kw) or (F, C, kh, kw) array, got shape {array.shape}")
     if 0 in array.shape:
-        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+        raise ArgumentError(f"{name} must not be empty, got shape {array.shape}")
     compute_dtype(array, name)
     check_finite(array, name)
     return array.astype(dtype, copy=False)
@@ -136,7 +138,7 @@ def as_bias(bias: object, count: int, dtype: np.dtype[Any], allow_scalar: bool) 
         return np.zeros(count, dtype=dtype)
     if isinstance(bias, numbers.Real) and not isinstance(bias, bool | np.bool_):
         if not allow_scalar:
-            raise ValueError(f"bias must be a ({count},) array for a 4-D weight, got the number {bias!r}")
+            raise ArgumentError(f"bias must be a ({count},) array for a 4-D weight, got the number {bias!r}")
         value = np.full(count, bias, dtype=dtype)
     else:
         array = as_array(bias, "bias")
@@ -144,7 +146,7 @@ def as_bias(bias: object, count: int, dtype: np.dtype[Any], allow_scalar: bool) 
         if array.ndim == 0 and allow_scalar:
             array = np.full(count, array.item())
         if array.shape != (count,):
-            raise ValueError(f"bias must have shape ({count},) (one value per output map), got {array.shape}")
+            raise ArgumentError(f"bias must have shape ({count},) (one value per output map), got {array.shape}")
         value = array.astype(dtype)
     check_finite(value, "bias")
     return value
@@ -153,14 +155,14 @@ def as_bias(bias: object, count: int, dtype: np.dtype[Any], allow_scalar: bool) 
 def check_choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
     """Check a string option against its allowed values."""
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+        raise ArgumentError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
     return value
 
 
 def check_bool(value: object, name: str) -> bool:
     """Check a flag is a real bool (not 0/1 or a string)."""
     if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise ArgumentTypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
@@ -169,7 +171,7 @@ def restore_rank(result: FloatArray, was_2d: bool) -> FloatArray:
     return result[0] if was_2d and result.shape[0] == 1 else result
 
 
-class ResultOverflowError(ValueError):
+class ResultOverflowError(ArgumentError):
     """Finite inputs whose result is too large for the dtype (so training can tell divergence from bad input)."""
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core._checks import FloatArray, as_array, as_values
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 
 def activation_values(name: str, values: FloatArray, slope: float = 0.01) -> FloatArray:
@@ -37,7 +38,7 @@ def relu(x: Any) -> FloatArray:
 def _slope(negative_slope: object) -> float:
     if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real) \
             or not np.isfinite(float(negative_slope)):
-        raise TypeError(f"negative_slope must be a finite number, got {negative_slope!r}")
+        raise ArgumentTypeError(f"negative_slope must be a finite number, got {negative_slope!r}")
     return float(negative_slope)
 
 
@@ -72,10 +73,10 @@ def check_linear(x: object, weight: object) -> tuple[FloatArray, FloatArray]:
     """x (in,) or (N, in) and weight (out, in), validated, the weight in x's compute dtype."""
     values = as_values(x)
     if values.ndim not in (1, 2):
-        raise ValueError(f"x must be a (in,) or (N, in) array, got shape {values.shape}")
+        raise ArgumentError(f"x must be a (in,) or (N, in) array, got shape {values.shape}")
     matrix = as_values(weight, "weight").astype(values.dtype, copy=False)
     if matrix.ndim != 2 or matrix.shape[1] != values.shape[-1]:
-        raise ValueError(f"weight must be (out, in) with in = {values.shape[-1]} (the last axis of x), "
+        raise ArgumentError(f"weight must be (out, in) with in = {values.shape[-1]} (the last axis of x), "
                          f"got shape {matrix.shape}")
     return values, matrix
 
@@ -106,14 +107,14 @@ def linear(x: Any, weight: Any, bias: Any = None) -> FloatArray:
     if bias is not None:
         vector = as_values(bias, "bias").astype(values.dtype, copy=False)
         if vector.shape != (matrix.shape[0],):
-            raise ValueError(f"bias must have shape ({matrix.shape[0]},) (one value per output), got {vector.shape}")
+            raise ArgumentError(f"bias must have shape ({matrix.shape[0]},) (one value per output), got {vector.shape}")
         out += vector
     return out
 
 
 def _axis(values: FloatArray, axis: object) -> int:
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -values.ndim <= int(axis) < values.ndim:
-        raise ValueError(f"axis must be an int in [{-values.ndim}, {values.ndim - 1}], got {axis!r}")
+        raise ArgumentError(f"axis must be an int in [{-values.ndim}, {values.ndim - 1}], got {axis!r}")
     return int(axis)
 
 
@@ -125,7 +126,7 @@ def log_softmax(x: Any, axis: int = -1) -> FloatArray:
     """
     values = as_values(x, "x")
     if values.ndim == 0:
-        raise ValueError("x must have at least one axis, got a scalar")
+        raise ArgumentError("x must have at least one axis, got a scalar")
     chosen = _axis(values, axis)
     shifted = values - values.max(axis=chosen, keepdims=True)
     result: FloatArray = shifted - np.log(np.exp(shifted).sum(axis=chosen, keepdims=True))
@@ -140,7 +141,7 @@ def softmax(x: Any, axis: int = -1) -> FloatArray:
     """
     values = as_values(x, "x")
     if values.ndim == 0:
-        raise ValueError("x must have at least one axis, got a scalar")
+        raise ArgumentError("x must have at least one axis, got a scalar")
     chosen = _axis(values, axis)
     exp = np.exp(values - values.max(axis=chosen, keepdims=True))
     return exp / exp.sum(axis=chosen, keepdims=True)  # type: ignore[no-any-return]
@@ -150,12 +151,12 @@ def check_labels(labels: object, samples: int, classes: int, name: str = "labels
     """Integer class labels (N,) in [0, classes), for N samples."""
     array = as_array(labels, name)
     if array.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be integers (class indices), got dtype {array.dtype}")
+        raise ArgumentTypeError(f"{name} must be integers (class indices), got dtype {array.dtype}")
     if array.shape != (samples,):
-        raise ValueError(f"{name} must have shape ({samples},) (one per sample), got {array.shape}")
+        raise ArgumentError(f"{name} must have shape ({samples},) (one per sample), got {array.shape}")
     if samples and (array.min() < 0 or array.max() >= classes):
         bad = array[(array < 0) | (array >= classes)][0]
-        raise ValueError(f"{name} must be in [0, {classes - 1}] (one of the {classes} classes), got {bad}")
+        raise ArgumentError(f"{name} must be in [0, {classes - 1}] (one of the {classes} classes), got {bad}")
     return array.astype(np.intp, copy=False)
 
 
@@ -182,7 +183,7 @@ def cross_entropy(logits: Any, labels: Any) -> float:
     """
     values = as_values(logits, "logits")
     if values.ndim != 2 or values.shape[0] == 0:
-        raise ValueError(f"logits must be a (N, K) array with N >= 1, got shape {values.shape}")
+        raise ArgumentError(f"logits must be a (N, K) array with N >= 1, got shape {values.shape}")
     classes = check_labels(labels, values.shape[0], values.shape[1])
     picked = log_softmax(values)[np.arange(values.shape[0]), classes]
     return float(-picked.mean())
@@ -206,9 +207,10 @@ def dropout(x: Any, p: float, rng: np.random.Generator) -> tuple[FloatArray, np.
     """
     values = as_values(x)
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= float(p) < 1:
-        raise ValueError(f"p (the dropout rate) must be a number in [0, 1), got {p!r}")
+        raise ArgumentError(f"p (the dropout rate) must be a number in [0, 1), got {p!r}")
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+        raise ArgumentTypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                                f"got {type(rng).__name__}")
     mask = rng.random(values.shape) >= float(p)
     scale = values.dtype.type(1 / (1 - float(p)))
     return values * mask * scale, mask

@@ -14,6 +14,7 @@ from cnn_core import grad, optim
 from cnn_core._augment import augment_batch, check_augment
 from cnn_core._checks import FloatArray, ResultOverflowError, as_array, check_finite, compute_dtype, is_int
 from cnn_core._dense import check_labels, cross_entropy
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 if TYPE_CHECKING:
     from cnn_core.chain import Chain
@@ -41,19 +42,19 @@ def check_data(x: object, y: object, name: str = "x", labels: str = "y") -> tupl
     """A (N, C, H, W) batch of real numbers and its (N,) integer labels (ranges are checked against the chain)."""
     array = as_array(x, name)
     if array.ndim != 4 or 0 in array.shape:
-        raise ValueError(f"{name} must be a non-empty (N, C, H, W) batch, got shape {array.shape}")
+        raise ArgumentError(f"{name} must be a non-empty (N, C, H, W) batch, got shape {array.shape}")
     check_finite(array, name)
     values = array.astype(compute_dtype(array, name), copy=False)
     targets = as_array(y, labels)
     if targets.ndim != 1 or len(targets) != len(values):
-        raise ValueError(f"{name} and {labels} must have the same length: {name} has {len(values)} samples, "
+        raise ArgumentError(f"{name} and {labels} must have the same length: {name} has {len(values)} samples, "
                          f"{labels} has shape {targets.shape}")
     return values, targets
 
 
 def _positive(value: object, name: str) -> int:
     if not is_int(value) or int(value) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ArgumentError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
@@ -62,26 +63,27 @@ def check_early_stopping(early_stopping: object, has_validation: bool) -> dict[s
     if early_stopping is None:
         return None
     if not isinstance(early_stopping, dict):
-        raise TypeError(f"early_stopping must be None or a dict, got {early_stopping!r}")
+        raise ArgumentTypeError(f"early_stopping must be None or a dict, got {early_stopping!r}")
     allowed = ("monitor", "patience", "min_delta", "restore_best_weights")
     unknown = sorted(set(early_stopping) - set(allowed))
     if unknown:
-        raise ValueError(f"early_stopping takes {', '.join(allowed)}, got unknown key(s) "
+        raise ArgumentError(f"early_stopping takes {', '.join(allowed)}, got unknown key(s) "
                          f"{', '.join(map(repr, unknown))}")
     settings = {"monitor": "val_loss", "patience": 2, "min_delta": 0.0, "restore_best_weights": True,
                 **early_stopping}
     if settings["monitor"] not in MONITORS:
-        raise ValueError(f"early_stopping['monitor'] must be one of {', '.join(MONITORS)}, got {settings['monitor']!r}")
+        raise ArgumentError(f"early_stopping['monitor'] must be one of {', '.join(MONITORS)}, "
+                            f"got {settings['monitor']!r}")
     if str(settings["monitor"]).startswith("val_") and not has_validation:
-        raise ValueError(f"early_stopping monitors {settings['monitor']!r}, which needs validation_split > 0 or "
+        raise ArgumentError(f"early_stopping monitors {settings['monitor']!r}, which needs validation_split > 0 or "
                          f"validation_data")
     if not is_int(settings["patience"]) or int(settings["patience"]) < 0:
-        raise ValueError(f"early_stopping['patience'] must be an integer >= 0, got {settings['patience']!r}")
+        raise ArgumentError(f"early_stopping['patience'] must be an integer >= 0, got {settings['patience']!r}")
     delta = settings["min_delta"]
     if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not math.isfinite(delta) or delta < 0:
-        raise ValueError(f"early_stopping['min_delta'] must be a finite number >= 0, got {delta!r}")
+        raise ArgumentError(f"early_stopping['min_delta'] must be a finite number >= 0, got {delta!r}")
     if not isinstance(settings["restore_best_weights"], bool):
-        raise TypeError(f"early_stopping['restore_best_weights'] must be True or False, "
+        raise ArgumentTypeError(f"early_stopping['restore_best_weights'] must be True or False, "
                         f"got {settings['restore_best_weights']!r}")
     return settings
 
@@ -138,16 +140,16 @@ def check_fit_options(samples: int, input_shape: tuple[int, ...], validation_spl
     """
     if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) \
             or not 0 <= float(validation_split) < 1:
-        raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+        raise ArgumentError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
     if validation_samples is not None:
         if validation_split:
-            raise ValueError("give validation_split or validation_data, not both")
+            raise ArgumentError("give validation_split or validation_data, not both")
         train, held = samples, validation_samples
     elif validation_split:
         train = math.floor(samples * (1 - float(validation_split)))
         held = samples - train
         if train < 1 or held < 1:
-            raise ValueError(f"validation_split {validation_split} leaves no training or no validation samples "
+            raise ArgumentError(f"validation_split {validation_split} leaves no training or no validation samples "
                              f"out of {samples}")
     else:
         train, held = samples, 0
@@ -160,7 +162,7 @@ def _validation_data(validation_data: object) -> tuple[FloatArray, np.ndarray[An
     if validation_data is None:
         return None
     if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-        raise TypeError("validation_data must be a pair (x_val, y_val)")
+        raise ArgumentTypeError("validation_data must be a pair (x_val, y_val)")
     return check_data(validation_data[0], validation_data[1], "validation_data x", "validation_data y")
 
 
@@ -169,10 +171,10 @@ def _optimizer(optimizer: object, learning_rate: object) -> optim.Optimizer:
     if isinstance(optimizer, optim.Optimizer):
         return optimizer
     if not isinstance(optimizer, str):
-        raise ValueError(f"optimizer must be one of {', '.join(map(repr, optim.OPTIMIZER_NAMES))} or an optimizer "
+        raise ArgumentError(f"optimizer must be one of {', '.join(map(repr, optim.OPTIMIZER_NAMES))} or an optimizer "
                          f"object (SGD, RMSprop, Adam), got {optimizer!r}")
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        raise TypeError(f"learning_rate must be a number, got {learning_rate!r}")
+        raise ArgumentTypeError(f"learning_rate must be a number, got {learning_rate!r}")
     return optim.get_optimizer(optimizer, float(learning_rate))
 
 
@@ -207,11 +209,11 @@ def fit(chain: Chain, x: object, y: object, epochs: object = 1, batch_size: obje
     values, targets = check_data(x, y)
     count_epochs, size = _positive(epochs, "epochs"), _positive(batch_size, "batch_size")
     if not isinstance(shuffle, bool):
-        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        raise ArgumentTypeError(f"shuffle must be True or False, got {shuffle!r}")
     if not is_int(seed):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+        raise ArgumentTypeError(f"seed must be an int, got {seed!r}")
     if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be a function taking a dict, got {callback!r}")
+        raise ArgumentTypeError(f"callback must be a function taking a dict, got {callback!r}")
     chain.prepare_training(values.shape[1:], values.dtype)
     classes = chain.layers[-1].output_shape[0]
     targets = check_labels(targets, len(values), classes, "y")
@@ -241,7 +243,7 @@ def fit(chain: Chain, x: object, y: object, epochs: object = 1, batch_size: obje
             try:
                 loss, right = _step(chain, solver, params, batch_x, train_y[index], dropout_rng)
             except ResultOverflowError as error:
-                raise ValueError(f"training diverged at epoch {epoch} batch {batch}: {error}; the weights are the "
+                raise ArgumentError(f"training diverged at epoch {epoch} batch {batch}: {error}; the weights are the "
                                  f"last finite ones. Lower learning_rate (now {solver.learning_rate}) or scale the "
                                  f"inputs") from None
             seen += len(index)

@@ -15,6 +15,7 @@ from cnn_core import _compute
 from cnn_core._checks import FloatArray, Pair, as_array, compute_dtype
 from cnn_core._plans import ConvPlan, crop_transposed, plan_conv2d, plan_conv_transpose2d
 from cnn_core._windows import pad_input
+from cnn_core.errors import ArgumentError
 from cnn_core.geometry import conv_transpose_output_size
 
 # One column matrix of the weight gradient stays under this many bytes (it is tiled by output rows beyond)
@@ -37,7 +38,7 @@ def take_grad_output(grad_output: object, shape4: tuple[int, ...], rank: int, sq
     compute_dtype(array, "grad_output")
     expected = forward_shape(shape4, rank, squeeze)
     if array.shape != expected:
-        raise ValueError(f"grad_output must have the forward output's shape {expected}, got {array.shape}")
+        raise ArgumentError(f"grad_output must have the forward output's shape {expected}, got {array.shape}")
     return array.astype(dtype, copy=False).reshape(shape4)
 
 
@@ -111,7 +112,7 @@ def conv2d_backward(grad_output: Any, x: Any, weight: Any, stride: Any, padding:
     """(grad_x, grad_weight, grad_bias) of conv2d; see :func:`cnn_core.grad.conv2d_backward`."""
     plan = plan_conv2d(x, weight, None, stride, padding, dilation, padding_mode)
     if plan.depthwise:
-        raise ValueError(f"weight must be a 4-D (F, C, kh, kw) array, got shape {np.shape(weight)}")
+        raise ArgumentError(f"weight must be a 4-D (F, C, kh, kw) array, got shape {np.shape(weight)}")
     batch = plan.padded.shape[0]
     g = take_grad_output(grad_output, (batch, plan.weight.shape[0], *plan.window.out_shape), plan.rank, False,
                          plan.padded.dtype)
@@ -145,7 +146,7 @@ def conv_transpose2d_backward(grad_output: Any, x: Any, weight: Any, stride: Any
     """(grad_x, grad_weight, grad_bias) of conv_transpose2d; see :func:`cnn_core.grad.conv_transpose2d_backward`."""
     plan = plan_conv_transpose2d(x, weight, None, stride, padding, output_padding, dilation)
     if plan.depthwise:
-        raise ValueError(f"weight must be a 4-D (C, F, kh, kw) array, got shape {np.shape(weight)}")
+        raise ArgumentError(f"weight must be a 4-D (C, F, kh, kw) array, got shape {np.shape(weight)}")
     batch, channels, height, width = plan.batch.shape
     _, filters, kh, kw = plan.weight.shape
     g = take_grad_output(grad_output, (batch, filters, *plan.out_shape), plan.rank, False, plan.batch.dtype)

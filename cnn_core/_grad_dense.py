@@ -8,6 +8,7 @@ import numpy as np
 
 from cnn_core._checks import FloatArray, as_array, as_values, compute_dtype
 from cnn_core._dense import _slope, activation_values, check_labels, check_linear, softmax
+from cnn_core.errors import ArgumentError
 
 
 def same_shape(grad_output: object, shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatArray:
@@ -15,7 +16,7 @@ def same_shape(grad_output: object, shape: tuple[int, ...], dtype: np.dtype[Any]
     array = as_array(grad_output, "grad_output")
     compute_dtype(array, "grad_output")
     if array.shape != shape:
-        raise ValueError(f"grad_output must have the forward output's shape {shape}, got {array.shape}")
+        raise ArgumentError(f"grad_output must have the forward output's shape {shape}, got {array.shape}")
     return array.astype(dtype, copy=False)
 
 
@@ -51,7 +52,7 @@ def cross_entropy_backward(logits: Any, labels: Any) -> FloatArray:
     """(softmax(logits) - onehot(labels)) / N; see :func:`cnn_core.grad.cross_entropy_backward`."""
     values = as_values(logits, "logits")
     if values.ndim != 2 or values.shape[0] == 0:
-        raise ValueError(f"logits must be a (N, K) array with N >= 1, got shape {values.shape}")
+        raise ArgumentError(f"logits must be a (N, K) array with N >= 1, got shape {values.shape}")
     samples = values.shape[0]
     classes = check_labels(labels, samples, values.shape[1])
     grad = softmax(values)

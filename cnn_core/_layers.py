@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 
 from cnn_core import geometry, grad, ops
-from cnn_core._checks import FloatArray, is_int, to_pair
+from cnn_core._checks import FloatArray, as_array, check_finite, compute_dtype, is_int, to_pair
 from cnn_core._dense import activation_values
 from cnn_core._grad_conv import planned_conv2d_backward
 from cnn_core._grad_dense import activation_gradient
 from cnn_core._grad_pool import planned_pool_backward
 from cnn_core._plans import check_upsample, plan_conv2d, plan_pool
+from cnn_core.errors import ArgumentError
 from cnn_core.kernels import get_kernel
 
 LAYER_TYPES = ("conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d",
@@ -87,20 +88,28 @@ def check_spec(index: int, spec: object) -> None:
     """Refuse an unknown layer type or activation, naming the layer (1-based)."""
     if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
         kind = spec.get("type") if isinstance(spec, dict) else spec
-        raise ValueError(f"layer {index}: type must be one of {', '.join(LAYER_TYPES)}, got {kind!r}")
+        raise ArgumentError(f"layer {index}: type must be one of {', '.join(LAYER_TYPES)}, got {kind!r}")
     activation = spec.get("activation")
     if activation is not None and activation not in ACTIVATIONS:
-        raise ValueError(f"layer {index}: activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        raise ArgumentError(f"layer {index}: activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
     if spec["type"] == "dropout":
         rate = spec.get("rate", 0.5)
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
-            raise ValueError(f"layer {index} (dropout): rate must be a number in [0, 1), got {rate!r}")
+            raise ArgumentError(f"layer {index} (dropout): rate must be a number in [0, 1), got {rate!r}")
     if spec["type"] == "batch_norm":
         momentum, epsilon = spec.get("momentum", 0.99), spec.get("epsilon", 1e-3)
         if isinstance(momentum, bool) or not isinstance(momentum, int | float) or not 0 <= momentum <= 1:
-            raise ValueError(f"layer {index} (batch_norm): momentum must be a number in [0, 1], got {momentum!r}")
+            raise ArgumentError(f"layer {index} (batch_norm): momentum must be a number in [0, 1], got {momentum!r}")
         if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not 0 < epsilon < 1:
-            raise ValueError(f"layer {index} (batch_norm): epsilon must be a number in (0, 1), got {epsilon!r}")
+            raise ArgumentError(f"layer {index} (batch_norm): epsilon must be a number in (0, 1), got {epsilon!r}")
+
+
+def _numbers(value: object, name: str) -> FloatArray:
+    """Numbers a layer was given (a bias, weights, kernels), checked and in float64."""
+    array = as_array(value, name)
+    compute_dtype(array, name)
+    check_finite(array, name)
+    return array.astype(np.float64)
 
 
 def _glorot(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int) -> FloatArray:
@@ -112,7 +121,7 @@ def resolve(layer: Layer, shape: tuple[int, ...], rng: np.random.Generator, max_
     """Make the layer's arrays (Keras' initial values) and return its output shape for a sample of ``shape``."""
     spec, kind = layer.options, layer.kind
     if kind == "dense" and len(shape) != 1:
-        raise ValueError(f"dense needs a flat input: put a flatten layer before it (input is {shape})")
+        raise ArgumentError(f"dense needs a flat input: put a flatten layer before it (input is {shape})")
     if kind == "flatten":
         return (int(np.prod(shape)),)
     if kind in ("dropout", "activation"):
@@ -125,15 +134,15 @@ def resolve(layer: Layer, shape: tuple[int, ...], rng: np.random.Generator, max_
     if kind == "dense":
         units = spec.get("units")
         if not is_int(units) or int(units) < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
+            raise ArgumentError(f"units must be a positive integer, got {units!r}")
         if shape[0] * int(units) > max_weights:
-            raise ValueError(f"dense would need {shape[0] * int(units):,} weights ({shape[0]:,} inputs x {units} "
+            raise ArgumentError(f"dense would need {shape[0] * int(units):,} weights ({shape[0]:,} inputs x {units} "
                              f"units); at most {max_weights:,}: pool or stride to a smaller map first")
         layer.arrays = {"kernel": _glorot(rng, (shape[0], int(units)), shape[0], int(units)),
                         "bias": np.zeros(int(units))}
         return (int(units),)
     if len(shape) != 3:
-        raise ValueError(f"{kind} needs a (C, H, W) input, not the flat {shape}: remove the flatten before it")
+        raise ArgumentError(f"{kind} needs a (C, H, W) input, not the flat {shape}: remove the flatten before it")
     if kind == "magnitude":
         return (1, shape[1], shape[2])
     if kind in ("conv2d", "conv_transpose2d"):
@@ -146,13 +155,13 @@ def _resolve_conv(layer: Layer, channels: int, rng: np.random.Generator, max_wei
     transposed = layer.kind == "conv_transpose2d"
     weight = _conv_weight(spec, channels, rng, transposed, max_weights)
     if weight.size > max_weights:
-        raise ValueError(f"the kernels would hold {weight.size:,} weights; at most {max_weights:,}")
+        raise ArgumentError(f"the kernels would hold {weight.size:,} weights; at most {max_weights:,}")
     filters = weight.shape[1] if transposed else weight.shape[0]
     layer.arrays = {"kernel": weight}
     if "bias" in spec:
-        bias = np.asarray(spec["bias"], dtype=np.float64).reshape(-1)
+        bias = _numbers(spec["bias"], "bias").reshape(-1)
         if bias.shape != (filters,):
-            raise ValueError(f"bias must have {filters} values (one per filter), got {bias.size}")
+            raise ArgumentError(f"bias must have {filters} values (one per filter), got {bias.size}")
         layer.arrays["bias"] = bias
     elif spec.get("use_bias", True):
         layer.arrays["bias"] = np.zeros(filters)
@@ -161,26 +170,26 @@ def _resolve_conv(layer: Layer, channels: int, rng: np.random.Generator, max_wei
 def _conv_weight(spec: dict[str, Any], channels: int, rng: np.random.Generator, transposed: bool,
                  max_weights: int) -> FloatArray:
     if "weight" in spec:  # explicit numbers, in the op's own layout
-        weight: FloatArray = np.asarray(spec["weight"], dtype=np.float64)
+        weight = _numbers(spec["weight"], "weight")
         axis = 0 if transposed else 1
         if weight.ndim != 4 or weight.shape[axis] != channels:
-            raise ValueError(f"weight must be a 4-D array with {channels} input channels on axis {axis}, "
+            raise ArgumentError(f"weight must be a 4-D array with {channels} input channels on axis {axis}, "
                              f"got shape {weight.shape}")
         return weight
     filters = spec.get("filters", 1)
     if isinstance(filters, list):
-        kernels = [get_kernel(item) if isinstance(item, str) else np.asarray(item, dtype=np.float64)
+        kernels = [get_kernel(item) if isinstance(item, str) else _numbers(item, "filters")
                    for item in filters]
         if len({k.shape for k in kernels}) != 1 or kernels[0].ndim != 2:
-            raise ValueError("filters given as kernels must all be 2-D and the same size")
+            raise ArgumentError("filters given as kernels must all be 2-D and the same size")
         weight = np.stack([np.repeat(k[None], channels, axis=0) for k in kernels])
     else:
         if not is_int(filters) or int(filters) < 1:
-            raise ValueError(f"filters must be a positive integer or a list of kernels, got {filters!r}")
+            raise ArgumentError(f"filters must be a positive integer or a list of kernels, got {filters!r}")
         kh, kw = pair(option(spec, ("kernel_size",), 3), "kernel_size", 1)
         count = int(filters) * channels * kh * kw
         if count > max_weights:
-            raise ValueError(f"{filters} filters of {channels}x{kh}x{kw} would be {count:,} weights; "
+            raise ArgumentError(f"{filters} filters of {channels}x{kh}x{kw} would be {count:,} weights; "
                              f"at most {max_weights:,}")
         weight = _glorot(rng, (int(filters), channels, kh, kw), channels * kh * kw, int(filters) * kh * kw)
     return weight.transpose(1, 0, 2, 3).copy() if transposed else weight

@@ -22,6 +22,7 @@ from cnn_core._checks import (
     to_pair,
 )
 from cnn_core._windows import Window, check_padding_mode, conv_window, pad_input, pool_window, scale_pair
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 from cnn_core.geometry import conv_transpose_output_size
 
 
@@ -53,7 +54,7 @@ def _weight_for(maps: FloatArray, weight: object, channel_axis: int) -> tuple[Fl
     channels = maps.shape[1]
     if kernel.shape[channel_axis] != channels:
         layout = "(F, C, kh, kw)" if channel_axis == 1 else "(C, F, kh, kw)"
-        raise ValueError(
+        raise ArgumentError(
             f"weight must be {layout} with C = the channels of x: weight is {kernel.shape} "
             f"(C = {kernel.shape[channel_axis]}) but x has {channels} channel(s)"
         )
@@ -107,7 +108,7 @@ def plan_conv_transpose2d(x: object, weight: object, bias: object = None, stride
     maps, rank = as_maps(x)
     kernel, depthwise = _weight_for(maps, weight, channel_axis=0)
     if isinstance(padding, str):
-        raise TypeError(f"padding must be an int or a (rows, cols) pair for conv_transpose2d, got {padding!r}")
+        raise ArgumentTypeError(f"padding must be an int or a (rows, cols) pair for conv_transpose2d, got {padding!r}")
     stride_pair = to_pair(stride, "stride")
     dilation_pair = to_pair(dilation, "dilation")
     pad = to_pair(padding, "padding", minimum=0)
@@ -201,5 +202,5 @@ def check_upsample(x: object, scale_factor: object, mode: object,
     chosen = check_choice(mode, "mode", ("nearest", "bilinear"))
     corners = check_bool(align_corners, "align_corners")
     if chosen == "nearest" and corners:
-        raise ValueError("align_corners=True only applies to mode='bilinear'")
+        raise ArgumentError("align_corners=True only applies to mode='bilinear'")
     return (maps if rank == 4 else maps[0]), rank == 2, scale, chosen, corners

@@ -9,6 +9,7 @@ import numpy as np
 
 from cnn_core import geometry
 from cnn_core._checks import PADDING_STRINGS, FloatArray, Pair, check_choice, is_int, to_pair
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 _NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -56,7 +57,7 @@ class Window:
 def _padding_arg(padding: object) -> str | Pair:
     if isinstance(padding, str):
         if padding not in PADDING_STRINGS:
-            raise ValueError(
+            raise ArgumentError(
                 f"padding must be a non-negative int, a (rows, cols) pair or one of 'valid', 'same', "
                 f"'full', got {padding!r}"
             )
@@ -122,7 +123,7 @@ def _check_every_window_reads_input(window: Window) -> None:
         empty = np.flatnonzero(((taps < 0) | (taps >= n)).all(axis=1))
         if empty.size:
             unit = _UNITS[axis]
-            raise ValueError(
+            raise ArgumentError(
                 f"dilation must leave at least one input pixel in every pooling window, got dilation "
                 f"{window.dilation[axis]} with padding {window.pads[2 * axis]}: output {unit[:-1]} {empty[0]} "
                 f"reads {unit} {taps[empty[0]].tolist()} of an input {n} {unit} long, all padding "
@@ -142,12 +143,12 @@ def pad_input(x: FloatArray, pads: tuple[int, int, int, int], mode: str = "zeros
     height, width = x.shape[-2:]
     for amount, size, axis in ((max(top, bottom), height, "rows"), (max(left, right), width, "columns")):
         if mode == "reflect" and amount >= size:
-            raise ValueError(
+            raise ArgumentError(
                 f"reflect padding must be smaller than the input: {amount} {axis} of padding on an input "
                 f"{size} {axis} wide; use replicate or zeros, or less padding"
             )
         if mode == "circular" and amount > size:
-            raise ValueError(
+            raise ArgumentError(
                 f"circular padding must be at most the input size: {amount} {axis} of padding on an input "
                 f"{size} {axis} wide would wrap around more than once"
             )
@@ -162,7 +163,7 @@ def check_padding_mode(padding_mode: object) -> str:
 def scale_pair(scale_factor: object) -> Pair:
     """Validate an integer up-sampling factor (int or pair)."""
     if isinstance(scale_factor, float) and scale_factor.is_integer():
-        raise TypeError(f"scale_factor must be an int (write {int(scale_factor)}), got {scale_factor!r}")
+        raise ArgumentTypeError(f"scale_factor must be an int (write {int(scale_factor)}), got {scale_factor!r}")
     if not (is_int(scale_factor) or isinstance(scale_factor, tuple | list)):
-        raise TypeError(f"scale_factor must be a positive int or a (rows, cols) pair, got {scale_factor!r}")
+        raise ArgumentTypeError(f"scale_factor must be a positive int or a (rows, cols) pair, got {scale_factor!r}")
     return to_pair(scale_factor, "scale_factor")

@@ -25,6 +25,7 @@ from cnn_core._dense import check_labels, cross_entropy, softmax
 from cnn_core._plans import crop_transposed
 from cnn_core._windows import conv_window
 from cnn_core.chain import Chain
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 from cnn_core.frames import Conv2dFrames, ConvTranspose2dFrames, conv2d_frames, conv_transpose2d_frames
 from cnn_core.frames import max_pool2d_frames as _max_pool2d_frames
 from cnn_core.grad import cross_entropy_backward, max_pool2d_backward
@@ -106,12 +107,12 @@ def backprop_steps(chain: Chain, x: Any, label: Any) -> BackpropSteps:
     """
     values = np.asarray(x)
     if values.ndim != 3 or values.dtype.kind not in "fiu" or values.dtype.kind == "b":
-        raise ValueError(f"x must be one (C, H, W) example of numbers, got shape {values.shape}")
+        raise ArgumentError(f"x must be one (C, H, W) example of numbers, got shape {values.shape}")
     if not is_int(label):
-        raise TypeError(f"label must be an integer class, got {label!r}")
+        raise ArgumentTypeError(f"label must be an integer class, got {label!r}")
     batch = values.astype(np.float64 if values.dtype.kind in "iu" else values.dtype)[None]
     if not np.isfinite(batch).all():
-        raise ValueError("x must contain only finite numbers")
+        raise ArgumentError("x must contain only finite numbers")
     chain.prepare_training(batch.shape[1:], batch.dtype)
     classes = chain.layers[-1].output_shape[0]
     labels = check_labels(np.array([int(label)]), 1, classes, "label")
@@ -219,7 +220,7 @@ def weight_gradient_correlation(x: Any, grad_output: Any, f: int, c: int, kernel
     kernel = _layers.pair(kernel_size, "kernel_size", 1)
     pads, out_shape, step, spread, reach, exact = _layout(maps.shape[1:], kernel, stride, padding, dilation)
     if grads.shape[1:] != out_shape:
-        raise ValueError(f"grad_output must be (F, {out_shape[0]}, {out_shape[1]}) for this layer, "
+        raise ArgumentError(f"grad_output must be (F, {out_shape[0]}, {out_shape[1]}) for this layer, "
                          f"got {grads.shape}")
     _index(f, grads.shape[0], "f")
     _index(c, maps.shape[0], "c")
@@ -283,11 +284,11 @@ def input_gradient_scatter(grad_output: Any, weight: Any, in_shape: tuple[int, i
     grads = _maps(grad_output, "grad_output")
     kernel = np.asarray(weight)
     if kernel.ndim != 4 or kernel.shape[0] != grads.shape[0]:
-        raise ValueError(f"weight must be (F, C, kh, kw) with F = {grads.shape[0]}, got shape {kernel.shape}")
+        raise ArgumentError(f"weight must be (F, C, kh, kw) with F = {grads.shape[0]}, got shape {kernel.shape}")
     size = (int(in_shape[0]), int(in_shape[1]))
     pads, out_shape, step, spread, _, exact = _layout(size, kernel.shape[2:], stride, padding, dilation)
     if grads.shape[1:] != out_shape:
-        raise ValueError(f"grad_output must be (F, {out_shape[0]}, {out_shape[1]}) for this layer, "
+        raise ArgumentError(f"grad_output must be (F, {out_shape[0]}, {out_shape[1]}) for this layer, "
                          f"got {grads.shape}")
     if exact:
         return InputGradientScatter(grads, kernel, step, (pads[0], pads[2]), spread, None, size)
@@ -326,10 +327,10 @@ def max_pool_routing(x: Any, grad_output: Any, kernel_size: Any, stride: Any = N
 def _maps(value: Any, name: str) -> FloatArray:
     array = np.asarray(value)
     if array.ndim != 3 or array.dtype.kind not in "fiu" or array.dtype.kind == "b":
-        raise ValueError(f"{name} must be a (C, H, W) array of numbers, got shape {array.shape}")
+        raise ArgumentError(f"{name} must be a (C, H, W) array of numbers, got shape {array.shape}")
     return array
 
 
 def _index(value: int, count: int, name: str) -> None:
     if not is_int(value) or not 0 <= int(value) < count:
-        raise ValueError(f"{name} must be an integer from 0 to {count - 1}, got {value!r}")
+        raise ArgumentError(f"{name} must be an integer from 0 to {count - 1}, got {value!r}")

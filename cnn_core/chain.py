@@ -20,6 +20,7 @@ from cnn_core import _fit, _layers
 from cnn_core._checks import FloatArray, as_maps
 from cnn_core._dense import check_labels, cross_entropy, softmax
 from cnn_core._layers import ACTIVATIONS, LAYER_TYPES, Cache, Layer
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 from cnn_core.grad import cross_entropy_backward
 
 __all__ = ["ACTIVATIONS", "LAYER_TYPES", "MNIST_LAYERS", "Chain", "FitOptions", "History", "Layer",
@@ -62,7 +63,7 @@ class Chain:
 
     def __init__(self, layers: list[dict[str, Any]], seed: int = 0, max_weights: int = 20_000_000) -> None:
         if not isinstance(layers, list) or not layers:
-            raise ValueError("layers must be a non-empty list of dicts")
+            raise ArgumentError("layers must be a non-empty list of dicts")
         for index, layer in enumerate(layers, start=1):
             _layers.check_spec(index, layer)
         self.specs = [dict(layer) for layer in layers]
@@ -96,7 +97,7 @@ class Chain:
         if self._built_for == shape:
             return self.layers
         if len(shape) != 3 or min(shape) < 1:
-            raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {input_shape!r}")
+            raise ArgumentError(f"input_shape must be (C, H, W) with positive sizes, got {input_shape!r}")
         rng = np.random.default_rng(self.seed)
         counts: dict[str, int] = {}
         layers = []
@@ -107,8 +108,8 @@ class Chain:
             layer = Layer(name, kind, spec)
             try:
                 shape = _layers.resolve(layer, shape, rng, self.max_weights)
-            except (ValueError, TypeError) as error:
-                raise ValueError(f"layer {index} ({kind}): {error}") from None
+            except (ArgumentError, ArgumentTypeError) as error:
+                raise ArgumentError(f"layer {index} ({kind}): {error}") from None
             layer.output_shape = tuple(int(v) for v in shape)
             layers.append(layer)
         self.layers, self._built_for = layers, tuple(int(v) for v in input_shape)
@@ -171,7 +172,7 @@ class Chain:
         layer, and hold every array in ``dtype`` (training updates them in place)."""
         self.build(tuple(input_shape))
         if self.layers[-1].kind != "dense":
-            raise ValueError(f"the last layer must be dense (the class scores) to train or predict, got "
+            raise ArgumentError(f"the last layer must be dense (the class scores) to train or predict, got "
                              f"{self.layers[-1].kind!r}")
         for layer in self.layers:
             for name, array in layer.arrays.items():
@@ -211,7 +212,7 @@ class Chain:
     def _logits(self, x: Any, batch_size: int) -> FloatArray:
         values, rank = as_maps(x)
         if rank != 4:
-            raise ValueError(f"x must be a (N, C, H, W) batch, got shape {np.shape(x)}")
+            raise ArgumentError(f"x must be a (N, C, H, W) batch, got shape {np.shape(x)}")
         self.prepare_training(values.shape[1:], values.dtype)
         parts = [self.forward(values[start:start + batch_size])[0] for start in range(0, len(values), batch_size)]
         return np.concatenate(parts)
@@ -232,7 +233,7 @@ class Chain:
         probabilities)."""
         values, rank = as_maps(x)
         if rank == 4:
-            raise ValueError(f"x must be one (C, H, W) or (H, W) input, got the batch shape {np.shape(x)}")
+            raise ArgumentError(f"x must be one (C, H, W) or (H, W) input, got the batch shape {np.shape(x)}")
         outputs: list[FloatArray] = []
         current = values
         for layer in self.build(values.shape[1:]):
@@ -251,21 +252,21 @@ class Chain:
         self._require_built()
         slots = [(layer, name) for layer in self.layers for name in layer.arrays]
         if not isinstance(weights, list | tuple) or len(weights) != len(slots):
-            raise ValueError(f"weights must be a list of {len(slots)} arrays (get_weights() order), got "
+            raise ArgumentError(f"weights must be a list of {len(slots)} arrays (get_weights() order), got "
                              f"{len(weights) if isinstance(weights, list | tuple) else type(weights).__name__}")
         for (layer, name), value in zip(slots, weights, strict=True):
             array = np.asarray(value)
             if array.shape != layer.arrays[name].shape or array.dtype.kind not in "fiu":
-                raise ValueError(f"{layer.name} {name} must be a {layer.arrays[name].shape} array of numbers, "
+                raise ArgumentError(f"{layer.name} {name} must be a {layer.arrays[name].shape} array of numbers, "
                                  f"got {array.shape} ({array.dtype})")
             if not np.isfinite(array).all():
-                raise ValueError(f"{layer.name} {name} must contain only finite numbers")
+                raise ArgumentError(f"{layer.name} {name} must contain only finite numbers")
         for (layer, name), value in zip(slots, weights, strict=True):
             layer.arrays[name] = np.array(value, dtype=layer.arrays[name].dtype)
 
     def _require_built(self) -> None:
         if self._built_for is None:
-            raise ValueError("the chain has no weights yet: call build(input_shape) or fit first")
+            raise ArgumentError("the chain has no weights yet: call build(input_shape) or fit first")
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write one ``.npz``: the layer configuration (JSON), the input shape and every array."""
@@ -280,10 +281,10 @@ class Chain:
         """Restore a chain written by :meth:`save` (never unpickles: ``allow_pickle=False``)."""
         with np.load(path, allow_pickle=False) as stored:
             if "config" not in stored.files:
-                raise ValueError(f"{path} is not a saved chain (no config)")
+                raise ArgumentError(f"{path} is not a saved chain (no config)")
             config = json.loads(stored["config"].tobytes().decode())
             if config.get("format") != _FORMAT:
-                raise ValueError(f"{path} is not a saved chain of this version (format {config.get('format')!r})")
+                raise ArgumentError(f"{path} is not a saved chain of this version (format {config.get('format')!r})")
             weights = [stored[f"array{i}"] for i in range(len(stored.files) - 1)]
         chain = cls(config["layers"], seed=config["seed"])
         chain.build(tuple(config["input_shape"]))
@@ -296,7 +297,7 @@ def _jsonable(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"layer options must be JSON numbers, strings, lists or dicts, got {type(value).__name__}")
+    raise ArgumentTypeError(f"layer options must be JSON numbers, strings, lists or dicts, got {type(value).__name__}")
 
 
 def pretrained(name: str = "mnist") -> Chain:
@@ -308,6 +309,6 @@ def pretrained(name: str = "mnist") -> Chain:
     93322
     """
     if name != "mnist":
-        raise ValueError(f"name must be 'mnist' (the only pretrained chain), got {name!r}")
+        raise ArgumentError(f"name must be 'mnist' (the only pretrained chain), got {name!r}")
     with resources.files("cnn_core.data").joinpath("mnist_chain.npz").open("rb") as handle:
         return Chain.load(handle)

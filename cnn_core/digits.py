@@ -15,6 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from cnn_core.errors import ArgumentError, ArgumentTypeError
+
 __all__ = ["BOX", "CANVAS", "CENTRE", "PreparedDigit", "prepare_digit"]
 
 BOX = 20  # the longer side of the digit after scaling
@@ -54,22 +56,22 @@ def _brightness(image: object) -> NDArray[np.float64]:
     """The image's values on [0, 1]: integers by their type's largest value, floats as [0, 1] or [0, 255]."""
     array = np.asarray(image)
     if array.ndim != 2 or min(array.shape) < 1:
-        raise ValueError(f"image must be a 2-D (H, W) array of brightness values, got shape {array.shape}")
+        raise ArgumentError(f"image must be a 2-D (H, W) array of brightness values, got shape {array.shape}")
     if array.dtype == np.bool_:
         return array.astype(np.float64)
     if array.dtype.kind in "iu":
         if array.min() < 0:
-            raise ValueError(f"image must not be negative, got a minimum of {array.min()}")
+            raise ArgumentError(f"image must not be negative, got a minimum of {array.min()}")
         top = 255 if array.max() <= 255 else np.iinfo(array.dtype).max
         return array.astype(np.float64) / top
     if array.dtype.kind != "f":
-        raise TypeError(f"image must be an array of numbers, got dtype {array.dtype}")
+        raise ArgumentTypeError(f"image must be an array of numbers, got dtype {array.dtype}")
     values = array.astype(np.float64)
     if not np.isfinite(values).all():
-        raise ValueError("image must contain only finite numbers")
+        raise ArgumentError("image must contain only finite numbers")
     low, high = float(values.min()), float(values.max())
     if low < 0 or high > 255:
-        raise ValueError(f"image values must be in [0, 1] or [0, 255], got [{low:g}, {high:g}]")
+        raise ArgumentError(f"image values must be in [0, 1] or [0, 255], got [{low:g}, {high:g}]")
     return values if high <= 1 else values / 255
 
 
@@ -122,10 +124,10 @@ def prepare_digit(image: Any, ink_threshold: float = 0.1) -> PreparedDigit:
     True
     """
     if isinstance(ink_threshold, bool) or not isinstance(ink_threshold, int | float) or not 0 < ink_threshold < 1:
-        raise ValueError(f"ink_threshold must be a number in (0, 1), got {ink_threshold!r}")
+        raise ArgumentError(f"ink_threshold must be a number in (0, 1), got {ink_threshold!r}")
     values = _brightness(image)
     if float(values.max() - values.min()) < MIN_CONTRAST:
-        raise ValueError("the pad is empty: draw a digit (no ink was found, every pixel has about the same "
+        raise ArgumentError("the pad is empty: draw a digit (no ink was found, every pixel has about the same "
                          "brightness)")
     border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
     inverted = bool(np.median(border) > (values.min() + values.max()) / 2)
@@ -134,14 +136,14 @@ def prepare_digit(image: Any, ink_threshold: float = 0.1) -> PreparedDigit:
     background, top = float(np.median(np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]]))), \
         float(values.max())
     if top - background < MIN_CONTRAST:
-        raise ValueError("the pad is empty: draw a digit (no ink stands out from the background)")
+        raise ArgumentError("the pad is empty: draw a digit (no ink stands out from the background)")
     normalised = np.clip((values - background) / (top - background), 0, 1)
     rows = np.flatnonzero((normalised > ink_threshold).any(axis=1))
     cols = np.flatnonzero((normalised > ink_threshold).any(axis=0))
     height, width = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
     side = max(values.shape)
     if max(height, width) < max(2, MIN_SPAN * side):
-        raise ValueError(f"the pad is empty: draw a digit larger (the only ink spans {height}x{width} px of the "
+        raise ArgumentError(f"the pad is empty: draw a digit larger (the only ink spans {height}x{width} px of the "
                          f"{values.shape[0]}x{values.shape[1]} image, less than a tenth of its side)")
     cropped = normalised[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     scale = BOX / max(height, width)

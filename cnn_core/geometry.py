@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from cnn_core._checks import PADDING_STRINGS, is_int
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 
 class AxisGeometry(NamedTuple):
@@ -33,10 +34,10 @@ class AxisGeometry(NamedTuple):
 
 def _at_least(value: object, name: str, minimum: int) -> int:
     if not is_int(value):
-        raise TypeError(f"{name} must be an int, got {value!r}")
+        raise ArgumentTypeError(f"{name} must be an int, got {value!r}")
     if int(value) < minimum:
         rule = "a positive integer" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
+        raise ArgumentError(f"{name} must be {rule}, got {value!r}")
     return int(value)
 
 
@@ -68,7 +69,7 @@ def padding_amounts(padding: int | str, n: int, kernel_size: int, stride: int = 
     """
     if isinstance(padding, str):
         if padding not in PADDING_STRINGS:
-            raise ValueError(f"padding must be an int, a pair or one of 'valid', 'same', 'full', got {padding!r}")
+            raise ArgumentError(f"padding must be an int, a pair or one of 'valid', 'same', 'full', got {padding!r}")
         span = effective_kernel_size(kernel_size, dilation)
         if padding == "valid":
             return 0, 0
@@ -82,11 +83,11 @@ def padding_amounts(padding: int | str, n: int, kernel_size: int, stride: int = 
 
 
 def _does_not_fit(n: int, before: int, after: int, kernel_size: int, dilation: int, unit: str,
-                  overhang: int) -> ValueError:
+                  overhang: int) -> ArgumentError:
     """The one error for a kernel that does not fit its padded input (conv, pool, frames, chains)."""
     span = effective_kernel_size(kernel_size, dilation)
     allowance = f" plus stride - 1 = {overhang} (ceil_mode)" if overhang else ""
-    return ValueError(
+    return ArgumentError(
         f"kernel must not be larger than the padded input{allowance}: the kernel spans {span} {unit} "
         f"({kernel_size} taps, dilation {dilation}) but the padded input has {n} + {before + after} = "
         f"{n + before + after}"
@@ -147,7 +148,7 @@ def pool_axis(n: int, kernel_size: int, stride: int | None = None, padding: int 
     else:
         before = after = _non_negative(padding, "padding")
         if before > kernel_size // 2:
-            raise ValueError(
+            raise ArgumentError(
                 f"padding must be at most half the kernel size ({kernel_size // 2} for kernel_size "
                 f"{kernel_size}), got {before}"
             )
@@ -200,13 +201,13 @@ def conv_transpose_output_size(n: int, kernel_size: int, stride: int = 1, paddin
     padding = _non_negative(padding, "padding")
     output_padding = _non_negative(output_padding, "output_padding")
     if output_padding >= max(stride, dilation):
-        raise ValueError(
+        raise ArgumentError(
             f"output_padding must be smaller than stride or dilation (< {max(stride, dilation)}), "
             f"got {output_padding}"
         )
     size = (n - 1) * stride - 2 * padding + effective_kernel_size(kernel_size, dilation) + output_padding
     if size < 1:
-        raise ValueError(f"padding {padding} crops the whole output (its size would be {size}); lower padding")
+        raise ArgumentError(f"padding {padding} crops the whole output (its size would be {size}); lower padding")
     return size
 
 

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 
 from cnn_core._checks import FloatArray, as_array, check_choice, check_finite, is_int
 from cnn_core._colormaps import VIRIDIS
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 MAX_PIXELS = 50_000_000
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
@@ -25,10 +26,10 @@ ImageSource: TypeAlias = "bytes | bytearray | memoryview | str | os.PathLike[str
 
 def _open(data: object, max_pixels: int) -> Image.Image:
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"data must be bytes, a path (str or os.PathLike), a PIL image or a NumPy array, "
+        raise ArgumentTypeError(f"data must be bytes, a path (str or os.PathLike), a PIL image or a NumPy array, "
                         f"got {type(data).__name__}")
     if len(data) == 0:
-        raise ValueError("data is empty: expected the bytes of an image file (PNG, JPEG, GIF, BMP, TIFF, WebP)")
+        raise ArgumentError("data is empty: expected the bytes of an image file (PNG, JPEG, GIF, BMP, TIFF, WebP)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -37,9 +38,9 @@ def _open(data: object, max_pixels: int) -> Image.Image:
             # Pillow stops at twice its own limit, before we see the size: report the size it read
             claimed = re.search(r"\((\d+) pixels\)", str(error))
             count = f"{int(claimed.group(1)):,}" if claimed else "too many"
-            raise ValueError(f"the image has {count} pixels; at most {max_pixels:,} are allowed") from None
+            raise ArgumentError(f"the image has {count} pixels; at most {max_pixels:,} are allowed") from None
         except (OSError, SyntaxError, ValueError) as error:
-            raise ValueError("data is not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP): "
+            raise ArgumentError("data is not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP): "
                              f"{type(error).__name__}") from None
     return _sized(image, max_pixels)
 
@@ -52,10 +53,10 @@ def _sized(image: Image.Image, max_pixels: int) -> Image.Image:
 
 def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise ValueError(f"the image has {width}x{height} = {width * height:,} pixels; at most {max_pixels:,} "
+        raise ArgumentError(f"the image has {width}x{height} = {width * height:,} pixels; at most {max_pixels:,} "
                          "are allowed")
     if width < 1 or height < 1:
-        raise ValueError(f"the image has no pixels ({width}x{height})")
+        raise ArgumentError(f"the image has no pixels ({width}x{height})")
 
 
 def _to_float_rgb_or_gray(image: Image.Image, mode: str) -> FloatArray:
@@ -131,9 +132,9 @@ def _read(data: object) -> object:
 
 def _check_limits(max_side: object, max_pixels: object) -> None:
     if not is_int(max_side) or int(max_side) < 1:
-        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
+        raise ArgumentError(f"max_side must be a positive integer, got {max_side!r}")
     if not is_int(max_pixels) or int(max_pixels) < 1:
-        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+        raise ArgumentError(f"max_pixels must be a positive integer, got {max_pixels!r}")
 
 
 def _from_array(array: np.ndarray[Any, Any], max_side: int, max_pixels: int, mode: str) -> FloatArray:
@@ -142,7 +143,7 @@ def _from_array(array: np.ndarray[Any, Any], max_side: int, max_pixels: int, mod
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
         hint = ("; it looks channel-first: pass x.transpose(1, 2, 0)"
                 if array.ndim == 3 and array.shape[0] in (1, 3, 4) else "")
-        raise ValueError(f"data must be an image array laid out (H, W), (H, W, 3) or (H, W, 4) (channel-last, "
+        raise ArgumentError(f"data must be an image array laid out (H, W), (H, W, 3) or (H, W, 4) (channel-last, "
                          f"as Pillow and NumPy image libraries use), got shape {array.shape}{hint}")
     _check_pixel_count(array.shape[1], array.shape[0], max_pixels)
     if array.dtype == np.uint8:
@@ -152,10 +153,10 @@ def _from_array(array: np.ndarray[Any, Any], max_side: int, max_pixels: int, mod
     elif array.dtype.kind == "f":
         values = array.astype(np.float64)
         if not np.isfinite(values).all() or values.min() < 0 or values.max() > 255:
-            raise ValueError(f"data must hold values in [0, 255] in a float array (scale a [0, 1] image by 255), "
+            raise ArgumentError(f"data must hold values in [0, 255] in a float array (scale a [0, 1] image by 255), "
                              f"got values from {values.min()} to {values.max()}")
     else:
-        raise TypeError(f"data must be a uint8, uint16 or float image array, got dtype {array.dtype}")
+        raise ArgumentTypeError(f"data must be a uint8, uint16 or float image array, got dtype {array.dtype}")
     channels = values[..., None] if values.ndim == 2 else values
     if channels.shape[2] == 4:  # composite over white, as for an image with transparency
         alpha = channels[..., 3:] / 255.0
@@ -191,7 +192,7 @@ def load_image_modes(data: bytes, max_side: int = 1024,
     try:
         return _to_float_rgb_or_gray(image, "rgb"), _to_float_rgb_or_gray(image, "gray")
     except (OSError, ValueError) as error:
-        raise ValueError(f"the image file is damaged or truncated and cannot be decoded ({error})") from None
+        raise ArgumentError(f"the image file is damaged or truncated and cannot be decoded ({error})") from None
 
 
 def _decoded(data: object, max_side: int, max_pixels: int, mode: str) -> Image.Image:
@@ -219,7 +220,7 @@ def _prepared(image: Image.Image, max_side: int, mode: str, draft: bool) -> Imag
         image.load()
         return image
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ValueError(f"the image file is damaged or truncated and cannot be decoded ({error})") from None
+        raise ArgumentError(f"the image file is damaged or truncated and cannot be decoded ({error})") from None
 
 
 # The colour scales: matplotlib's published viridis table (256 entries, cnn_core/_colormaps.py), ColorBrewer's
@@ -272,7 +273,7 @@ def display_range(feature_map: Any, scheme: str = "auto") -> tuple[str, float, f
     """
     array = as_array(feature_map, "feature_map")
     if array.size == 0:
-        raise ValueError("feature_map must not be empty")
+        raise ArgumentError("feature_map must not be empty")
     check_choice(scheme, "scheme", _SCHEMES)
     check_finite(array, "feature_map")
     low, high = float(array.min()), float(array.max())
@@ -299,12 +300,12 @@ def to_display(feature_map: Any, scheme: str = "auto",
     """
     array = as_array(feature_map, "feature_map")
     if array.ndim not in (2, 3):
-        raise ValueError(f"feature_map must be (H, W) or (C, H, W), got shape {array.shape}")
+        raise ArgumentError(f"feature_map must be (H, W) or (C, H, W), got shape {array.shape}")
     chosen, low, high = display_range(array, scheme)
     if value_range is not None:
         low, high = (float(v) for v in value_range)
         if not (np.isfinite(low) and np.isfinite(high) and low <= high):
-            raise ValueError(f"value_range must be two finite numbers (low <= high), got {value_range!r}")
+            raise ArgumentError(f"value_range must be two finite numbers (low <= high), got {value_range!r}")
     span = high - low
     top = len(_LUTS[chosen]) - 1
     if span > 0:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core._checks import FloatArray, is_int
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 MAX_KERNEL_SIDE = 15
 
@@ -29,18 +30,18 @@ OUTLINE = ((-1, -1, -1), (-1, 8, -1), (-1, -1, -1))
 def _size(params: dict[str, Any], default: int) -> int:
     size = params.get("size", default)
     if not is_int(size):
-        raise TypeError(f"size must be an odd int from 1 to {MAX_KERNEL_SIDE}, got {size!r}")
+        raise ArgumentTypeError(f"size must be an odd int from 1 to {MAX_KERNEL_SIDE}, got {size!r}")
     if not (1 <= int(size) <= MAX_KERNEL_SIDE and int(size) % 2 == 1):
-        raise ValueError(f"size must be an odd int from 1 to {MAX_KERNEL_SIDE}, got {size!r}")
+        raise ArgumentError(f"size must be an odd int from 1 to {MAX_KERNEL_SIDE}, got {size!r}")
     return int(size)
 
 
 def _sigma(params: dict[str, Any], default: float) -> float:
     sigma = params.get("sigma", default)
     if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not math.isfinite(sigma):
-        raise TypeError(f"sigma must be a number from 0.1 to 10, got {sigma!r}")
+        raise ArgumentTypeError(f"sigma must be a number from 0.1 to 10, got {sigma!r}")
     if not 0.1 <= sigma <= 10:
-        raise ValueError(f"sigma must be a number from 0.1 to 10, got {sigma!r}")
+        raise ArgumentError(f"sigma must be a number from 0.1 to 10, got {sigma!r}")
     return float(sigma)
 
 
@@ -134,11 +135,11 @@ def get_kernel(name: str, **params: Any) -> FloatArray:
     """
     spec = CATALOGUE.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise ValueError(f"name must be one of {', '.join(CATALOGUE)}, got {name!r}")
+        raise ArgumentError(f"name must be one of {', '.join(CATALOGUE)}, got {name!r}")
     unknown = sorted(set(params) - set(spec.params))
     if unknown:
         allowed = ", ".join(spec.params) or "no parameters"
-        raise TypeError(f"kernel {name!r} takes {allowed}, got unexpected {', '.join(unknown)}")
+        raise ArgumentTypeError(f"kernel {name!r} takes {allowed}, got unexpected {', '.join(unknown)}")
     return spec.make(params)
 
 
@@ -155,7 +156,7 @@ def list_kernels() -> list[dict[str, Any]]:
     ]
 
 
-class KernelParseError(ValueError):
+class KernelParseError(ArgumentError):
     """A typed kernel could not be read; ``row`` and ``column`` (1-based) point at the culprit when known."""
 
     def __init__(self, message: str, row: int | None = None, column: int | None = None) -> None:
@@ -232,7 +233,7 @@ def parse_kernel(text: str, max_side: int = MAX_KERNEL_SIDE) -> FloatArray:
            [ 0.5,  0. , -0.5]])
     """
     if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {type(text).__name__}")
+        raise ArgumentTypeError(f"text must be a string, got {type(text).__name__}")
     if len(text) > _MAX_TEXT:
         raise KernelParseError(f"text must be at most {_MAX_TEXT} characters, got {len(text)}")
     lines = [line.strip() for line in re.split(r"[;\n]", text.replace("\r", "\n"))]

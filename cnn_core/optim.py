@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cnn_core._checks import FloatArray, _all_finite, as_array, check_bool
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 OPTIMIZER_NAMES = ("sgd", "rmsprop", "adam")
 
@@ -22,28 +23,28 @@ OPTIMIZER_NAMES = ("sgd", "rmsprop", "adam")
 def _real(value: object, name: str) -> float:
     """A hyper-parameter as a Python float; bools and non-numbers are refused."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
+        raise ArgumentTypeError(f"{name} must be a real number, got {value!r}")
     return float(value)
 
 
 def _positive(value: object, name: str) -> float:
     number = _real(value, name)
     if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        raise ArgumentError(f"{name} must be a positive finite number, got {value!r}")
     return number
 
 
 def _non_negative(value: object, name: str) -> float:
     number = _real(value, name)
     if not (math.isfinite(number) and number >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise ArgumentError(f"{name} must be a finite number >= 0, got {value!r}")
     return number
 
 
 def _unit_interval(value: object, name: str) -> float:
     number = _real(value, name)
     if not 0 <= number < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        raise ArgumentError(f"{name} must be in [0, 1), got {value!r}")
     return number
 
 
@@ -100,35 +101,35 @@ class Optimizer:
     def _check(self, params: object, grads: object) -> list[tuple[FloatArray, FloatArray]]:
         """Validate both lists completely before any parameter changes."""
         if not isinstance(params, list | tuple):
-            raise TypeError(f"params must be a list of arrays, got {type(params).__name__}")
+            raise ArgumentTypeError(f"params must be a list of arrays, got {type(params).__name__}")
         if not isinstance(grads, list | tuple):
-            raise TypeError(f"grads must be a list of arrays, got {type(grads).__name__}")
+            raise ArgumentTypeError(f"grads must be a list of arrays, got {type(grads).__name__}")
         if not params:
-            raise ValueError("params must be a non-empty list of arrays, got an empty list")
+            raise ArgumentError("params must be a non-empty list of arrays, got an empty list")
         if len(grads) != len(params):
-            raise ValueError(f"grads must hold one gradient per parameter ({len(params)}), got {len(grads)}")
+            raise ArgumentError(f"grads must hold one gradient per parameter ({len(params)}), got {len(grads)}")
         pairs = []
         for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
             if not (isinstance(param, np.ndarray) and param.dtype.kind == "f"):
                 kind = f"dtype {param.dtype}" if isinstance(param, np.ndarray) else type(param).__name__
-                raise TypeError(f"params[{index}] must be a float ndarray (updated in place), got {kind}")
+                raise ArgumentTypeError(f"params[{index}] must be a float ndarray (updated in place), got {kind}")
             if not param.flags.writeable:
-                raise ValueError(f"params[{index}] must be a writeable array (it is updated in place)")
+                raise ArgumentError(f"params[{index}] must be a writeable array (it is updated in place)")
             gradient = as_array(grad, f"grads[{index}]")
             if gradient.dtype.kind not in "biuf":
-                raise TypeError(f"grads[{index}] must hold real numbers, got dtype {gradient.dtype}")
+                raise ArgumentTypeError(f"grads[{index}] must hold real numbers, got dtype {gradient.dtype}")
             if gradient.shape != param.shape:
-                raise ValueError(f"grads[{index}] must have the shape of params[{index}] {param.shape}, "
+                raise ArgumentError(f"grads[{index}] must have the shape of params[{index}] {param.shape}, "
                                  f"got {gradient.shape}")
             with np.errstate(over="ignore", invalid="ignore"):  # a value too large for float32 becomes inf
                 gradient = gradient.astype(param.dtype, copy=False)
             if gradient.size and not _all_finite(gradient):
-                raise ValueError(f"grads[{index}] must contain only finite numbers (the gradient of parameter "
+                raise ArgumentError(f"grads[{index}] must contain only finite numbers (the gradient of parameter "
                                  f"{index} holds NaN or infinity in {param.dtype})")
             pairs.append((param, gradient))
         shapes = [param.shape for param, _ in pairs]
         if self._shapes is not None and shapes != self._shapes:
-            raise ValueError(f"params must be the same arrays on every step (state is kept per position): "
+            raise ArgumentError(f"params must be the same arrays on every step (state is kept per position): "
                              f"shapes {self._shapes} before, got {shapes}")
         self._shapes = shapes
         return pairs
@@ -184,7 +185,7 @@ class SGD(Optimizer):
         self.nesterov = check_bool(nesterov, "nesterov")
         self.weight_decay = _non_negative(weight_decay, "weight_decay")
         if self.nesterov and self.momentum == 0:
-            raise ValueError(f"nesterov=True requires momentum > 0, got momentum={momentum!r}")
+            raise ArgumentError(f"nesterov=True requires momentum > 0, got momentum={momentum!r}")
 
     def _hyper_parameters(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate, "momentum": self.momentum, "nesterov": self.nesterov,
@@ -362,7 +363,7 @@ def get_optimizer(optimizer: str | Optimizer, learning_rate: float | None = None
         return optimizer
     key = optimizer.lower() if isinstance(optimizer, str) else ""
     if key not in _CLASSES:
-        raise ValueError(f"optimizer must be one of {', '.join(repr(n) for n in OPTIMIZER_NAMES)} or an "
+        raise ArgumentError(f"optimizer must be one of {', '.join(repr(n) for n in OPTIMIZER_NAMES)} or an "
                          f"optimizer object (SGD, RMSprop, Adam), got {optimizer!r}")
     cls = _CLASSES[key]
     return cls() if learning_rate is None else cls(learning_rate=learning_rate)

@@ -11,6 +11,7 @@ import numpy as np
 
 from cnn_core import ops
 from cnn_core._checks import FloatArray, as_image, as_kernel
+from cnn_core.errors import ArgumentError
 from cnn_core.geometry import padding_amounts
 
 
@@ -47,10 +48,10 @@ def fft_conv2d(x: object, kernel: object, padding: int | str = 0) -> SpectralRes
     """
     image, _ = as_image(x)
     if image.shape[0] != 1:
-        raise ValueError(f"x must have one channel for the Fourier view, got {image.shape[0]}")
+        raise ArgumentError(f"x must have one channel for the Fourier view, got {image.shape[0]}")
     weight = as_kernel(kernel, np.dtype(np.float64))
     if weight.ndim != 2:
-        raise ValueError(f"kernel must be 2-D (kh, kw) for the Fourier view, got shape {weight.shape}")
+        raise ArgumentError(f"kernel must be 2-D (kh, kw) for the Fourier view, got shape {weight.shape}")
     plane = image[0].astype(np.float64)
     direct = ops.conv2d(plane, weight, padding=padding)
     kh, kw = weight.shape

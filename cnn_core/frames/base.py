@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cnn_core._checks import FloatArray, is_int
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 Batch = dict[str, Any]
 
@@ -44,7 +45,7 @@ def _output_index(out_shape: tuple[int, int], index: Any) -> tuple[Any, Any, Any
 def _sample_only(rank: int, shape: tuple[int, ...]) -> None:
     """Frames step through one sample: refuse an (N, C, H, W) batch, which the ops take."""
     if rank == 4:
-        raise ValueError(f"x must be a (H, W) or (C, H, W) array (frames step through one sample; "
+        raise ArgumentError(f"x must be a (H, W) or (C, H, W) array (frames step through one sample; "
                          f"the ops take batches), got shape {shape}")
 
 
@@ -112,7 +113,7 @@ class FrameSequence(ABC):
 
     def _index(self, index: object) -> int:
         if not is_int(index):
-            raise TypeError(f"frame indices must be integers, got {type(index).__name__}")
+            raise ArgumentTypeError(f"frame indices must be integers, got {type(index).__name__}")
         position = int(index)
         if position < 0:
             position += self._length
@@ -137,7 +138,7 @@ class FrameSequence(ABC):
 
     def _range(self, start: object, stop: object) -> Any:
         if not (is_int(start) and is_int(stop)):
-            raise TypeError(f"start and stop must be integers, got {start!r} and {stop!r}")
+            raise ArgumentTypeError(f"start and stop must be integers, got {start!r} and {stop!r}")
         if not 0 <= int(start) <= int(stop) <= self._length:
             raise IndexError(f"batch range must satisfy 0 <= start <= stop <= {self._length}, "
                              f"got start={start}, stop={stop}")
@@ -155,10 +156,10 @@ class FrameSequence(ABC):
         if len(values) == len(shape) + 1 and len(shape) == 2 and values[0] == 0:
             values = values[1:]
         if len(values) != len(shape) or not all(is_int(v) for v in values):
-            raise ValueError(f"position must be {len(shape)} integers (an index into shape {shape}), "
+            raise ArgumentError(f"position must be {len(shape)} integers (an index into shape {shape}), "
                              f"got {position!r}")
         if not all(0 <= int(v) < n for v, n in zip(values, shape, strict=True)):
-            raise ValueError(f"position {tuple(int(v) for v in values)} is outside shape {shape}")
+            raise ArgumentError(f"position {tuple(int(v) for v in values)} is outside shape {shape}")
         return int(np.ravel_multi_index(tuple(int(v) for v in values), shape))
 
     def index_shape(self) -> tuple[int, ...]:
