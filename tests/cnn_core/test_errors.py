@@ -134,7 +134,7 @@ def test_kernel_fit_is_refused_exactly_when_pytorch_refuses(kh: int, kw: int, di
 
 def test_overflow_is_refused_not_returned_as_infinity() -> None:
     big = np.full((4, 4), 1e300)
-    with pytest.raises(ArgumentError, match="conv2d overflowed: the inputs are finite but their products or sums are too"):
+    with pytest.raises(ArgumentError, match="conv2d overflowed: the inputs are finite but their products or sums"):
         conv2d(big, np.full((3, 3), 1e300))
     with pytest.raises(ValueError, match="conv_transpose2d overflowed"):
         conv_transpose2d(big, np.full((2, 2), 1e300))
