@@ -18,7 +18,7 @@ from app.jobs import Jobs
 from app.openapi import documented_openapi
 from app.paths import STATIC
 from app.playback import PlaybackShare
-from app.routes import animate, chains, extras, frames, images, kernels, ops, pages, train
+from app.routes import animate, backprop, chains, extras, frames, images, kernels, ops, pages, train
 from app.runs import RunRegistry
 from app.samples import SAMPLES
 from app.schemas import SampleInfo
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["*"])
     install_error_handlers(app)
     app.openapi = documented_openapi(app)  # type: ignore[method-assign]
-    for module in (pages, images, kernels, ops, frames, chains, extras, animate, train):
+    for module in (pages, images, kernels, ops, frames, chains, extras, animate, train, backprop):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     assets = _swagger_assets()

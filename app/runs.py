@@ -242,6 +242,18 @@ class RunRegistry:
         self._requests.put(run_id, data)
         return run
 
+    async def adopt(self, request: RunRequest, settings: Settings) -> Run:
+        """Compute a run the server built itself under its own ``settings`` (a gradient used as a kernel may be
+        larger than a typed one). Its id is not a user request's, and its request is not remembered: once its
+        result is evicted, it is gone (404), never recomputed under the registry's own limits."""
+        run_id = hashlib.sha256(b"server:" + canonical(request)).hexdigest()[:24]
+        cached = self._computed.get(run_id)
+        if cached is not None:
+            return cached
+        run: Run = await self.in_thread(compute_run, run_id, request, self.store, settings, self.pngs)
+        self._computed.put(run_id, run)
+        return run
+
     def request(self, run_id: str) -> RunRequest:
         """The request behind an id; NotFound when unknown or forgotten."""
         data = self._requests.get(run_id)

@@ -95,7 +95,7 @@ def backprop_steps(chain: Chain, x: Any, label: Any) -> BackpropSteps:
 
     Raises
     ------
-    ValueError, TypeError
+    ArgumentError, ArgumentTypeError (a ValueError, a TypeError)
         For x not one (C, H, W) example, a label that is not an integer class, or a chain that cannot train.
 
     Examples
@@ -209,7 +209,7 @@ def weight_gradient_correlation(x: Any, grad_output: Any, f: int, c: int, kernel
 
     Raises
     ------
-    ValueError
+    ArgumentError (a ValueError)
         For shapes that do not match the layer, or f / c out of range.
 
     >>> corr = weight_gradient_correlation(np.arange(9.0).reshape(1, 3, 3), np.ones((1, 2, 2)), 0, 0, 2)
@@ -274,7 +274,7 @@ def input_gradient_scatter(grad_output: Any, weight: Any, in_shape: tuple[int, i
 
     Raises
     ------
-    ValueError
+    ArgumentError (a ValueError)
         For a weight that is not 4-D or shapes that do not match the layer.
 
     >>> scatter = input_gradient_scatter(np.ones((1, 2, 2)), np.ones((1, 1, 2, 2)), (3, 3))
@@ -311,7 +311,7 @@ def max_pool_routing(x: Any, grad_output: Any, kernel_size: Any, stride: Any = N
 
     Raises
     ------
-    ValueError
+    ArgumentError (a ValueError)
         As max_pool2d, or for a grad_output of another shape.
 
     >>> winners, grad_x = max_pool_routing(np.array([[[1.0, 3.0], [3.0, 0.0]]]), np.array([[[5.0]]]), 2)

@@ -17,6 +17,7 @@ from cnn_core.backprop import (
 )
 from cnn_core.chain import Chain, pretrained
 from cnn_core.datasets import load_digits
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 SMALL: list[dict[str, Any]] = [
          {"type": "conv2d", "filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu"},
@@ -154,29 +155,29 @@ def test_max_pool_routing_sends_each_window_gradient_to_its_winner() -> None:
 
 def test_backprop_steps_refuse_bad_input() -> None:
     chain = Chain(SMALL, seed=1)
-    with pytest.raises(ValueError, match=r"x must be one \(C, H, W\) example of numbers, got shape \(9, 9\)"):
+    with pytest.raises(ArgumentError, match=r"x must be one \(C, H, W\) example of numbers, got shape \(9, 9\)"):
         backprop_steps(chain, np.zeros((9, 9)), 0)
-    with pytest.raises(ValueError, match="x must contain only finite numbers"):
+    with pytest.raises(ArgumentError, match="x must contain only finite numbers"):
         backprop_steps(chain, np.full((2, 9, 9), np.nan), 0)
-    with pytest.raises(TypeError, match=r"label must be an integer class, got 1\.5"):
+    with pytest.raises(ArgumentTypeError, match=r"label must be an integer class, got 1\.5"):
         backprop_steps(chain, np.zeros((2, 9, 9)), 1.5)
-    with pytest.raises(ValueError, match=r"label must be in \[0, 4\] \(one of the 5 classes\), got 5"):
+    with pytest.raises(ArgumentError, match=r"label must be in \[0, 4\] \(one of the 5 classes\), got 5"):
         backprop_steps(chain, np.zeros((2, 9, 9)), 5)
-    with pytest.raises(ValueError, match="the last layer must be dense"):
+    with pytest.raises(ArgumentError, match="the last layer must be dense"):
         backprop_steps(Chain([{"type": "conv2d", "filters": 1}]), np.zeros((1, 5, 5)), 0)
 
 
 def test_gradient_recipes_refuse_mismatched_shapes() -> None:
     x, g = np.zeros((2, 5, 5)), np.zeros((3, 3, 3))
-    with pytest.raises(ValueError, match=r"grad_output must be \(F, 3, 3\) for this layer, got \(3, 4, 4\)"):
+    with pytest.raises(ArgumentError, match=r"grad_output must be \(F, 3, 3\) for this layer, got \(3, 4, 4\)"):
         weight_gradient_correlation(x, np.zeros((3, 4, 4)), 0, 0, 3)
-    with pytest.raises(ValueError, match="f must be an integer from 0 to 2, got 3"):
+    with pytest.raises(ArgumentError, match="f must be an integer from 0 to 2, got 3"):
         weight_gradient_correlation(x, g, 3, 0, 3)
-    with pytest.raises(ValueError, match="c must be an integer from 0 to 1, got -1"):
+    with pytest.raises(ArgumentError, match="c must be an integer from 0 to 1, got -1"):
         weight_gradient_correlation(x, g, 0, -1, 3)
-    with pytest.raises(ValueError, match=r"x must be a \(C, H, W\) array of numbers, got shape \(5, 5\)"):
+    with pytest.raises(ArgumentError, match=r"x must be a \(C, H, W\) array of numbers, got shape \(5, 5\)"):
         weight_gradient_correlation(np.zeros((5, 5)), g, 0, 0, 3)
-    with pytest.raises(ValueError, match=r"weight must be \(F, C, kh, kw\) with F = 3, got shape \(2, 2, 3, 3\)"):
+    with pytest.raises(ArgumentError, match=r"weight must be \(F, C, kh, kw\) with F = 3, got shape \(2, 2, 3, 3\)"):
         input_gradient_scatter(g, np.zeros((2, 2, 3, 3)), (5, 5))
-    with pytest.raises(ValueError, match=r"grad_output must be \(F, 5, 5\) for this layer, got \(3, 3, 3\)"):
+    with pytest.raises(ArgumentError, match=r"grad_output must be \(F, 5, 5\) for this layer, got \(3, 3, 3\)"):
         input_gradient_scatter(g, np.zeros((3, 2, 3, 3)), (5, 5), padding=1)
