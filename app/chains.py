@@ -27,6 +27,7 @@ from app.schemas import (
 from app.store import ByteBudgetLRU, ImageStore, StoredImage, content_id, freeze, held_bytes
 from cnn_core import to_display
 from cnn_core.chain import Chain, Layer
+from cnn_core.errors import ArgumentError
 from cnn_core.imageio import display_range
 
 MAX_THUMBNAILS = 16
@@ -57,9 +58,9 @@ class ComputedChain:
         """One feature map of a layer, coloured on the scale shared by all that layer's maps."""
         output = self.outputs[index]
         if output.ndim != 3:
-            raise ValueError(f"layer {index + 1} is flat (shape {list(output.shape)}): it has no maps")
+            raise ArgumentError(f"layer {index + 1} is flat (shape {list(output.shape)}): it has no maps")
         if not 0 <= channel < output.shape[0]:
-            raise ValueError(f"channel must be from 0 to {output.shape[0] - 1}, got {channel}")
+            raise ArgumentError(f"channel must be from 0 to {output.shape[0] - 1}, got {channel}")
 
         def make() -> bytes:
             scheme, low, high = display_range(output)
@@ -107,8 +108,8 @@ def compute_chain(request: ChainRequest, store: ImageStore, settings: Settings,
     for row in chain.summary(tuple(image.shape)):
         size = int(np.prod(row["output_shape"]))
         if size > settings.max_output_elements:
-            raise ValueError(f"{row['layer']} would output {size:,} values; at most {settings.max_output_elements:,} "
-                             "are allowed")
+            raise ArgumentError(f"{row['layer']} would output {size:,} values; at most "
+                                f"{settings.max_output_elements:,} are allowed")
     computed = ComputedChain(chain_id_of(request), request, chain, image, chain.run(image))
     if pngs is not None:
         computed.pngs = pngs
@@ -135,7 +136,7 @@ def layer_request(computed: ComputedChain, index: int, store: ImageStore) -> Run
     layer: Layer = computed.chain.layers[index]
     options = layer.options
     if layer.kind not in STEPPABLE:
-        raise ValueError(f"layer {index + 1} ({layer.kind}) has no steps to show: it reshapes or mixes everything")
+        raise ArgumentError(f"layer {index + 1} ({layer.kind}) has no steps to show: it reshapes or mixes everything")
     source = layer_input_source(computed, index, store)
 
     def option(names: tuple[str, ...], default: Any) -> Any:

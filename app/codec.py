@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from cnn_core.errors import ArgumentError
+
 MAGIC = b"KLF1"
 JSON_NUMBER_BYTES = 25  # the longest float64 repr ("-2.2250738585072014e-308") and its comma
 
@@ -52,7 +54,7 @@ def encode_batch(batch: dict[str, Any], meta: dict[str, Any], precision: int = 3
 def decode_batch(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray[Any, Any]]]:
     """Unpack :func:`encode_batch`'s bytes into (header, {name: array}); a reference for clients."""
     if data[:4] != MAGIC:
-        raise ValueError("not a Kernel Lens frame batch: missing the KLF1 magic")
+        raise ArgumentError("not a Kernel Lens frame batch: missing the KLF1 magic")
     (length,) = struct.unpack("<I", data[4:8])
     header = json.loads(data[8:8 + length])
     base = 8 + length

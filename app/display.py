@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from app.runs import Run, encode_png
 from app.schemas import Conv2dSpec
 from cnn_core import to_display
+from cnn_core.errors import ArgumentError
 from cnn_core.imageio import display_range, palette
 
 Mode = Literal["auto", "signed", "abs", "gray", "photo"]
@@ -134,7 +135,7 @@ def render_png(run: Run, channel: int, choice: DisplayChoice) -> bytes:
     """One map (or, for a colour photo, the three maps together) coloured by ``choice``, as PNG (cached)."""
     maps = run.maps()
     if not 0 <= channel < maps.shape[0]:
-        raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
+        raise ArgumentError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
 
     def make() -> bytes:
         span = (choice.low, choice.high)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from app.operations import NotFound
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 from cnn_core.kernels import KernelParseError
 
 log = logging.getLogger("kernel_lens")
@@ -32,18 +33,19 @@ def validation_message(error: RequestValidationError) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Engine ValueError/TypeError -> 422, unknown ids -> 404, bad requests -> 422, anything else -> 500."""
+    """Refused arguments (cnn_core.errors) -> 422, unknown ids -> 404, bad requests -> 422, anything else -> 500."""
 
     @app.exception_handler(KernelParseError)
     async def kernel_text(request: Request, error: KernelParseError) -> JSONResponse:
         return JSONResponse({"detail": str(error), "row": error.row, "column": error.column}, status_code=422)
 
-    @app.exception_handler(ValueError)
-    async def engine_value(request: Request, error: ValueError) -> JSONResponse:
+    # only the engine's own refusals are the user's mistake; any other ValueError or TypeError is a bug (500)
+    @app.exception_handler(ArgumentError)
+    async def refused_value(request: Request, error: ArgumentError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
 
-    @app.exception_handler(TypeError)
-    async def engine_type(request: Request, error: TypeError) -> JSONResponse:
+    @app.exception_handler(ArgumentTypeError)
+    async def refused_type(request: Request, error: ArgumentTypeError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
 
     @app.exception_handler(NotFound)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core.chain import Chain, Layer
+from cnn_core.errors import ArgumentError
 
 INLINE_VALUES = 4096  # inputs up to this size are written into the code; larger ones are loaded from .npy
 
@@ -77,7 +78,7 @@ def _torch_layer(layer: Layer, in_shape: tuple[int, ...]) -> list[str]:
         stride = size if stride_value is None else _pair(stride_value)
         padding = _option(layer, ("padding",), 0)
         if isinstance(padding, str) and padding != "valid":
-            raise ValueError(f"{layer.name}: '{padding}' padding on a pool has no PyTorch layer; use a number")
+            raise ArgumentError(f"{layer.name}: '{padding}' padding on a pool has no PyTorch layer; use a number")
         pad = 0 if padding == "valid" else _pair(padding)
         extras = _pool_extras(layer)
         if kind == "max_pool2d":
@@ -217,7 +218,7 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             padding = _option(layer, ("padding",), "valid")
             keras_padding = padding if isinstance(padding, str) else "valid"
             if _pool_extras(layer):
-                raise ValueError(f"{layer.name}: Keras pools have no {_pool_extras(layer).removeprefix(', ')}; "
+                raise ArgumentError(f"{layer.name}: Keras pools have no {_pool_extras(layer).removeprefix(', ')}; "
                                  "export to PyTorch instead")
             if not isinstance(padding, str) and any(_pair(padding)):
                 rows, cols = _pair(padding)
@@ -231,7 +232,7 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             scale = _pair(_option(layer, ("size", "scale_factor"), 2))
             mode = _option(layer, ("interpolation", "mode"), "nearest")
             if layer.options.get("align_corners"):
-                raise ValueError(f"{layer.name}: Keras' UpSampling2D has no align_corners=True; export to PyTorch "
+                raise ArgumentError(f"{layer.name}: Keras' UpSampling2D has no align_corners=True; export to PyTorch "
                                  "instead")
             lines.append(f"model_layers.append(layers.UpSampling2D({scale}, interpolation={mode!r}))")
             lines.append("weights.append(None)")

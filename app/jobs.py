@@ -15,6 +15,7 @@ import anyio
 from fastapi import HTTPException
 
 from app.config import Settings
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 KEEP = 32
 RETRY_AFTER = "5"  # seconds: about what a GIF takes
@@ -67,7 +68,7 @@ class Jobs:
         async def run() -> None:
             try:
                 job.result = await anyio.to_thread.run_sync(work, progress, limiter=self.limiter)
-            except (ValueError, TypeError, IndexError) as error:
+            except (ArgumentError, ArgumentTypeError, IndexError) as error:
                 job.detail = str(error)
             except Exception:
                 log.exception("job %s failed", job.job_id)

@@ -26,6 +26,7 @@ from app.schemas import (
 )
 from app.store import ImageStore
 from cnn_core import frames, get_kernel, parse_kernel
+from cnn_core.errors import ArgumentError
 from cnn_core.frames import FrameSequence, activation_frames
 from cnn_core.spectral import flip_kernel
 
@@ -60,12 +61,12 @@ def load_source(source: Source, store: ImageStore, settings: Settings) -> tuple[
     rule = f"matrix must be at most {settings.max_matrix_side}x{settings.max_matrix_side} (and 16 channels)"
     planes: list[Any] = source.matrix if _is_3d(source.matrix) else [source.matrix]
     if len(planes) > 16:
-        raise ValueError(f"{rule}, got {len(planes)} channels")
+        raise ArgumentError(f"{rule}, got {len(planes)} channels")
     check_rows(planes, settings.max_matrix_side, rule)
     try:
         matrix = np.array(source.matrix, dtype=np.float64)
     except ValueError:
-        raise ValueError("matrix must be rectangular: every row needs the same number of values") from None
+        raise ArgumentError("matrix must be rectangular: every row needs the same number of values") from None
     return matrix, False
 
 
@@ -77,10 +78,10 @@ def check_rows(planes: list[Any], side: int, rule: str) -> None:
     """Measure nested lists (rows, then values per row) before NumPy turns them into an array."""
     for plane in planes:
         if isinstance(plane, list) and len(plane) > side:
-            raise ValueError(f"{rule}, got {len(plane)} rows")
+            raise ArgumentError(f"{rule}, got {len(plane)} rows")
         for row in plane if isinstance(plane, list) else ():
             if isinstance(row, list) and len(row) > side:
-                raise ValueError(f"{rule}, got a row of {len(row)} values")
+                raise ArgumentError(f"{rule}, got a row of {len(row)} values")
 
 
 def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[Any]:
@@ -95,11 +96,11 @@ def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[Any]:
         try:
             kernel = np.array(ref.values, dtype=np.float64)
         except ValueError:
-            raise ValueError(f"{where}: kernel values must be rectangular (every row the same length)") from None
+            raise ArgumentError(f"{where}: kernel values must be rectangular (every row the same length)") from None
         if kernel.ndim != 2 or 0 in kernel.shape:
-            raise ValueError(f"{where}: kernel values must be a non-empty matrix, got shape {list(kernel.shape)}")
+            raise ArgumentError(f"{where}: kernel values must be a non-empty matrix, got shape {list(kernel.shape)}")
     if max(kernel.shape) > settings.max_kernel_side:
-        raise ValueError(f"{where}: kernels may be at most {settings.max_kernel_side}x{settings.max_kernel_side}, "
+        raise ArgumentError(f"{where}: kernels may be at most {settings.max_kernel_side}x{settings.max_kernel_side}, "
                          f"got {kernel.shape[0]}x{kernel.shape[1]}")
     return kernel
 
@@ -110,10 +111,10 @@ def _filter_slices(spec: FilterSpec, channels: int, settings: Settings, index: i
         kernel = _kernel(spec.kernel, settings, where)
         return np.repeat(kernel[None], channels, axis=0)
     if len(spec.channels) != channels:
-        raise ValueError(f"{where}: give one kernel per input channel ({channels}), got {len(spec.channels)}")
+        raise ArgumentError(f"{where}: give one kernel per input channel ({channels}), got {len(spec.channels)}")
     slices = [_kernel(ref, settings, f"{where}, channel {c + 1}") for c, ref in enumerate(spec.channels)]
     if len({s.shape for s in slices}) > 1:
-        raise ValueError(f"{where}: every channel's kernel must have the same size, got "
+        raise ArgumentError(f"{where}: every channel's kernel must have the same size, got "
                          f"{', '.join(f'{s.shape[0]}x{s.shape[1]}' for s in slices)}")
     return np.stack(slices)
 
@@ -124,12 +125,12 @@ def build_filters(spec: Conv2dSpec | ConvTranspose2dSpec, channels: int,
     check_limits(settings, {"filters": ("filters", len(spec.filters))})
     if spec.depthwise:
         if len(spec.filters) != 1 or spec.filters[0].channels is not None:
-            raise ValueError("depthwise applies one 2-D kernel to every channel: give exactly one filter with a "
+            raise ArgumentError("depthwise applies one 2-D kernel to every channel: give exactly one filter with a "
                              "single kernel")
         return _kernel(spec.filters[0].kernel, settings, "filter 1"), spec.filters[0].bias
     stacks = [_filter_slices(item, channels, settings, i) for i, item in enumerate(spec.filters)]
     if len({s.shape for s in stacks}) > 1:
-        raise ValueError("every filter of a layer must have the same kernel size, got "
+        raise ArgumentError("every filter of a layer must have the same kernel size, got "
                          + ", ".join(f"{s.shape[1]}x{s.shape[2]}" for s in stacks))
     return np.stack(stacks), np.array([item.bias for item in spec.filters])
 
@@ -150,8 +151,8 @@ def check_limits(settings: Settings, options: dict[str, tuple[str, Any]], where:
         for item in value if isinstance(value, tuple | list) else (value,):
             if isinstance(item, int) and not isinstance(item, bool) and item > maximum:
                 if rule == "filters":
-                    raise ValueError(f"{prefix}filters may number at most {maximum}, got {item}")
-                raise ValueError(f"{prefix}{name} may be at most {maximum} here, got {item}")
+                    raise ArgumentError(f"{prefix}filters may number at most {maximum}, got {item}")
+                raise ArgumentError(f"{prefix}{name} may be at most {maximum} here, got {item}")
 
 
 def _window(stride: Any, padding: Any, dilation: Any) -> dict[str, tuple[str, Any]]:
@@ -187,7 +188,7 @@ def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepa
                                                 spec.ceil_mode)
         else:
             if spec.dilation not in (1, (1, 1)):
-                raise ValueError(f"dilation applies to max_pool2d only; {spec.op} takes dilation 1")
+                raise ArgumentError(f"dilation applies to max_pool2d only; {spec.op} takes dilation 1")
             if spec.op == "avg_pool2d":
                 sequence = frames.avg_pool2d_frames(x, spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode,
                                                     spec.count_include_pad)
@@ -202,6 +203,6 @@ def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepa
     elements = int(np.prod(sequence.output_shape))
     if elements > settings.max_output_elements:
         shape = "x".join(map(str, sequence.output_shape))
-        raise ValueError(f"the result would have {elements:,} values ({shape}); at most "
+        raise ArgumentError(f"the result would have {elements:,} values ({shape}); at most "
                          f"{settings.max_output_elements:,} are allowed: lower the scale, filters or image size")
     return Prepared(x, weight, bias, sequence, photo)

@@ -20,6 +20,7 @@ from app.operations import NotFound, Prepared, prepare
 from app.schemas import Conv2dSpec, Display, RunRequest, Stats
 from app.store import ByteBudgetLRU, ImageStore, held_bytes
 from cnn_core import ops, to_display
+from cnn_core.errors import ArgumentError
 from cnn_core.frames import (
     ActivationFrames,
     Conv2dFrames,
@@ -82,7 +83,7 @@ class Run:
         """The padded input as PNG: photos in their own colours (RGB or gray), matrices on a colour scale."""
         padded = self.padded_input()
         if not (self.photo and padded.shape[0] in (1, 3)) and not 0 <= channel < padded.shape[0]:
-            raise ValueError(f"channel must be from 0 to {padded.shape[0] - 1}, got {channel}")
+            raise ArgumentError(f"channel must be from 0 to {padded.shape[0] - 1}, got {channel}")
 
         def make() -> bytes:
             finite = np.where(np.isfinite(padded), padded, np.nan)
@@ -100,7 +101,7 @@ class Run:
         """Values of a window of the padded input or of the result (out-of-range cells are None)."""
         maps = self.padded_input() if which == "input" else self.maps()
         if not 0 <= channel < maps.shape[0]:
-            raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
+            raise ArgumentError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
         plane = maps[channel]
         rows = range(max(top, 0), min(top + height, plane.shape[0]))
         cols = range(max(left, 0), min(left + width, plane.shape[1]))
@@ -111,7 +112,7 @@ class Run:
         """One map of the result, coloured on the scale shared by all maps, as PNG (cached)."""
         maps = self.maps()
         if not 0 <= channel < maps.shape[0]:
-            raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
+            raise ArgumentError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
         return self.png(f"result{channel}", lambda: encode_png(
             to_display(maps[channel], self.display.scheme, (self.display.low, self.display.high))))
 

@@ -17,6 +17,7 @@ from app.schemas import ChainRequest, Source
 from app.train_schemas import PredictRequest, PreparedSteps
 from app.training import TrainedModel
 from cnn_core.digits import prepare_digit
+from cnn_core.errors import ArgumentError
 
 MAX_PAD_SIDE = 560
 
@@ -30,10 +31,10 @@ def png_data_url(values: NDArray[Any]) -> str:
 
 def _rectangle(rows: list[list[float]], name: str) -> NDArray[np.float64]:
     if not rows or any(len(row) != len(rows[0]) for row in rows) or not rows[0]:
-        raise ValueError(f"{name} must be a non-empty rectangle of numbers (rows of equal length)")
+        raise ArgumentError(f"{name} must be a non-empty rectangle of numbers (rows of equal length)")
     array = np.asarray(rows, dtype=np.float64)
     if not np.isfinite(array).all():
-        raise ValueError(f"{name} must contain only finite numbers")
+        raise ArgumentError(f"{name} must contain only finite numbers")
     return array
 
 
@@ -43,13 +44,13 @@ def choose_digit(body: PredictRequest, model: TrainedModel,
     if body.digit is not None:
         digit = _rectangle(body.digit, "digit")
         if digit.shape != (28, 28) or digit.min() < 0 or digit.max() > 1:
-            raise ValueError(f"digit must be 28x28 values in [0, 1], got shape {list(digit.shape)} with values "
+            raise ArgumentError(f"digit must be 28x28 values in [0, 1], got shape {list(digit.shape)} with values "
                              f"[{digit.min():g}, {digit.max():g}]")
         return digit.astype(np.float32), None, None
     if body.pad is not None:
         pad = _rectangle(body.pad, "pad")
         if max(pad.shape) > MAX_PAD_SIDE:
-            raise ValueError(f"pad must be at most {MAX_PAD_SIDE}x{MAX_PAD_SIDE}, got {pad.shape[0]}x{pad.shape[1]}")
+            raise ArgumentError(f"pad must be at most {MAX_PAD_SIDE}x{MAX_PAD_SIDE}, got {pad.shape[0]}x{pad.shape[1]}")
         prepared = prepare_digit(pad)
         steps = PreparedSteps(normalised=png_data_url(prepared.normalised), cropped=png_data_url(prepared.cropped),
                               fitted=png_data_url(prepared.fitted), centred=png_data_url(prepared.centred),
@@ -60,10 +61,10 @@ def choose_digit(body: PredictRequest, model: TrainedModel,
         return x_test[body.test_index, 0], int(y_test[body.test_index]), None
     index = int(body.validation_index or 0)
     if model.validation_stop is None:
-        raise ValueError(f"model {model.model_id} has no validation digits (none were held out); use test_index")
+        raise ArgumentError(f"model {model.model_id} has no validation digits (none were held out); use test_index")
     count = model.validation_stop - model.validation_start
     if not 0 <= index < count:
-        raise ValueError(f"validation_index must be from 0 to {count - 1}, got {index}")
+        raise ArgumentError(f"validation_index must be from 0 to {count - 1}, got {index}")
     return x_train[model.validation_start + index, 0], int(y_train[model.validation_start + index]), None
 
 

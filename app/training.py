@@ -22,6 +22,7 @@ from app.train_schemas import TrainConfig
 from app.train_worker import train
 from cnn_core.chain import MNIST_LAYERS, Chain, check_fit_options, pretrained
 from cnn_core.datasets import load_digits
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 log = logging.getLogger("kernel_lens")
 INPUT_SHAPE = (1, 28, 28)
@@ -58,7 +59,7 @@ def config_layers(config: TrainConfig) -> list[dict[str, Any]]:
     layers: list[dict[str, Any]] = []
     for layer in base:
         if not isinstance(layer, dict):
-            raise ValueError(f"layers must be a list of dicts, got {layer!r}")
+            raise ArgumentError(f"layers must be a list of dicts, got {layer!r}")
         if layer.get("type") == "dense" and config.dropout:
             layers.append({"type": "dropout", "rate": config.dropout})
         layers.append(dict(layer))
@@ -82,17 +83,17 @@ class Plan:
 def check_config(config: TrainConfig, settings: Settings, layers: list[dict[str, Any]] | None = None) -> Plan:
     """Every setting checked once, with the engine's own messages, before any work (ValueError / TypeError)."""
     if config.epochs > settings.train_max_epochs:
-        raise ValueError(f"epochs must be at most {settings.train_max_epochs} on this server, got {config.epochs}")
+        raise ArgumentError(f"epochs must be at most {settings.train_max_epochs} on this server, got {config.epochs}")
     chosen = config_layers(config) if layers is None else layers
     check_chain_limits(chosen, settings)
     chain = Chain(chosen, seed=config.seed, max_weights=settings.max_layer_weights)
     summary = chain.summary(INPUT_SHAPE)
     if chain.layers[-1].kind != "dense" or chain.layers[-1].output_shape != (10,):
-        raise ValueError(f"the last layer must be a dense layer of 10 units (one per digit), got "
+        raise ArgumentError(f"the last layer must be a dense layer of 10 units (one per digit), got "
                          f"{chain.layers[-1].kind} with output shape {chain.layers[-1].output_shape}")
     total = sum(row["params"] for row in summary)
     if total > settings.train_max_params:
-        raise ValueError(f"the model has {total:,} parameters; this server trains at most "
+        raise ArgumentError(f"the model has {total:,} parameters; this server trains at most "
                          f"{settings.train_max_params:,}")
     options = check_fit_options(config.train_size, INPUT_SHAPE, config.validation_split, None, config.augment,
                                 config.early_stopping, config.optimizer, config.learning_rate)
@@ -275,7 +276,7 @@ class Trainer:
                                          plan.train_size))
             final.update(model_id=job.job_id, weights_url=f"/api/train/{job.job_id}/weights.npz",
                          predict_url=f"/api/train/{job.job_id}/predict")
-        except (ValueError, TypeError) as error:
+        except (ArgumentError, ArgumentTypeError) as error:
             final = {"type": "error", "job_id": job.job_id, "detail": str(error), "status": 422}
         except Exception:
             log.exception("training job %s failed", job.job_id)

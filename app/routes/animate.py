@@ -43,6 +43,7 @@ from app.routes.frames import batch_as_json
 from app.routes.ops import describe
 from app.runs import Run, RunRegistry
 from app.schemas import RunRequest
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 router = APIRouter()
 TICK = 1 / 60  # the player sends at most one batch per display frame
@@ -217,7 +218,7 @@ class AnimationSession:
         if "position" in message:
             try:
                 return run.prepared.frames.index_of(message["position"])
-            except ValueError as error:
+            except ArgumentError as error:
                 raise ClientError(str(error)) from None
         return _integer(message, "index")
 
@@ -240,7 +241,7 @@ class AnimationSession:
             raise ClientError(validation_message(error)) from None  # type: ignore[arg-type]
         except NotFound as error:
             raise ClientError(str(error), 404) from None
-        except (ValueError, TypeError) as error:
+        except (ArgumentError, ArgumentTypeError) as error:
             raise ClientError(str(error)) from None
         self.run, self.format, self.precision = run, chosen, precision
         sequence = run.prepared.frames

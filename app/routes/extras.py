@@ -16,6 +16,7 @@ from app.runs import Run, encode_png
 from app.schemas import ActivationSpec, Conv2dSpec, ErrorBody, PoolSpec, UpsampleSpec
 from cnn_core import to_display
 from cnn_core.chain import Chain
+from cnn_core.errors import ArgumentError
 from cnn_core.spectral import fft_conv2d
 
 router = APIRouter(prefix="/api", tags=["extras"])
@@ -42,7 +43,7 @@ def _spectral(run: Run, made: dict[str, bytes] | None = None) -> dict[str, Any]:
     refusal = spectral_refusal(run)
     spec, x, weight = run.request.operation, run.prepared.x, run.prepared.weight
     if refusal or not isinstance(spec, Conv2dSpec) or weight is None or not isinstance(spec.padding, int | str):
-        raise ValueError(refusal)
+        raise ArgumentError(refusal)
     kernel = weight if weight.ndim == 2 else weight.reshape(-1, *weight.shape[-2:])
     route = fft_conv2d(x if x.ndim == 2 else x[0], kernel if kernel.ndim == 2 else kernel[0], spec.padding)
     pictures = {"image": np.log1p(route.image_spectrum), "kernel": np.log1p(route.kernel_spectrum),
@@ -134,7 +135,7 @@ def _one_layer_chain(run: Run) -> Chain:
     if op == "conv2d":
         assert isinstance(spec, Conv2dSpec) and weight is not None
         if spec.padding_mode != "zeros":
-            raise ValueError("code export supports zeros padding (PyTorch's padding_mode needs nn.Conv2d options)")
+            raise ArgumentError("code export supports zeros padding (PyTorch's padding_mode needs nn.Conv2d options)")
         if weight.ndim == 2:  # depthwise: one diagonal filter per channel is the same computation
             channels = run.prepared.x.shape[0] if run.prepared.x.ndim == 3 else 1
             full = np.zeros((channels, channels, *weight.shape))
@@ -145,7 +146,7 @@ def _one_layer_chain(run: Run) -> Chain:
     elif op == "conv_transpose2d":
         assert weight is not None
         if weight.ndim == 2:
-            raise ValueError("code export of a depthwise transposed convolution is not supported")
+            raise ArgumentError("code export of a depthwise transposed convolution is not supported")
         layer = {"type": "conv_transpose2d", "weight": weight, "bias": bias, **{
             key: getattr(spec, key) for key in ("stride", "padding", "output_padding", "dilation")}}
     elif isinstance(spec, PoolSpec):

@@ -16,6 +16,7 @@ from app.deps import RegistryDep, StoreDep
 from app.runs import encode_png
 from app.schemas import IMAGE_ID, ImageInfo, SampleInfo
 from app.store import ImageStore, StoredImage, content_id, freeze
+from cnn_core.errors import ArgumentError
 from cnn_core.imageio import load_image_modes
 
 router = APIRouter(prefix="/api", tags=["images"])
@@ -96,7 +97,7 @@ async def upload_image(request: Request, settings: SettingsDep, store: StoreDep,
     check_format(data)
     try:
         image = await registry.in_thread(decode_and_store, data, name[:200], store, settings)
-    except ValueError as error:  # damaged, or too many pixels: the engine says which
+    except ArgumentError as error:  # damaged, or too many pixels: the engine says which
         raise HTTPException(422, str(error)) from None
     return image_info(image).model_copy(update={"name": name[:200]})  # the same file may come under other names
 

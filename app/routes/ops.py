@@ -13,6 +13,7 @@ from app.display import Contrast, DisplayChoice, Mode, render_png, resolve
 from app.runs import Run, encode_png
 from app.schemas import ErrorBody, RunRequest, RunResponse
 from cnn_core import to_display
+from cnn_core.errors import ArgumentError
 from cnn_core.frames import ConvTranspose2dFrames
 from cnn_core.imageio import palette
 
@@ -145,7 +146,7 @@ async def partial_png(run_id: str, index: int, registry: RegistryDep, channel: i
         partial = frames.partial_output(index)
         maps = partial if partial.ndim == 3 else partial[None]
         if not 0 <= channel < maps.shape[0]:
-            raise ValueError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
+            raise ArgumentError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
         return encode_png(to_display(maps[channel], run.display.scheme, (run.display.low, run.display.high)))
 
     try:

@@ -55,6 +55,7 @@ from app.training import (
     config_layers,
 )
 from cnn_core.chain import Chain
+from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 router = APIRouter(tags=["train"])
 
@@ -177,7 +178,7 @@ class TrainingSession:
                 chain = Chain(plan.layers, seed=config.seed, max_weights=self.trainer.settings.max_layer_weights)
         except ValidationError as error:
             raise ClientError(validation_message(error)) from None  # type: ignore[arg-type]
-        except (ValueError, TypeError) as error:
+        except (ArgumentError, ArgumentTypeError) as error:
             raise ClientError(str(error)) from None
         job = TrainingJob(plan, chain, self.emit)
         job.announce = {"type": "started", "job_id": job.job_id, "model_id": job.job_id, "from": origin,
