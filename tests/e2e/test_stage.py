@@ -281,3 +281,37 @@ def test_the_fourier_view_is_disabled_with_its_reason_where_it_cannot_work(page:
     page.get_by_text("Gray", exact=True).click()
     expect(page.get_by_role("button", name="Fourier view")).to_be_enabled()
     expect(page.locator("#fourier-reason")).to_be_empty()
+
+
+def test_usable_800_px_wide(page: Page) -> None:
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto('/#{"step":40000}')
+    expect(page.locator("#counter")).to_have_text("step 40,001 of 76,800")
+    shoot(page, "item11-800x900")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 800  # nothing sticks out sideways
+    shown_whole(page, "#status")
+    for canvas in ("#input-canvas", "#output-canvas"):
+        box = page.locator(canvas).bounding_box()
+        assert box is not None and box["y"] < 200 and box["height"] >= 250 and box["width"] >= 340
+    calc = page.locator("#calc-body").bounding_box()
+    transport = page.locator(".transport").bounding_box()
+    assert calc is not None and transport is not None
+    assert calc["y"] + calc["height"] <= transport["y"]  # the whole step on the first screen, above the controls
+    nothing_clipped(page)
+    page.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")
+    painted(page)
+    shoot(page, "item11-800x900-controls")
+
+
+def test_usable_on_a_1366x768_laptop(page: Page) -> None:
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto('/#{"step":40000}')
+    expect(page.locator("#counter")).to_have_text("step 40,001 of 76,800")
+    assert page.evaluate("document.scrollingElement.scrollHeight") <= 768  # one screen, no page scroll
+    for canvas in ("#input-canvas", "#output-canvas"):
+        box = page.locator(canvas).bounding_box()
+        assert box is not None and box["height"] >= 200
+    nothing_clipped(page)
+    assert min(number_sizes(page)) >= 14
+    shown_whole(page, "#status")
+    shoot(page, "item11-1366x768")

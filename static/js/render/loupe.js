@@ -88,7 +88,8 @@ export function drawLoupe(ctx, data) {
     ctx.font = "600 12px system-ui, sans-serif";
     ctx.textAlign = "left";
     ctx.textBaseline = "top";
-    const label = data.channelName ? `magnified · ${data.channelName} values` : "magnified";
+    const long = data.channelName ? `magnified · ${data.channelName} values` : "magnified";
+    const label = ctx.measureText(long).width + 16 <= size ? long : (data.channelName ? `${data.channelName} values` : "");
     ctx.fillStyle = "rgba(17,17,17,0.85)";
     ctx.fillRect(x + 4, y + 4, ctx.measureText(label).width + 8, 17);
     ctx.fillStyle = "#fff";
