@@ -17,6 +17,7 @@ from PIL import Image
 
 from app.config import Settings
 from app.main import create_app
+from tests.servers import free_port
 
 
 @pytest.fixture
@@ -42,13 +43,6 @@ def jpeg_bytes(width: int, height: int, seed: int = 0) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "JPEG")
     return buffer.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

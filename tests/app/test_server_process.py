@@ -6,11 +6,8 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -18,40 +15,17 @@ import pytest
 import websockets
 
 from app.codec import decode_batch
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.servers import serving
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`kernel-lens serve` (the README's run command, after its install step) on a free port."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
     command = shutil.which("kernel-lens")
-    args = [command] if command else [sys.executable, "-m", "app.cli"]
     env = {**os.environ, "KERNEL_LENS_WS_WINDOW_FRAMES": "500"}
-    process = subprocess.Popen([*args, "serve", "--port", str(port)], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                pytest.fail(f"the server did not start: {open(log.name).read()}")
-            time.sleep(0.1)  # polling a starting process: there is no event to wait on
-    yield base
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=10)
-    log.close()
+    with serving([command] if command else [sys.executable, "-m", "app.cli"],
+                 tmp_path_factory.mktemp("server") / "server.log", env=env) as base:
+        yield base
 
 
 def test_real_server_serves_page_health_and_docs(server: str) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ import httpx
 import pytest
 
 import cnn_core
-from tests.app.test_server_process import free_port
+from tests.servers import serving
 
 pytestmark = pytest.mark.slow
 
@@ -98,27 +96,9 @@ def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Install
 def server(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`kernel-lens serve` from the venv, started in an empty folder far from the checkout."""
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    port = free_port()
-    log = (elsewhere / "server.log").open("wb")
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    process = subprocess.Popen([installed.command, "serve", "--port", str(port)], cwd=elsewhere, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                log.close()
-                pytest.fail(f"the installed server did not start: {(elsewhere / 'server.log').read_text()}")
-            time.sleep(0.1)  # polling a starting process: there is no event to wait on
-    yield base
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=10)
-    log.close()
+    with serving([str(installed.command)], elsewhere / "server.log", cwd=elsewhere, env=env, timeout=60) as base:
+        yield base
 
 
 def files_under(folder: Path) -> list[Path]:
