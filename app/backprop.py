@@ -67,7 +67,7 @@ def _kernel_choice(body: BackpropRequest, chain: Chain) -> KernelChoice | None:
     choice = body.kernel
     if choice.layer not in convs:
         raise ArgumentError(f"kernel.layer must be the index of a conv2d layer ({', '.join(map(str, convs)) or 'none'})"
-                         f", got {choice.layer}")
+                            f", got {choice.layer}")
     weight = chain.layers[choice.layer].weight
     assert weight is not None  # a conv2d layer has a kernel
     if choice.filter >= weight.shape[0]:

@@ -219,7 +219,7 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             keras_padding = padding if isinstance(padding, str) else "valid"
             if _pool_extras(layer):
                 raise ArgumentError(f"{layer.name}: Keras pools have no {_pool_extras(layer).removeprefix(', ')}; "
-                                 "export to PyTorch instead")
+                                    "export to PyTorch instead")
             if not isinstance(padding, str) and any(_pair(padding)):
                 rows, cols = _pair(padding)
                 fill = "-np.inf" if layer.kind == "max_pool2d" else "0.0"  # PyTorch pads a max pool with -inf
@@ -233,7 +233,7 @@ def keras_code(chain: Chain, x: np.ndarray[Any, Any], input_url: str) -> str:
             mode = _option(layer, ("interpolation", "mode"), "nearest")
             if layer.options.get("align_corners"):
                 raise ArgumentError(f"{layer.name}: Keras' UpSampling2D has no align_corners=True; export to PyTorch "
-                                 "instead")
+                                    "instead")
             lines.append(f"model_layers.append(layers.UpSampling2D({scale}, interpolation={mode!r}))")
             lines.append("weights.append(None)")
         elif layer.kind == "conv_transpose2d":

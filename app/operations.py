@@ -101,7 +101,7 @@ def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[Any]:
             raise ArgumentError(f"{where}: kernel values must be a non-empty matrix, got shape {list(kernel.shape)}")
     if max(kernel.shape) > settings.max_kernel_side:
         raise ArgumentError(f"{where}: kernels may be at most {settings.max_kernel_side}x{settings.max_kernel_side}, "
-                         f"got {kernel.shape[0]}x{kernel.shape[1]}")
+                            f"got {kernel.shape[0]}x{kernel.shape[1]}")
     return kernel
 
 
@@ -115,7 +115,7 @@ def _filter_slices(spec: FilterSpec, channels: int, settings: Settings, index: i
     slices = [_kernel(ref, settings, f"{where}, channel {c + 1}") for c, ref in enumerate(spec.channels)]
     if len({s.shape for s in slices}) > 1:
         raise ArgumentError(f"{where}: every channel's kernel must have the same size, got "
-                         f"{', '.join(f'{s.shape[0]}x{s.shape[1]}' for s in slices)}")
+                            f"{', '.join(f'{s.shape[0]}x{s.shape[1]}' for s in slices)}")
     return np.stack(slices)
 
 
@@ -126,7 +126,7 @@ def build_filters(spec: Conv2dSpec | ConvTranspose2dSpec, channels: int,
     if spec.depthwise:
         if len(spec.filters) != 1 or spec.filters[0].channels is not None:
             raise ArgumentError("depthwise applies one 2-D kernel to every channel: give exactly one filter with a "
-                             "single kernel")
+                                "single kernel")
         return _kernel(spec.filters[0].kernel, settings, "filter 1"), spec.filters[0].bias
     stacks = [_filter_slices(item, channels, settings, i) for i, item in enumerate(spec.filters)]
     if len({s.shape for s in stacks}) > 1:
@@ -204,5 +204,5 @@ def prepare(request: RunRequest, store: ImageStore, settings: Settings) -> Prepa
     if elements > settings.max_output_elements:
         shape = "x".join(map(str, sequence.output_shape))
         raise ArgumentError(f"the result would have {elements:,} values ({shape}); at most "
-                         f"{settings.max_output_elements:,} are allowed: lower the scale, filters or image size")
+                            f"{settings.max_output_elements:,} are allowed: lower the scale, filters or image size")
     return Prepared(x, weight, bias, sequence, photo)

@@ -45,7 +45,7 @@ def choose_digit(body: PredictRequest, model: TrainedModel,
         digit = _rectangle(body.digit, "digit")
         if digit.shape != (28, 28) or digit.min() < 0 or digit.max() > 1:
             raise ArgumentError(f"digit must be 28x28 values in [0, 1], got shape {list(digit.shape)} with values "
-                             f"[{digit.min():g}, {digit.max():g}]")
+                                f"[{digit.min():g}, {digit.max():g}]")
         return digit.astype(np.float32), None, None
     if body.pad is not None:
         pad = _rectangle(body.pad, "pad")

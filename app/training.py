@@ -90,11 +90,11 @@ def check_config(config: TrainConfig, settings: Settings, layers: list[dict[str,
     summary = chain.summary(INPUT_SHAPE)
     if chain.layers[-1].kind != "dense" or chain.layers[-1].output_shape != (10,):
         raise ArgumentError(f"the last layer must be a dense layer of 10 units (one per digit), got "
-                         f"{chain.layers[-1].kind} with output shape {chain.layers[-1].output_shape}")
+                            f"{chain.layers[-1].kind} with output shape {chain.layers[-1].output_shape}")
     total = sum(row["params"] for row in summary)
     if total > settings.train_max_params:
         raise ArgumentError(f"the model has {total:,} parameters; this server trains at most "
-                         f"{settings.train_max_params:,}")
+                            f"{settings.train_max_params:,}")
     options = check_fit_options(config.train_size, INPUT_SHAPE, config.validation_split, None, config.augment,
                                 config.early_stopping, config.optimizer, config.learning_rate)
     return Plan(config, chosen, summary, total, options.train_samples, options.validation_samples)

@@ -23,7 +23,7 @@ def check_augment(augment: object, height: int, width: int) -> dict[str, float]:
     unknown = sorted(set(augment) - set(AUGMENTATIONS))
     if unknown:
         raise ArgumentError(f"augment takes {', '.join(AUGMENTATIONS)}, got unknown key(s) "
-                         f"{', '.join(map(repr, unknown))}")
+                            f"{', '.join(map(repr, unknown))}")
     checked: dict[str, float] = {}
     for key, value in augment.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)) \
@@ -32,7 +32,7 @@ def check_augment(augment: object, height: int, width: int) -> dict[str, float]:
         checked[key] = float(value)
     if "shift" in checked and (not float(checked["shift"]).is_integer() or checked["shift"] >= min(height, width)):
         raise ArgumentError(f"augment['shift'] must be a whole number of pixels below {min(height, width)} "
-                         f"(the input is {height}x{width}), got {augment['shift']!r}")
+                            f"(the input is {height}x{width}), got {augment['shift']!r}")
     if checked.get("rotate", 0) > 180:
         raise ArgumentError(f"augment['rotate'] must be at most 180 degrees, got {augment['rotate']!r}")
     return {key: value for key, value in checked.items() if value}

@@ -77,7 +77,7 @@ def check_linear(x: object, weight: object) -> tuple[FloatArray, FloatArray]:
     matrix = as_values(weight, "weight").astype(values.dtype, copy=False)
     if matrix.ndim != 2 or matrix.shape[1] != values.shape[-1]:
         raise ArgumentError(f"weight must be (out, in) with in = {values.shape[-1]} (the last axis of x), "
-                         f"got shape {matrix.shape}")
+                            f"got shape {matrix.shape}")
     return values, matrix
 
 

@@ -48,7 +48,7 @@ def check_data(x: object, y: object, name: str = "x", labels: str = "y") -> tupl
     targets = as_array(y, labels)
     if targets.ndim != 1 or len(targets) != len(values):
         raise ArgumentError(f"{name} and {labels} must have the same length: {name} has {len(values)} samples, "
-                         f"{labels} has shape {targets.shape}")
+                            f"{labels} has shape {targets.shape}")
     return values, targets
 
 
@@ -68,7 +68,7 @@ def check_early_stopping(early_stopping: object, has_validation: bool) -> dict[s
     unknown = sorted(set(early_stopping) - set(allowed))
     if unknown:
         raise ArgumentError(f"early_stopping takes {', '.join(allowed)}, got unknown key(s) "
-                         f"{', '.join(map(repr, unknown))}")
+                            f"{', '.join(map(repr, unknown))}")
     settings = {"monitor": "val_loss", "patience": 2, "min_delta": 0.0, "restore_best_weights": True,
                 **early_stopping}
     if settings["monitor"] not in MONITORS:
@@ -76,7 +76,7 @@ def check_early_stopping(early_stopping: object, has_validation: bool) -> dict[s
                             f"got {settings['monitor']!r}")
     if str(settings["monitor"]).startswith("val_") and not has_validation:
         raise ArgumentError(f"early_stopping monitors {settings['monitor']!r}, which needs validation_split > 0 or "
-                         f"validation_data")
+                            f"validation_data")
     if not is_int(settings["patience"]) or int(settings["patience"]) < 0:
         raise ArgumentError(f"early_stopping['patience'] must be an integer >= 0, got {settings['patience']!r}")
     delta = settings["min_delta"]
@@ -84,7 +84,7 @@ def check_early_stopping(early_stopping: object, has_validation: bool) -> dict[s
         raise ArgumentError(f"early_stopping['min_delta'] must be a finite number >= 0, got {delta!r}")
     if not isinstance(settings["restore_best_weights"], bool):
         raise ArgumentTypeError(f"early_stopping['restore_best_weights'] must be True or False, "
-                        f"got {settings['restore_best_weights']!r}")
+                                f"got {settings['restore_best_weights']!r}")
     return settings
 
 
@@ -150,7 +150,7 @@ def check_fit_options(samples: int, input_shape: tuple[int, ...], validation_spl
         held = samples - train
         if train < 1 or held < 1:
             raise ArgumentError(f"validation_split {validation_split} leaves no training or no validation samples "
-                             f"out of {samples}")
+                                f"out of {samples}")
     else:
         train, held = samples, 0
     options = check_augment(augment, input_shape[1], input_shape[2])
@@ -172,7 +172,7 @@ def _optimizer(optimizer: object, learning_rate: object) -> optim.Optimizer:
         return optimizer
     if not isinstance(optimizer, str):
         raise ArgumentError(f"optimizer must be one of {', '.join(map(repr, optim.OPTIMIZER_NAMES))} or an optimizer "
-                         f"object (SGD, RMSprop, Adam), got {optimizer!r}")
+                            f"object (SGD, RMSprop, Adam), got {optimizer!r}")
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
         raise ArgumentTypeError(f"learning_rate must be a number, got {learning_rate!r}")
     return optim.get_optimizer(optimizer, float(learning_rate))
@@ -244,8 +244,8 @@ def fit(chain: Chain, x: object, y: object, epochs: object = 1, batch_size: obje
                 loss, right = _step(chain, solver, params, batch_x, train_y[index], dropout_rng)
             except ResultOverflowError as error:
                 raise ArgumentError(f"training diverged at epoch {epoch} batch {batch}: {error}; the weights are the "
-                                 f"last finite ones. Lower learning_rate (now {solver.learning_rate}) or scale the "
-                                 f"inputs") from None
+                                    f"last finite ones. Lower learning_rate (now {solver.learning_rate}) or scale the "
+                                    f"inputs") from None
             seen += len(index)
             loss_sum += loss * len(index)
             correct += right
@@ -274,6 +274,7 @@ def fit(chain: Chain, x: object, y: object, epochs: object = 1, batch_size: obje
             break
     if stopper is not None:
         history.best_epoch = stopper.best_epoch
-        if stopper.restore and stopper.best_weights is not None:
+        # a callback that stopped training keeps the weights reached; otherwise the best epoch's come back
+        if stopper.restore and stopper.best_weights is not None and not history.stopped_by_callback:
             chain.set_weights(stopper.best_weights)
     return history

@@ -137,7 +137,7 @@ def resolve(layer: Layer, shape: tuple[int, ...], rng: np.random.Generator, max_
             raise ArgumentError(f"units must be a positive integer, got {units!r}")
         if shape[0] * int(units) > max_weights:
             raise ArgumentError(f"dense would need {shape[0] * int(units):,} weights ({shape[0]:,} inputs x {units} "
-                             f"units); at most {max_weights:,}: pool or stride to a smaller map first")
+                                f"units); at most {max_weights:,}: pool or stride to a smaller map first")
         layer.arrays = {"kernel": _glorot(rng, (shape[0], int(units)), shape[0], int(units)),
                         "bias": np.zeros(int(units))}
         return (int(units),)
@@ -174,7 +174,7 @@ def _conv_weight(spec: dict[str, Any], channels: int, rng: np.random.Generator, 
         axis = 0 if transposed else 1
         if weight.ndim != 4 or weight.shape[axis] != channels:
             raise ArgumentError(f"weight must be a 4-D array with {channels} input channels on axis {axis}, "
-                             f"got shape {weight.shape}")
+                                f"got shape {weight.shape}")
         return weight
     filters = spec.get("filters", 1)
     if isinstance(filters, list):
@@ -190,7 +190,7 @@ def _conv_weight(spec: dict[str, Any], channels: int, rng: np.random.Generator, 
         count = int(filters) * channels * kh * kw
         if count > max_weights:
             raise ArgumentError(f"{filters} filters of {channels}x{kh}x{kw} would be {count:,} weights; "
-                             f"at most {max_weights:,}")
+                                f"at most {max_weights:,}")
         weight = _glorot(rng, (int(filters), channels, kh, kw), channels * kh * kw, int(filters) * kh * kw)
     return weight.transpose(1, 0, 2, 3).copy() if transposed else weight
 

@@ -221,7 +221,7 @@ def weight_gradient_correlation(x: Any, grad_output: Any, f: int, c: int, kernel
     pads, out_shape, step, spread, reach, exact = _layout(maps.shape[1:], kernel, stride, padding, dilation)
     if grads.shape[1:] != out_shape:
         raise ArgumentError(f"grad_output must be (F, {out_shape[0]}, {out_shape[1]}) for this layer, "
-                         f"got {grads.shape}")
+                            f"got {grads.shape}")
     _index(f, grads.shape[0], "f")
     _index(c, maps.shape[0], "c")
     if exact:
@@ -289,7 +289,7 @@ def input_gradient_scatter(grad_output: Any, weight: Any, in_shape: tuple[int, i
     pads, out_shape, step, spread, _, exact = _layout(size, kernel.shape[2:], stride, padding, dilation)
     if grads.shape[1:] != out_shape:
         raise ArgumentError(f"grad_output must be (F, {out_shape[0]}, {out_shape[1]}) for this layer, "
-                         f"got {grads.shape}")
+                            f"got {grads.shape}")
     if exact:
         return InputGradientScatter(grads, kernel, step, (pads[0], pads[2]), spread, None, size)
     return InputGradientScatter(grads, kernel, step, (0, 0), spread, (pads[0], pads[2]), size)

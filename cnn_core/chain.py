@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core import _fit, _layers
-from cnn_core._checks import FloatArray, as_maps
+from cnn_core._checks import FloatArray, as_maps, compute_dtype
 from cnn_core._dense import check_labels, cross_entropy, softmax
 from cnn_core._layers import ACTIVATIONS, LAYER_TYPES, Cache, Layer
 from cnn_core.errors import ArgumentError, ArgumentTypeError
@@ -173,7 +173,7 @@ class Chain:
         self.build(tuple(input_shape))
         if self.layers[-1].kind != "dense":
             raise ArgumentError(f"the last layer must be dense (the class scores) to train or predict, got "
-                             f"{self.layers[-1].kind!r}")
+                                f"{self.layers[-1].kind!r}")
         for layer in self.layers:
             for name, array in layer.arrays.items():
                 if array.dtype != dtype:
@@ -253,16 +253,17 @@ class Chain:
         slots = [(layer, name) for layer in self.layers for name in layer.arrays]
         if not isinstance(weights, list | tuple) or len(weights) != len(slots):
             raise ArgumentError(f"weights must be a list of {len(slots)} arrays (get_weights() order), got "
-                             f"{len(weights) if isinstance(weights, list | tuple) else type(weights).__name__}")
+                                f"{len(weights) if isinstance(weights, list | tuple) else type(weights).__name__}")
         for (layer, name), value in zip(slots, weights, strict=True):
             array = np.asarray(value)
             if array.shape != layer.arrays[name].shape or array.dtype.kind not in "fiu":
                 raise ArgumentError(f"{layer.name} {name} must be a {layer.arrays[name].shape} array of numbers, "
-                                 f"got {array.shape} ({array.dtype})")
+                                    f"got {array.shape} ({array.dtype})")
             if not np.isfinite(array).all():
                 raise ArgumentError(f"{layer.name} {name} must contain only finite numbers")
-        for (layer, name), value in zip(slots, weights, strict=True):
-            layer.arrays[name] = np.array(value, dtype=layer.arrays[name].dtype)
+        for (layer, name), value in zip(slots, weights, strict=True):  # floats keep their precision
+            array = np.asarray(value)
+            layer.arrays[name] = np.array(array, dtype=compute_dtype(array, name))
 
     def _require_built(self) -> None:
         if self._built_for is None:

@@ -128,7 +128,7 @@ def prepare_digit(image: Any, ink_threshold: float = 0.1) -> PreparedDigit:
     values = _brightness(image)
     if float(values.max() - values.min()) < MIN_CONTRAST:
         raise ArgumentError("the pad is empty: draw a digit (no ink was found, every pixel has about the same "
-                         "brightness)")
+                            "brightness)")
     border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
     inverted = bool(np.median(border) > (values.min() + values.max()) / 2)
     if inverted:
@@ -144,7 +144,7 @@ def prepare_digit(image: Any, ink_threshold: float = 0.1) -> PreparedDigit:
     side = max(values.shape)
     if max(height, width) < max(2, MIN_SPAN * side):
         raise ArgumentError(f"the pad is empty: draw a digit larger (the only ink spans {height}x{width} px of the "
-                         f"{values.shape[0]}x{values.shape[1]} image, less than a tenth of its side)")
+                            f"{values.shape[0]}x{values.shape[1]} image, less than a tenth of its side)")
     cropped = normalised[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     scale = BOX / max(height, width)
     fitted = _resize(cropped, max(1, round(height * scale)), max(1, round(width * scale)))

@@ -27,7 +27,7 @@ ImageSource: TypeAlias = "bytes | bytearray | memoryview | str | os.PathLike[str
 def _open(data: object, max_pixels: int) -> Image.Image:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ArgumentTypeError(f"data must be bytes, a path (str or os.PathLike), a PIL image or a NumPy array, "
-                        f"got {type(data).__name__}")
+                                f"got {type(data).__name__}")
     if len(data) == 0:
         raise ArgumentError("data is empty: expected the bytes of an image file (PNG, JPEG, GIF, BMP, TIFF, WebP)")
     with warnings.catch_warnings():
@@ -41,7 +41,7 @@ def _open(data: object, max_pixels: int) -> Image.Image:
             raise ArgumentError(f"the image has {count} pixels; at most {max_pixels:,} are allowed") from None
         except (OSError, SyntaxError, ValueError) as error:
             raise ArgumentError("data is not an image file Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP): "
-                             f"{type(error).__name__}") from None
+                                f"{type(error).__name__}") from None
     return _sized(image, max_pixels)
 
 
@@ -54,7 +54,7 @@ def _sized(image: Image.Image, max_pixels: int) -> Image.Image:
 def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ArgumentError(f"the image has {width}x{height} = {width * height:,} pixels; at most {max_pixels:,} "
-                         "are allowed")
+                            "are allowed")
     if width < 1 or height < 1:
         raise ArgumentError(f"the image has no pixels ({width}x{height})")
 
@@ -144,7 +144,7 @@ def _from_array(array: np.ndarray[Any, Any], max_side: int, max_pixels: int, mod
         hint = ("; it looks channel-first: pass x.transpose(1, 2, 0)"
                 if array.ndim == 3 and array.shape[0] in (1, 3, 4) else "")
         raise ArgumentError(f"data must be an image array laid out (H, W), (H, W, 3) or (H, W, 4) (channel-last, "
-                         f"as Pillow and NumPy image libraries use), got shape {array.shape}{hint}")
+                            f"as Pillow and NumPy image libraries use), got shape {array.shape}{hint}")
     _check_pixel_count(array.shape[1], array.shape[0], max_pixels)
     if array.dtype == np.uint8:
         return _to_float_rgb_or_gray(_prepared(Image.fromarray(array), max_side, mode, draft=False), mode)
@@ -154,7 +154,7 @@ def _from_array(array: np.ndarray[Any, Any], max_side: int, max_pixels: int, mod
         values = array.astype(np.float64)
         if not np.isfinite(values).all() or values.min() < 0 or values.max() > 255:
             raise ArgumentError(f"data must hold values in [0, 255] in a float array (scale a [0, 1] image by 255), "
-                             f"got values from {values.min()} to {values.max()}")
+                                f"got values from {values.min()} to {values.max()}")
     else:
         raise ArgumentTypeError(f"data must be a uint8, uint16 or float image array, got dtype {array.dtype}")
     channels = values[..., None] if values.ndim == 2 else values

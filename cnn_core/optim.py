@@ -120,17 +120,17 @@ class Optimizer:
                 raise ArgumentTypeError(f"grads[{index}] must hold real numbers, got dtype {gradient.dtype}")
             if gradient.shape != param.shape:
                 raise ArgumentError(f"grads[{index}] must have the shape of params[{index}] {param.shape}, "
-                                 f"got {gradient.shape}")
+                                    f"got {gradient.shape}")
             with np.errstate(over="ignore", invalid="ignore"):  # a value too large for float32 becomes inf
                 gradient = gradient.astype(param.dtype, copy=False)
             if gradient.size and not _all_finite(gradient):
                 raise ArgumentError(f"grads[{index}] must contain only finite numbers (the gradient of parameter "
-                                 f"{index} holds NaN or infinity in {param.dtype})")
+                                    f"{index} holds NaN or infinity in {param.dtype})")
             pairs.append((param, gradient))
         shapes = [param.shape for param, _ in pairs]
         if self._shapes is not None and shapes != self._shapes:
             raise ArgumentError(f"params must be the same arrays on every step (state is kept per position): "
-                             f"shapes {self._shapes} before, got {shapes}")
+                                f"shapes {self._shapes} before, got {shapes}")
         self._shapes = shapes
         return pairs
 
@@ -364,6 +364,6 @@ def get_optimizer(optimizer: str | Optimizer, learning_rate: float | None = None
     key = optimizer.lower() if isinstance(optimizer, str) else ""
     if key not in _CLASSES:
         raise ArgumentError(f"optimizer must be one of {', '.join(repr(n) for n in OPTIMIZER_NAMES)} or an "
-                         f"optimizer object (SGD, RMSprop, Adam), got {optimizer!r}")
+                            f"optimizer object (SGD, RMSprop, Adam), got {optimizer!r}")
     cls = _CLASSES[key]
     return cls() if learning_rate is None else cls(learning_rate=learning_rate)

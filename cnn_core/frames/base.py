@@ -46,7 +46,7 @@ def _sample_only(rank: int, shape: tuple[int, ...]) -> None:
     """Frames step through one sample: refuse an (N, C, H, W) batch, which the ops take."""
     if rank == 4:
         raise ArgumentError(f"x must be a (H, W) or (C, H, W) array (frames step through one sample; "
-                         f"the ops take batches), got shape {shape}")
+                            f"the ops take batches), got shape {shape}")
 
 
 def _sample_shape(rank: int, channels: int, in_shape: tuple[int, int]) -> tuple[int, ...]:
@@ -157,7 +157,7 @@ class FrameSequence(ABC):
             values = values[1:]
         if len(values) != len(shape) or not all(is_int(v) for v in values):
             raise ArgumentError(f"position must be {len(shape)} integers (an index into shape {shape}), "
-                             f"got {position!r}")
+                                f"got {position!r}")
         if not all(0 <= int(v) < n for v, n in zip(values, shape, strict=True)):
             raise ArgumentError(f"position {tuple(int(v) for v in values)} is outside shape {shape}")
         return int(np.ravel_multi_index(tuple(int(v) for v in values), shape))

@@ -274,3 +274,29 @@ def test_divergence_stops_with_the_epoch_and_batch_and_keeps_finite_weights() ->
     with pytest.raises(ValueError, match=r"training diverged at epoch \d+ batch \d+"):
         chain.fit(x * 1e30, y, epochs=5, batch_size=10, optimizer="sgd", learning_rate=1e30, callback=remember)
     assert all(np.isfinite(w).all() for w in chain.get_weights())
+
+
+def test_a_callback_stop_keeps_the_weights_reached_even_with_early_stopping() -> None:
+    x, y = _digits_like(80)
+    chain = Chain(SMALL, seed=0)
+    reached: list[list[np.ndarray]] = []
+
+    def stop_in_third_epoch(event: dict[str, Any]) -> bool | None:
+        if event.get("epoch") == 2 and event.get("batch") == 1:
+            reached.append(chain.get_weights())
+            return False
+        return None
+
+    history = chain.fit(x, y, epochs=10, batch_size=20, validation_split=0.25, callback=stop_in_third_epoch,
+                        early_stopping={"monitor": "val_loss", "patience": 5, "restore_best_weights": True})
+    assert history.stopped_by_callback and not history.stopped_early
+    for kept, weights in zip(chain.get_weights(), reached[0], strict=True):
+        assert_array_equal(kept, weights)
+
+
+def test_saved_weights_keep_their_precision(tmp_path: Path) -> None:
+    x, y = _digits_like(20)
+    chain = Chain(SMALL, seed=0)
+    chain.fit(x, y, epochs=1, batch_size=10)  # float32 digits: float32 weights
+    chain.save(tmp_path / "small.npz")
+    assert {w.dtype for w in Chain.load(tmp_path / "small.npz").get_weights()} == {np.dtype(np.float32)}
