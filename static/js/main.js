@@ -103,6 +103,8 @@ async function refreshDisplay() {
   $("display-mode").disabled = transposed;
   $("contrast").disabled = transposed;
   if (transposed) {
+    $("display-mode").options[0].textContent = "auto";
+    $("contrast").options[0].textContent = "auto";
     drawLegend($("legend"), shown.display, initial.palettes, shown.stats);
     return;
   }

@@ -22,6 +22,10 @@ function windowNumbers(frame, channel) {
     return { values: frame.patch.data.subarray(c * size, (c + 1) * size), cols: shape.at(-1) };
   }
   if (frame.input) return { values: frame.input.data, cols: 1 };
+  if (frame.input_values) { // a transposed convolution's input pixel, one value per channel
+    const values = frame.input_values.data;
+    return { values: values.subarray(Math.min(channel, values.length - 1)), cols: 1 };
+  }
   return null;
 }
 
