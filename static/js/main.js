@@ -77,7 +77,8 @@ function outputImageUrl(map, current) {
   if (run.op === "conv_transpose2d") {
     return current ? `/api/runs/${run.run_id}/partial.png?index=${current.index}&channel=${map}` : null;
   }
-  return run.view ? `${run.result_png_url}?channel=${map}&mode=${run.view.mode}&contrast=${run.view.contrast}` : null;
+  const state = getState(); // "auto" is resolved by the server, so the picture need not wait for /display
+  return `${run.result_png_url}?channel=${map}&mode=${state.displayMode}&contrast=${state.contrast}`;
 }
 
 /** The Fourier view's button: enabled only where it works, otherwise disabled with the server's reason. */
@@ -120,7 +121,6 @@ async function refreshDisplay() {
   $("display-mode").options[0].textContent = `auto: ${MODE_NAMES[run.view.mode]}`;
   $("contrast").options[0].textContent = `auto: ${run.view.contrast === "full" ? "full range" : "percentile"}`;
   drawLegend($("legend"), run.view, initial.palettes, run.view);
-  if (frame) paintFrame(frame, false);
 }
 
 function paintFrame(current, peek) {
@@ -305,7 +305,10 @@ onChange((state, changed) => {
       }
     }, 120);
   }
-  if ((changed.has("displayMode") || changed.has("contrast")) && run) refreshDisplay();
+  if ((changed.has("displayMode") || changed.has("contrast")) && run) {
+    refreshDisplay();
+    if (frame) paintFrame(frame, false);
+  }
   if (changed.has("map") && frame) paintFrame(frame, false);
   scheduleHash();
 });

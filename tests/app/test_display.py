@@ -54,6 +54,7 @@ def test_display_sobel_defaults_to_magnitude_stretched_by_percentile(client: Tes
                       "label": "|value|, 2nd to 98th percentile", "palette": palette("sequential")}
     shown = png(client, f"{body['result_png_url']}?channel=0&mode=abs&contrast=percentile")
     assert_array_equal(shown, to_display(np.abs(expected), "sequential", (0.0, choice["high"])))
+    assert_array_equal(png(client, f"{body['result_png_url']}?channel=0&mode=auto&contrast=auto"), shown)
 
 
 def test_display_gaussian_of_a_photo_is_a_gray_picture_and_depthwise_a_colour_one(client: TestClient) -> None:

@@ -161,11 +161,15 @@ GRAY_SHARE = """canvas => {
 
 
 def show_whole_map(page: Page, mode: str) -> None:
-    """Jump to the last step and wait until the output canvas paints the map shown as `mode`."""
+    """Jump to the last step and wait until the output canvas paints the map shown as `mode` (as chosen), and
+    the legend says what it shows."""
     page.locator("#input-canvas").focus()
     page.keyboard.press("End")
     expect(page.locator("#counter")).to_have_text(re.compile(r"^step ([\d,]+) of \1$"))
-    page.wait_for_function(f"() => kernelLens.stage.images.output?.src.includes('mode={mode}&')")
+    page.wait_for_function("(mode) => { const src = kernelLens.stage.images.output?.src ?? '';"
+                           " return src.includes(kernelLens.stage.run.run_id) && src.includes(`mode=${mode}&`); }",
+                           arg=mode)
+    expect(page.locator("#legend .what")).not_to_be_empty()
     painted(page)
     painted(page)
 
@@ -179,7 +183,7 @@ def open_astronaut(page: Page) -> None:
 
 def test_sobel_on_the_photo_shows_bold_edges_with_the_true_range_on_the_legend(page: Page) -> None:
     open_astronaut(page)
-    show_whole_map(page, "abs")
+    show_whole_map(page, "auto")
     assert page.locator("#output-canvas").evaluate(LUMINANCE_STD) >= 30 / 255
     expect(page.get_by_label("Show the output as")).to_have_value("auto")
     expect(page.get_by_label("Show the output as").locator("option").first).to_have_text("auto: |value|")
@@ -201,13 +205,13 @@ def test_sobel_on_the_photo_shows_bold_edges_with_the_true_range_on_the_legend(p
 def test_a_blur_shows_as_a_photo_gray_or_in_colour(page: Page) -> None:
     open_astronaut(page)
     page.get_by_role("button", name="gaussian").click()
-    show_whole_map(page, "photo")
+    show_whole_map(page, "auto")
     expect(page.get_by_label("Show the output as").locator("option").first).to_have_text("auto: as a photo")
     assert page.locator("#output-canvas").evaluate(GRAY_SHARE) > 0.97  # R + G + B summed: gray (the ring: amber)
     shoot(page, "item3-gaussian-photo-gray")
     page.get_by_label("Depthwise").check()
     expect(page.locator("#status")).to_contain_text("conv2d: 3×512×512 → 3×510×510")  # gaussian is 5x5
-    show_whole_map(page, "photo")
+    show_whole_map(page, "auto")
     assert page.locator("#output-canvas").evaluate(GRAY_SHARE) < 0.5  # each channel on its own: a colour picture
     expect(page.locator("#legend")).to_contain_text("R, G, B maps as one picture")
     shoot_sizes(page, "item3-gaussian-depthwise-photo")
