@@ -29,6 +29,6 @@ function what(run, state) {
 export function captionFor(run, state, playing) {
   if (!run) return "Loading…";
   const doing = playing ? "Playing, row by row (Space pauses)."
-    : "Paused: Space plays, ◂ ▸ step, a click on the output explains a pixel.";
+    : "Paused: Space plays; click a pixel to explain it.";
   return `${what(run, state)}. ${doing}`;
 }

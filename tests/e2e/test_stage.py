@@ -30,6 +30,9 @@ def shoot_sizes(page: Page, name: str) -> None:
     painted(page)
 
 
+ONE_LINE = "p => p.getBoundingClientRect().height < 1.6 * parseFloat(getComputedStyle(p).lineHeight)"
+
+
 def warm_server(base_url: str) -> None:
     """A teacher's server is already running: its first-ever requests (imports, file handles) are not the page's."""
     for path in ("/", "/static/css/app.css", "/static/js/main.js"):
@@ -44,9 +47,7 @@ def test_cold_start_plays_with_a_caption_and_a_loupe(page: Page, base_url: str) 
     assert started.json_value() < 2000  # ms since the page was opened, with no click
     expect(page.locator("#caption")).to_have_text(re.compile(r"^A 3×3 sobel x window slides over the picture: .*"
                                                              r"Playing, row by row"))
-    one_line = page.locator("#caption").evaluate("p => p.getBoundingClientRect().height < 1.6 * parseFloat("
-                                                 "getComputedStyle(p).lineHeight)")
-    assert one_line
+    assert page.locator("#caption").evaluate(ONE_LINE)
     first = page.locator("#output-canvas").evaluate("canvas => canvas.toDataURL()")
     page.wait_for_function("() => kernelLens.getState().step > 20 * 320")  # a few rows later
     assert page.locator("#output-canvas").evaluate("canvas => canvas.toDataURL()") != first
@@ -54,7 +55,8 @@ def test_cold_start_plays_with_a_caption_and_a_loupe(page: Page, base_url: str) 
     assert loupe is not None and loupe["width"] >= 120
     shoot_sizes(page, "item1-cold-start")
     page.get_by_role("button", name="Pause").click()
-    expect(page.locator("#caption")).to_contain_text("Paused")
+    expect(page.locator("#caption")).to_contain_text("Paused: Space plays; click a pixel to explain it.")
+    assert page.locator("#caption").evaluate(ONE_LINE)
     shoot_sizes(page, "item1-paused")
     assert page.errors == []  # type: ignore[attr-defined]
 
