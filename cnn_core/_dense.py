@@ -14,15 +14,25 @@ from cnn_core._checks import FloatArray, as_array, as_values
 from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 
+def _slopes(positive: np.ndarray[Any, Any], slope: float, dtype: np.dtype[Any]) -> FloatArray:
+    """1 where ``positive``, else ``slope``: arithmetic on the mask (np.where on a random mask is ~5x slower)."""
+    factor: FloatArray = positive.astype(dtype)
+    factor *= dtype.type(1 - slope)
+    factor += dtype.type(slope)
+    return factor
+
+
 def activation_values(name: str, values: FloatArray, slope: float = 0.01) -> FloatArray:
     """relu, leaky_relu, sigmoid or tanh of an already validated float array (the one formula of each)."""
     if name == "relu":
         return np.maximum(values, values.dtype.type(0))
     if name == "leaky_relu":
-        return np.where(values >= 0, values, values * values.dtype.type(slope))
+        return values * _slopes(values >= 0, slope, values.dtype)
     if name == "sigmoid":  # without overflow: exp of a non-positive number only
         exp = np.exp(-np.abs(values))
-        return np.where(values >= 0, 1 / (1 + exp), exp / (1 + exp)).astype(values.dtype, copy=False)
+        share = 1 / (1 + exp)  # sigmoid(|x|); sigmoid(-|x|) = exp * share
+        share *= 1 + (values < 0) * (exp - 1)
+        return share.astype(values.dtype, copy=False)
     return np.tanh(values)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core._checks import FloatArray, as_array, as_values, compute_dtype
-from cnn_core._dense import _slope, activation_values, check_labels, check_linear, softmax
+from cnn_core._dense import _slope, _slopes, activation_values, check_labels, check_linear, softmax
 from cnn_core.errors import ArgumentError
 
 
@@ -30,9 +30,9 @@ def activation_backward(name: str, grad_output: Any, x: Any, negative_slope: flo
 def activation_gradient(name: str, g: FloatArray, values: FloatArray, slope: float = 0.01) -> FloatArray:
     """The chain rule through an activation, for validated arrays: ``g * f'(values)`` (relu'(0) = 0)."""
     if name == "relu":
-        return np.where(values > 0, g, g.dtype.type(0))
+        return g * (values > 0)  # arithmetic on the mask: np.where on a random mask is ~5x slower
     if name == "leaky_relu":
-        return np.where(values > 0, g, g * g.dtype.type(slope))
+        return g * _slopes(values > 0, slope, g.dtype)
     y = activation_values(name, values)
     if name == "sigmoid":
         return g * (1 - y) * y
