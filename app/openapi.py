@@ -13,6 +13,7 @@ from app.schemas import ErrorBody
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 SHARED = {
+    "400": "the body is not the JSON (or form) it claims to be",
     "403": "a cross-site request (its Origin is neither this server nor allowed)",
     "408": "the request body stopped arriving",
     "413": "the request body is larger than allowed",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 # strict: true and false are not integers (JSON has no tuple, so a [rows, cols] list still becomes one)
 IntOrPair = Annotated[StrictInt | tuple[StrictInt, StrictInt], Field(description="an int, or [rows, cols]")]
@@ -56,7 +56,7 @@ class FilterSpec(Strict):
 
     kernel: KernelRef = Field(default_factory=lambda: KernelRef(name="sobel_x"))
     channels: list[KernelRef] | None = Field(None, description="per-channel kernels (one per input channel)")
-    bias: float = 0.0
+    bias: StrictFloat = 0.0
 
 
 class Conv2dSpec(Strict):
@@ -64,12 +64,12 @@ class Conv2dSpec(Strict):
 
     op: Literal["conv2d"]
     filters: list[FilterSpec] = Field(default_factory=lambda: [FilterSpec()], min_length=1)
-    depthwise: bool = Field(False, description="apply the single filter's kernel to each channel on its own")
+    depthwise: StrictBool = Field(False, description="apply the single filter's kernel to each channel on its own")
     stride: IntOrPair = 1
     padding: PaddingValue = 0
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     dilation: IntOrPair = 1
-    flip: bool = Field(False, description="flip every kernel by 180 degrees: true convolution instead of "
+    flip: StrictBool = Field(False, description="flip every kernel by 180 degrees: true convolution instead of "
                                           "cross-correlation")
 
 
@@ -77,7 +77,7 @@ class ActivationSpec(Strict):
     """An elementwise activation."""
 
     op: Literal["relu", "leaky_relu", "sigmoid", "tanh"]
-    negative_slope: float = 0.01
+    negative_slope: StrictFloat = 0.01
 
 
 class PoolSpec(Strict):
@@ -88,8 +88,8 @@ class PoolSpec(Strict):
     stride: IntOrPair | None = None
     padding: PaddingValue = 0
     dilation: IntOrPair = 1
-    ceil_mode: bool = False
-    count_include_pad: bool = True
+    ceil_mode: StrictBool = False
+    count_include_pad: StrictBool = True
 
 
 class UpsampleSpec(Strict):
@@ -98,7 +98,7 @@ class UpsampleSpec(Strict):
     op: Literal["upsample"]
     scale_factor: IntOrPair = 2
     mode: Literal["nearest", "bilinear"] = "nearest"
-    align_corners: bool = False
+    align_corners: StrictBool = False
 
 
 class ConvTranspose2dSpec(Strict):
@@ -107,7 +107,7 @@ class ConvTranspose2dSpec(Strict):
     op: Literal["conv_transpose2d"]
     filters: list[FilterSpec] = Field(
         default_factory=lambda: [FilterSpec(kernel=KernelRef(values=[[1.0, 1.0], [1.0, 1.0]]))], min_length=1)
-    depthwise: bool = False
+    depthwise: StrictBool = False
     stride: IntOrPair = 2
     padding: IntOrPair = 0
     output_padding: IntOrPair = 0

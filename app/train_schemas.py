@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from app.schemas import ChainResponse, Strict
 
@@ -35,7 +35,7 @@ class TrainConfig(Strict):
     optimizer: Literal["sgd", "rmsprop", "adam"] = "rmsprop"
     learning_rate: float = Field(0.001, gt=0, le=10)
     dropout: float = Field(0.0, ge=0, lt=1, description="a dropout layer of this rate before every dense layer")
-    batch_norm: bool = Field(False, description="a batch_norm layer after every conv2d layer")
+    batch_norm: StrictBool = Field(False, description="a batch_norm layer after every conv2d layer")
     augment: dict[str, float] | None = Field(None, description="any of shift (px), rotate (degrees), noise (std)")
     early_stopping: dict[str, Any] | None = Field(
         None, description="{} for Keras' defaults, or monitor, patience, min_delta, restore_best_weights")

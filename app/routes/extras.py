@@ -6,7 +6,7 @@ import io
 from typing import Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from app.deps import RegistryDep
 from app.export import keras_code, pytorch_code
@@ -95,10 +95,9 @@ def _jobs(request: Request) -> Jobs:
 
 @router.post("/runs/{run_id}/gif", status_code=202,
              responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody}})
-async def start_gif(run_id: str, request: Request, registry: RegistryDep, frames: int = 48) -> dict[str, Any]:
+async def start_gif(run_id: str, request: Request, registry: RegistryDep,
+                    frames: int = Query(48, ge=2, le=200, description="frames in the GIF")) -> dict[str, Any]:
     """Start rendering the run as an animated GIF; poll ``status_url`` for progress, then fetch ``gif_url``."""
-    if not 2 <= frames <= 200:
-        raise HTTPException(422, f"frames must be from 2 to 200, got {frames}")
     run = await registry.get(run_id)
     job = _jobs(request).start(lambda progress: render_gif(run, frames, progress), client_of(request))
     return {"job_id": job.job_id, "status_url": f"/api/jobs/{job.job_id}",

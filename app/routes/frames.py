@@ -29,7 +29,8 @@ def batch_as_json(sequence: FrameSequence, start: int, stop: int) -> list[dict[s
 async def frame_range(run_id: str, registry: RegistryDep, settings: SettingsDep,
                       start: int = Query(0, ge=0), count: int = Query(1, ge=0),
                       format: Literal["json", "binary"] = "json",
-                      precision: int = Query(32, description="32 or 64 bits per float (binary only)")) -> Response:
+                      precision: int = Query(32, description="32 or 64 bits per float (binary only)",
+                                             json_schema_extra={"enum": [32, 64]})) -> Response:
     """Frames ``start .. start+count-1`` of a run (ids from POST /api/run).
 
     ``format=json`` (at most KERNEL_LENS_MAX_JSON_FRAMES frames) gives ``{"frames": [...]}``;
@@ -38,8 +39,6 @@ async def frame_range(run_id: str, registry: RegistryDep, settings: SettingsDep,
     A response holds at most KERNEL_LENS_MAX_RESPONSE_BYTES and is streamed in chunks of at most
     KERNEL_LENS_MAX_MESSAGE_BYTES. A range past the end is cut at the last frame.
     """
-    if precision not in (32, 64):
-        raise HTTPException(422, f"precision must be 32 or 64, got {precision}")
     run = await registry.get(run_id)
     sequence = run.prepared.frames
     limit = settings.max_json_frames if format == "json" else settings.max_batch_frames
@@ -47,6 +46,8 @@ async def frame_range(run_id: str, registry: RegistryDep, settings: SettingsDep,
         raise HTTPException(422, f"count must be at most {limit:,} for format={format}, got {count:,}")
     if start > len(sequence):
         raise HTTPException(422, f"start must be at most {len(sequence):,} (the frame count), got {start:,}")
+    if precision not in (32, 64):
+        raise HTTPException(422, f"precision must be 32 or 64, got {precision}")
     per_frame = frame_bytes(sequence.batch(0, min(1, len(sequence))), format, precision)
     fit = max(settings.max_response_bytes // per_frame, 1)
     if count > fit:

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from app.config import Settings, SettingsDep
 from app.deps import RegistryDep, StoreDep
 from app.runs import encode_png
-from app.schemas import IMAGE_ID, ImageInfo, SampleInfo
+from app.schemas import IMAGE_ID, ErrorBody, ImageInfo, SampleInfo
 from app.store import ImageStore, StoredImage, content_id, freeze
 from cnn_core.errors import ArgumentError
 from cnn_core.imageio import load_image_modes
@@ -68,7 +68,8 @@ def check_format(data: bytes) -> None:
 
 
 @router.post("/images", status_code=201, response_model=ImageInfo, openapi_extra={"requestBody": UPLOAD_BODY},
-             responses={413: {"description": "too large"}, 415: {"description": "not an image"},
+             responses={400: {"model": ErrorBody, "description": "no image in the request"},
+                        413: {"description": "too large"}, 415: {"description": "not an image"},
                         422: {"description": "damaged or too many pixels"}})
 async def upload_image(request: Request, settings: SettingsDep, store: StoreDep,
                        registry: RegistryDep) -> ImageInfo:
@@ -103,7 +104,8 @@ async def upload_image(request: Request, settings: SettingsDep, store: StoreDep,
 
 
 @router.get("/images/{image_id}.png", response_class=Response,
-            responses={200: {"content": {"image/png": {}}, "description": "the image as PNG"}})
+            responses={200: {"content": {"image/png": {}}, "description": "the image as PNG"},
+                       404: {"model": ErrorBody}})
 async def image_png(image_id: str, store: StoreDep, registry: RegistryDep, color: str = "rgb") -> Response:
     """The stored image (as it is computed on) as PNG, in colour or gray."""
     if color not in ("rgb", "gray"):
@@ -118,7 +120,7 @@ async def image_png(image_id: str, store: StoreDep, registry: RegistryDep, color
                     headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 
-@router.get("/images/{image_id}", response_model=ImageInfo)
+@router.get("/images/{image_id}", response_model=ImageInfo, responses={404: {"model": ErrorBody}})
 async def get_image(image_id: str, store: StoreDep) -> ImageInfo:
     """Size and preview URLs of a stored image."""
     return image_info(_stored(image_id, store))
