@@ -204,6 +204,105 @@ async def soak(base: str, pid: int, request: dict[str, Any], clients: int, secon
             f"| RSS against the configured budgets ({budgets:.0f} MiB in all) | max {peak / budgets:.2f}x, "
             f"after {IDLE} s idle {idle:.0f} MiB ({idle / budgets:.2f}x) | target: under 1.3x, dropping when idle |"]
 
+SMALL_RUN = {"source": {"matrix": [[float(10 * r + c) for c in range(15)] for r in range(15)]},
+             "operation": {"op": "conv2d", "padding": 1, "filters": [{"kernel": {"name": "sobel_x"}}]}}
+
+
+async def contention(base: str, seconds: float) -> list[str]:
+    """p50/p99 of a small run while 8 players stream at full speed and 20 GIF jobs are asked for."""
+    stop = time.perf_counter() + seconds
+    latencies: list[float] = []
+
+    async def player() -> None:
+        ws, _ = await open_session(base, SMALL_RUN)
+        await ws.send(json.dumps({"type": "play", "fps": 1_000_000}))
+        while time.perf_counter() < stop:
+            try:
+                message = await asyncio.wait_for(ws.recv(), 1)
+            except TimeoutError:
+                continue
+            if isinstance(message, bytes):
+                header = decode_batch(message)[0]
+                await ws.send(json.dumps({"type": "ack", "index": header["start"] + header["count"] - 1}))
+            elif json.loads(message).get("ended"):
+                await ws.send(json.dumps({"type": "seek", "index": 0}))
+                await ws.send(json.dumps({"type": "play", "fps": 1_000_000}))
+        await ws.close()
+
+    async def prober(client: httpx.AsyncClient) -> None:
+        await asyncio.sleep(1)  # the players and jobs are under way
+        bias = 0.0
+        while time.perf_counter() < stop:
+            bias += 1  # a new run each time, never a cached one
+            body = {**SMALL_RUN, "operation": {**SMALL_RUN["operation"], "filters": [
+                {"kernel": {"name": "sobel_x"}, "bias": bias}]}}
+            start = time.perf_counter()
+            response = await client.post(f"{base}/api/run", json=body)
+            latencies.append(time.perf_counter() - start)
+            assert response.status_code == 200, response.text
+            await asyncio.sleep(0.05)
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        run = (await client.post(f"{base}/api/run", json=SMALL_RUN)).json()
+        statuses = [(await client.post(f"{base}/api/runs/{run['run_id']}/gif?frames=200")).status_code
+                    for _ in range(20)]
+        await asyncio.gather(prober(client), *(player() for _ in range(8)))
+    accepted = statuses.count(202)
+    return [f"| a small run (15x15 conv) while 8 players stream at full speed and 20 GIFs are asked for "
+            f"({accepted} accepted, {statuses.count(429)} refused with 429), {len(latencies)} runs | "
+            f"p50 {1e3 * percentile(latencies, 50):.1f} ms | p99 {1e3 * percentile(latencies, 99):.1f} ms "
+            f"(target: under 200 ms) |"]
+
+
+HOSTILE: list[tuple[str, str, str, Any]] = [
+    ("kernel text 1e10000000/1", "post", "/api/kernels/parse", {"json": {"text": "1e10000000/1"}}),
+    ("the same kernel through /api/run", "post", "/api/run", {"json": {
+        "source": {"matrix": [[1.0, 2.0], [3.0, 4.0]]},
+        "operation": {"op": "conv2d", "filters": [{"kernel": {"text": "1e10000000/1"}}]}}}),
+    ("an 8 MB JSON body", "post", "/api/run", {"content": b"[" + b"1," * 4_000_000 + b"1]",
+                                               "headers": {"content-type": "application/json"}}),
+    ("a 40 MB JSON body", "post", "/api/run", {"content": b"[" + b"1," * 20_000_000 + b"1]",
+                                               "headers": {"content-type": "application/json"}}),
+    ("a max pool of 30000", "post", "/api/chains", {"json": {
+        "source": {"matrix": [[1.0, 2.0], [3.0, 4.0]]}, "layers": [{"type": "max_pool2d", "pool_size": 30000}]}}),
+]
+
+
+async def event_loop_holds(base: str, run_id: str, photo_id: str) -> list[str]:
+    """The longest /healthz wait while each hostile request is refused: how long it held the event loop."""
+    rows = []
+    hostile = [*HOSTILE,
+               ("a chain with kernel_size 200, same, on a 1024x1024 photo", "post", "/api/chains", {"json": {
+                   "source": {"image_id": photo_id},
+                   "layers": [{"type": "conv2d", "filters": 1, "kernel_size": 200, "padding": "same"}]}}),
+               ("262,144 binary frames of a small run", "get",
+                f"/api/frames?run_id={run_id}&start=0&count=262144&format=binary", {})]
+    async with httpx.AsyncClient(timeout=120) as client, httpx.AsyncClient(timeout=10) as pinger:
+        for label, method, path, options in hostile:
+            waits: list[float] = []
+            done = asyncio.Event()
+
+            async def ping(done: asyncio.Event, waits: list[float]) -> None:
+                while not done.is_set():
+                    start = time.perf_counter()
+                    await pinger.get(f"{base}/healthz")
+                    waits.append(time.perf_counter() - start)
+                    await asyncio.sleep(0.005)
+
+            task = asyncio.create_task(ping(done, waits))
+            await asyncio.sleep(0.05)
+            start = time.perf_counter()
+            try:
+                status = str((await getattr(client, method)(f"{base}{path}", **options)).status_code)
+            except httpx.TransportError:  # refused while the body was still arriving: the server closed it
+                status = "closed mid-body"
+            took = time.perf_counter() - start
+            done.set()
+            await task
+            rows.append(f"| hostile: {label} -> {status} in {1e3 * took:.0f} ms | longest /healthz "
+                        f"wait meanwhile {1e3 * max(waits):.1f} ms | target: under 50 ms |")
+    return rows
+
 
 def budgets_mib() -> float:
     """Every byte budget of the server's caches (the chain store shares the run cache's size)."""
@@ -240,6 +339,9 @@ def main() -> None:
             runs = asyncio.run(bench_runs(base, photo["id"], 8, 6))
             rows.append(f"| POST /api/run 1024x1024 RGB 3x3 conv, 8 concurrent clients x 6 | "
                         f"p50 {1e3 * percentile(runs, 50):.0f} ms | p99 {1e3 * percentile(runs, 99):.0f} ms |")
+            small = httpx.post(f"{base}/api/run", json=SMALL_RUN, timeout=30).json()
+            rows += asyncio.run(event_loop_holds(base, small["run_id"], photo["id"]))
+            rows += asyncio.run(contention(base, 15))
             if args.soak > 0:
                 rows += asyncio.run(soak(base, process.pid, request, args.clients, args.soak))
             print("\n".join(rows))
