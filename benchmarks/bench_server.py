@@ -163,28 +163,39 @@ async def bench_runs(base: str, image_id: str, clients: int, per_client: int) ->
     return latencies
 
 
+async def play_until(base: str, request: dict[str, Any], stop: float, fps: int,
+                     rng: random.Random | None = None) -> None:
+    """A player acking every batch until ``stop``: from the start again when the run ends, and (with ``rng``)
+    a seek in 2% of its messages."""
+    ws, opened = await open_session(base, request)
+    total = opened["run"]["frame_count"]
+    await ws.send(json.dumps({"type": "play", "fps": fps}))
+    while time.perf_counter() < stop:
+        try:
+            message = await asyncio.wait_for(ws.recv(), 1)
+        except TimeoutError:
+            continue
+        restart = None
+        if isinstance(message, bytes):
+            header = decode_batch(message)[0]
+            await ws.send(json.dumps({"type": "ack", "index": header["start"] + header["count"] - 1}))
+        elif json.loads(message).get("ended"):
+            restart = 0
+        if rng is not None and rng.random() < 0.02:
+            restart = rng.randrange(total)
+        if restart is not None:
+            await ws.send(json.dumps({"type": "seek", "index": restart}))
+            await ws.send(json.dumps({"type": "play", "fps": fps}))
+    await ws.close()
+
+
 async def soak(base: str, pid: int, request: dict[str, Any], clients: int, seconds: float) -> list[str]:
     """``clients`` play, seek and re-open for ``seconds``; RSS sampled every 5 s, and once after an idle pause."""
     samples = [(0.0, rss_mib(pid))]
     stop = time.perf_counter() + seconds
 
     async def client_loop(number: int) -> None:
-        rng = random.Random(number)
-        ws, opened = await open_session(base, request)
-        total = opened["run"]["frame_count"]
-        await ws.send(json.dumps({"type": "play", "fps": 50_000}))
-        while time.perf_counter() < stop:
-            try:
-                message = await asyncio.wait_for(ws.recv(), 1)
-            except TimeoutError:
-                continue
-            if isinstance(message, bytes):
-                header = decode_batch(message)[0]
-                await ws.send(json.dumps({"type": "ack", "index": header["start"] + header["count"] - 1}))
-            if rng.random() < 0.02:
-                await ws.send(json.dumps({"type": "seek", "index": rng.randrange(total)}))
-                await ws.send(json.dumps({"type": "play", "fps": 50_000}))
-        await ws.close()
+        await play_until(base, request, stop, 50_000, random.Random(number))
 
     async def sampler() -> None:
         begin = time.perf_counter()
@@ -213,22 +224,6 @@ async def contention(base: str, seconds: float) -> list[str]:
     stop = time.perf_counter() + seconds
     latencies: list[float] = []
 
-    async def player() -> None:
-        ws, _ = await open_session(base, SMALL_RUN)
-        await ws.send(json.dumps({"type": "play", "fps": 1_000_000}))
-        while time.perf_counter() < stop:
-            try:
-                message = await asyncio.wait_for(ws.recv(), 1)
-            except TimeoutError:
-                continue
-            if isinstance(message, bytes):
-                header = decode_batch(message)[0]
-                await ws.send(json.dumps({"type": "ack", "index": header["start"] + header["count"] - 1}))
-            elif json.loads(message).get("ended"):
-                await ws.send(json.dumps({"type": "seek", "index": 0}))
-                await ws.send(json.dumps({"type": "play", "fps": 1_000_000}))
-        await ws.close()
-
     async def prober(client: httpx.AsyncClient) -> None:
         await asyncio.sleep(1)  # the players and jobs are under way
         bias = 0.0
@@ -246,7 +241,7 @@ async def contention(base: str, seconds: float) -> list[str]:
         run = (await client.post(f"{base}/api/run", json=SMALL_RUN)).json()
         statuses = [(await client.post(f"{base}/api/runs/{run['run_id']}/gif?frames=200")).status_code
                     for _ in range(20)]
-        await asyncio.gather(prober(client), *(player() for _ in range(8)))
+        await asyncio.gather(prober(client), *(play_until(base, SMALL_RUN, stop, 1_000_000) for _ in range(8)))
     accepted = statuses.count(202)
     return [f"| a small run (15x15 conv) while 8 players stream at full speed and 20 GIFs are asked for "
             f"({accepted} accepted, {statuses.count(429)} refused with 429), {len(latencies)} runs | "
