@@ -166,11 +166,6 @@ def check_bool(value: object, name: str) -> bool:
     return bool(value)
 
 
-def restore_rank(result: FloatArray, was_2d: bool) -> FloatArray:
-    """Give back a (H, W) result for a (H, W) input when the depth is 1."""
-    return result[0] if was_2d and result.shape[0] == 1 else result
-
-
 class ResultOverflowError(ArgumentError):
     """Finite inputs whose result is too large for the dtype (so training can tell divergence from bad input)."""
 

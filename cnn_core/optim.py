@@ -48,6 +48,13 @@ def _unit_interval(value: object, name: str) -> float:
     return number
 
 
+def _zeros(state: dict[str, FloatArray], name: str, param: FloatArray) -> FloatArray:
+    """A state buffer, made as zeros on the first step only (``setdefault`` would allocate on every step)."""
+    if name not in state:
+        state[name] = np.zeros_like(param)
+    return state[name]
+
+
 class Optimizer:
     """Shared machinery: argument checks, the step count and per-parameter state (see the subclasses)."""
 
@@ -252,13 +259,13 @@ class RMSprop(Optimizer):
                 "epsilon": self.epsilon}
 
     def _update(self, state: dict[str, FloatArray], param: FloatArray, grad: FloatArray) -> None:
-        square_avg = state.setdefault("square_avg", np.zeros_like(param))
+        square_avg = _zeros(state, "square_avg", param)
         square_avg *= self.rho
         square_avg += (1 - self.rho) * grad * grad
         avg = np.sqrt(square_avg)
         avg += self.epsilon
         if self.momentum > 0:
-            buffer = state.setdefault("momentum_buffer", np.zeros_like(param))
+            buffer = _zeros(state, "momentum_buffer", param)
             buffer *= self.momentum
             buffer += grad / avg
             param -= self.learning_rate * buffer
@@ -311,8 +318,8 @@ class Adam(Optimizer):
                 "epsilon": self.epsilon}
 
     def _update(self, state: dict[str, FloatArray], param: FloatArray, grad: FloatArray) -> None:
-        exp_avg = state.setdefault("exp_avg", np.zeros_like(param))
-        exp_avg_sq = state.setdefault("exp_avg_sq", np.zeros_like(param))
+        exp_avg = _zeros(state, "exp_avg", param)
+        exp_avg_sq = _zeros(state, "exp_avg_sq", param)
         weight = 1 - self.beta_1  # torch's lerp: from the start for small weights, from the end otherwise
         if weight < 0.5:
             exp_avg += weight * (grad - exp_avg)
