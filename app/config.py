@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     max_jobs: int = Field(16, ge=1, description="batch jobs waiting or running, in all")
     max_jobs_per_client: int = Field(2, ge=1, description="batch jobs waiting or running, per client address")
     job_result_bytes: int = Field(64 << 20, ge=1 << 16, description="memory budget of finished jobs' results")
+    job_result_ttl: int = Field(600, ge=10, description="seconds a finished job's result is kept (with Redis)")
+    redis_url: str | None = Field(None, description="Redis shared by every server process and job worker, e.g. "
+                                                    "redis://localhost:6379/0; unset: one process, all in memory")
     ws_window_frames: int = Field(65_536, ge=1, description="frames a WebSocket may run ahead of acks")
     ws_window_bytes: int = Field(8 << 20, ge=1 << 12, description="bytes of frames a WebSocket may run ahead of acks")
     ws_max_fps: int = Field(1_000_000, ge=1)
