@@ -2,11 +2,16 @@
 # Installs everything the test suite needs on a fresh Debian machine, then runs all of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x /usr/bin/chromium ]; then
-    # the browser tests drive Debian's Chromium through Playwright (never `playwright install`)
+# the browser tests drive Debian's Chromium through Playwright (never `playwright install`); the shared-state
+# tests start their own redis-server (Debian's) on a free port
+MISSING=""
+[ -x /usr/bin/chromium ] || MISSING="$MISSING chromium"
+[ -x /usr/bin/redis-server ] || MISSING="$MISSING redis-server"
+if [ -n "$MISSING" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update
-    $SUDO apt-get install -y chromium
+    # shellcheck disable=SC2086  # one word per package
+    $SUDO apt-get install -y $MISSING
 fi
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 python3 -m pytest "$@"
