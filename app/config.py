@@ -6,8 +6,10 @@ from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app import prefix, security
 
 
 class Settings(BaseSettings):
@@ -55,6 +57,12 @@ class Settings(BaseSettings):
     playback_concurrent: int = Field(1, ge=1, description="threads building large playback batches")
     cors_origins: list[str] = Field(default_factory=list, description="other origins allowed to post and to open "
                                                                    "WebSockets (and by CORS); none by default")
+    frame_ancestors: Annotated[list[str], NoDecode, BeforeValidator(security.listed),
+                               AfterValidator(security.frame_ancestors)] = Field(
+        default_factory=list, description="pages allowed to embed Kernel Lens in a frame: 'self' or origins such as "
+                                          "https://lms.example.edu (spaces or commas between); none by default")
+    root_path: Annotated[str, AfterValidator(prefix.root_path)] = Field(
+        "", description="the path prefix a reverse proxy serves the app under, e.g. /lens; none by default")
     train_concurrent: int = Field(1, ge=1, description="training jobs running at once (worker threads)")
     train_max_queue: int = Field(4, ge=0, description="training jobs waiting for a slot; more are refused (429)")
     train_max_params: int = Field(500_000, ge=1, description="largest model to train, in parameters")

@@ -18,6 +18,7 @@ from app.jobs import Jobs
 from app.openapi import documented_openapi
 from app.paths import STATIC
 from app.playback import PlaybackShare
+from app.prefix import RootPath
 from app.routes import animate, backprop, chains, extras, frames, images, kernels, ops, pages, train
 from app.runs import RunRegistry
 from app.samples import SAMPLES
@@ -60,13 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trainer = Trainer(settings)
     app.state.samples = _load_samples(app, settings)
     upload_limit = settings.max_upload_bytes + images.FORM_OVERHEAD
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, limits={"/api/images": upload_limit},
-                       idle_timeout=settings.body_idle_timeout)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, idle_timeout=settings.body_idle_timeout,
+                       limits={f"{settings.root_path}/api/images": upload_limit})
     app.add_middleware(SameOrigin, allowed=settings.cors_origins)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])
+    app.add_middleware(RootPath, prefix=settings.root_path)  # outermost: the others see the path with the prefix
     install_error_handlers(app)
     app.openapi = documented_openapi(app)  # type: ignore[method-assign]
     for module in (pages, images, kernels, ops, frames, chains, extras, animate, train, backprop):
