@@ -61,10 +61,29 @@ export function update(patch) {
   events.dispatchEvent(new CustomEvent("change", { detail: new Set(changed) }));
 }
 
-// Keys a shared link carries: everything that decides what is computed, plus the step.
-const SHARED = ["source", "color", "op", "filters", "depthwise", "stride", "paddingKind", "padding", "paddingMode",
-  "dilation", "outputPadding", "activation", "slope", "poolKind", "poolSize", "ceilMode", "includePad", "scale",
-  "upsampleMode", "alignCorners", "step", "speed", "map", "flip", "displayMode", "contrast", "chainLayers", "chainSeed", "lesson", "openLayer"];
+/**
+ * The one list of what each key decides: "run" = the server's run request, "chain" = the Layers view's chain,
+ * "editor" = the kernel editor's view, "link" = carried by a shared link. Keys without "link" (filterIndex,
+ * zoom, center, follow) stay on this page.
+ */
+const ROLES = {
+  source: "run chain editor link", color: "run chain editor link", op: "run chain editor link",
+  filters: "run editor link", depthwise: "run editor link", filterIndex: "editor",
+  stride: "run link", paddingKind: "run link", padding: "run link", paddingMode: "run link", dilation: "run link",
+  outputPadding: "run link", activation: "run link", slope: "run link", poolKind: "run link", poolSize: "run link",
+  ceilMode: "run link", includePad: "run link", scale: "run link", upsampleMode: "run link",
+  alignCorners: "run link", flip: "run link",
+  step: "link", speed: "link", map: "link", displayMode: "link", contrast: "link",
+  chainLayers: "chain link", chainSeed: "chain link", lesson: "link", openLayer: "link",
+};
+
+/** The keys that decide `role` ("run", "chain", "editor" or "link"). */
+export const keysFor = (role) => new Set(Object.keys(ROLES).filter((key) => ROLES[key].split(" ").includes(role)));
+
+/** Whether any of the `changed` keys decides `role`. */
+export const decides = (role, changed) => [...changed].some((key) => ROLES[key]?.split(" ").includes(role));
+
+const SHARED = [...keysFor("link")];
 
 /** The state's shareable part, for the URL hash. */
 export function toHash(current) {
