@@ -3,17 +3,28 @@ the runs that let the stage step a conv layer's dL/dW (a conv2d) and dL/dX (a co
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from app.backprop_schemas import BackpropLayer, BackpropRequest, KernelChoice, OptimizerStep, RunLink
-from app.chains import ComputedChain
+from app.backprop_schemas import (
+    MAX_EXAMPLE_PARAMS,
+    MAX_EXAMPLE_SIDE,
+    BackpropLayer,
+    BackpropRequest,
+    ExampleBackpropRequest,
+    KernelChoice,
+    OptimizerStep,
+    RunLink,
+)
+from app.chains import ComputedChain, check_chain_limits
 from app.config import Settings
 from app.runs import Run
-from app.schemas import Conv2dSpec, ConvTranspose2dSpec, FilterSpec, KernelRef, RunRequest, Source
+from app.schemas import ChainRequest, Conv2dSpec, ConvTranspose2dSpec, FilterSpec, KernelRef, RunRequest, Source
 from app.store import ImageStore, StoredImage, content_id, freeze
 from app.train_predict import choose_digit, compute_digit
 from app.train_schemas import PredictRequest
@@ -59,12 +70,12 @@ def float64_copy(chain: Chain) -> Chain:
     return copy
 
 
-def _kernel_choice(body: BackpropRequest, chain: Chain) -> KernelChoice | None:
+def _kernel_choice(kernel: KernelChoice | None, chain: Chain) -> KernelChoice | None:
     """The kernel to follow, checked against the chain (the first conv2d's [0, 0] by default)."""
     convs = [index for index, layer in enumerate(chain.layers) if layer.kind == "conv2d"]
-    if body.kernel is None:
+    if kernel is None:
         return KernelChoice(layer=convs[0]) if convs else None
-    choice = body.kernel
+    choice = kernel
     if choice.layer not in convs:
         raise ArgumentError(f"kernel.layer must be the index of a conv2d layer ({', '.join(map(str, convs)) or 'none'})"
                             f", got {choice.layer}")
@@ -85,9 +96,68 @@ def compute_backprop(body: BackpropRequest, model: TrainedModel, data: tuple[Any
     label = body.label if body.label is not None else own_label
     assert label is not None  # the request needs a label with a digit
     chain = float64_copy(model.chain)
-    choice = _kernel_choice(body, chain)
+    choice = _kernel_choice(body.kernel, chain)
     steps = backprop_steps(chain, np.asarray(digit, dtype=np.float64)[None], label)
-    plan = BackpropPlan(digit, steps, compute_digit(model, digit), choice)
+    return plan_backprop(chain, steps, choice, body.learning_rate, digit, compute_digit(model, digit))
+
+
+def example_chain(body: ExampleBackpropRequest, settings: Settings) -> tuple[Chain, NDArray[np.float64]]:
+    """The example's chain (float64, built for its input, with its weights) and its (1, H, W) input."""
+    x = np.asarray(_rows(body.input), dtype=np.float64)
+    if not 1 <= min(x.shape) <= max(x.shape) <= MAX_EXAMPLE_SIDE:
+        raise ArgumentError(f"input must be at most {MAX_EXAMPLE_SIDE}x{MAX_EXAMPLE_SIDE} (every number is shown), "
+                            f"got {x.shape[0]}x{x.shape[1]}")
+    check_chain_limits(body.layers, settings)
+    chain = Chain(body.layers, seed=body.seed, max_weights=settings.max_layer_weights)
+    shape = (1, *x.shape)
+    total = chain.total_params(shape)
+    if total > MAX_EXAMPLE_PARAMS:
+        raise ArgumentError(f"the example has {total:,} parameters; an example shows every number, so at most "
+                            f"{MAX_EXAMPLE_PARAMS:,} are allowed")
+    if chain.layers[-1].kind != "dense":
+        raise ArgumentError(f"the last layer must be dense (the class scores), got {chain.layers[-1].kind}")
+    classes = chain.layers[-1].output_shape[0]
+    if body.label >= classes:
+        raise ArgumentError(f"label must be from 0 to {classes - 1} (the last layer has {classes} units), "
+                            f"got {body.label}")
+    chain.prepare_training(shape, np.dtype(np.float64))
+    if body.weights is not None:
+        chain.set_weights([_array(value, f"weights[{index}]") for index, value in enumerate(body.weights)])
+    return chain, x[None]
+
+
+def _rows(rows: list[list[float]]) -> list[list[float]]:
+    if not rows or not rows[0] or any(len(row) != len(rows[0]) for row in rows):
+        raise ArgumentError("input must be a non-empty rectangle of numbers (rows of equal length)")
+    return rows
+
+
+def _array(value: Any, name: str) -> NDArray[np.float64]:
+    """A nested list of numbers as a float64 array (set_weights checks its shape and finiteness)."""
+    if isinstance(value, bool) or not isinstance(value, list | int | float):
+        raise ArgumentError(f"{name} must be a number or nested lists of numbers, got {type(value).__name__}")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{name} must be a rectangular array of numbers (nested lists of equal length)") from None
+
+
+def compute_example(body: ExampleBackpropRequest, settings: Settings) -> BackpropPlan:
+    """The stepped backward pass of a small example given whole (CPU-bound: call it off the event loop)."""
+    chain, x = example_chain(body, settings)
+    choice = _kernel_choice(body.kernel, chain)
+    steps = backprop_steps(chain, x, body.label)
+    request = ChainRequest.model_construct(source=Source.model_construct(matrix=x.tolist()), layers=body.layers,
+                                           seed=body.seed)
+    key = json.dumps([body.model_dump(mode="json"), "example"], sort_keys=True).encode()
+    computed = ComputedChain(hashlib.sha256(key).hexdigest()[:24], request, chain, x, chain.run(x))
+    return plan_backprop(chain, steps, choice, body.learning_rate, x[0], computed)
+
+
+def plan_backprop(chain: Chain, steps: BackpropSteps, choice: KernelChoice | None, learning_rate: float,
+                  digit: NDArray[Any], computed: ComputedChain) -> BackpropPlan:
+    """The conv layers' gradient recipes (as runs to register), the pools' routing and the SGD step."""
+    plan = BackpropPlan(digit, steps, computed, choice)
     for layer, step in zip(chain.layers, steps.layers, strict=True):
         options = layer.options
         window = tuple(_pair_or_value(option(options, names, default)) for names, default in
@@ -105,7 +175,7 @@ def compute_backprop(body: BackpropRequest, model: TrainedModel, data: tuple[Any
             plan.routings[step.index] = max_pool_routing(step.x[:1], step.grad_output[:1], _pair_or_value(size),
                                                          _pair_or_value(stride), window[1])
     if choice is not None:
-        plan.step = sgd_step(chain, steps, choice, body.learning_rate)
+        plan.step = sgd_step(chain, steps, choice, learning_rate)
     return plan
 
 

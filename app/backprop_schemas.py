@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from app.schemas import ChainResponse, Strict
 
@@ -12,6 +12,31 @@ TEST_EXAMPLE: dict[str, Any] = {"test_index": 0}
 KERNEL_EXAMPLE: dict[str, Any] = {"validation_index": 3, "kernel": {"layer": 2, "filter": 5, "channel": 7},
                                   "learning_rate": 0.1}
 DIGIT_EXAMPLE: dict[str, Any] = {"digit": [[0.0] * 28] * 28, "label": 7}
+
+# "One gradient by hand": the textbook 5x5 binary image and X-shaped 3x3 kernel (the Layers tab's first lesson),
+# a bias of -2.5 so that ReLU zeroes two of the nine sums, then a dense layer of 2 classes whose weights are
+# a "plus" (class 0) and half an "X" (class 1). Small enough to check every number on paper.
+BY_HAND_INPUT: list[list[float]] = [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]
+BY_HAND_LAYERS: list[dict[str, Any]] = [
+    {"type": "conv2d", "filters": 1, "kernel_size": 3, "activation": "relu"},
+    {"type": "flatten"},
+    {"type": "dense", "units": 2, "activation": "softmax"},
+]
+BY_HAND_WEIGHTS: list[Any] = [
+    [[[[1, 0, 1], [0, 1, 0], [1, 0, 1]]]],  # conv2d kernel (F, C, kh, kw)
+    [-2.5],  # conv2d bias (F,)
+    [[0, 0.5], [1, 0], [0, 0.5], [1, 0], [0, 0.5], [1, 0], [0, 0.5], [1, 0], [0, 0.5]],  # dense kernel (in, units)
+    [0, 0],  # dense bias (units,)
+]
+BY_HAND_EXAMPLE: dict[str, Any] = {"input": BY_HAND_INPUT, "label": 1, "layers": BY_HAND_LAYERS,
+                                   "weights": BY_HAND_WEIGHTS, "learning_rate": 0.1}
+RANDOM_EXAMPLE: dict[str, Any] = {"input": [[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0]], "label": 2,
+                                  "layers": [{"type": "conv2d", "filters": 2, "kernel_size": 2, "activation": "tanh"},
+                                             {"type": "max_pool2d", "pool_size": 3},
+                                             {"type": "flatten"}, {"type": "dense", "units": 3}],
+                                  "seed": 7}
+MAX_EXAMPLE_SIDE = 16
+MAX_EXAMPLE_PARAMS = 1024
 
 
 class KernelChoice(Strict):
@@ -43,6 +68,35 @@ class BackpropRequest(Strict):
             raise ValueError("give exactly one of digit, validation_index or test_index")
         if self.digit is not None and self.label is None:
             raise ValueError("a drawn digit needs its label (the class the loss is taken against)")
+        return self
+
+
+class ExampleBackpropRequest(Strict):
+    """A small example given whole: its input, label, layers and (optionally) weights. Every field has the
+    "one gradient by hand" example as its default, so ``{}`` is that example."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{}, BY_HAND_EXAMPLE, RANDOM_EXAMPLE]})
+
+    input: list[list[float]] = Field(default_factory=lambda: [list(row) for row in BY_HAND_INPUT],
+                                     description=f"the (H, W) input, one channel, sides 1..{MAX_EXAMPLE_SIDE}")
+    label: StrictInt = Field(1, ge=0, description="the class the loss is taken against (below the last layer's units)")
+    layers: list[dict[str, Any]] = Field(default_factory=lambda: [dict(layer) for layer in BY_HAND_LAYERS],
+                                         min_length=1, max_length=8,
+                                         description="the chain (Keras vocabulary, as POST /api/chains); the last "
+                                                     "layer is dense (the class scores)")
+    weights: list[Any] | None = Field(None, description="every array in Chain.get_weights() order (conv kernels (F, "
+                                                        "C, kh, kw), dense kernels (in, units), then biases); left "
+                                                        "out with layers left out too: the by-hand example's; else "
+                                                        "null means random weights from seed")
+    seed: StrictInt = Field(0, ge=0, le=2**31 - 1, description="seeds the weights when weights is null")
+    kernel: KernelChoice | None = Field(None, description="the kernel whose dL/dW is stepped and updated; by default "
+                                                          "filter 0, channel 0 of the first conv2d layer")
+    learning_rate: float = Field(0.1, gt=0, le=10, description="lr of the SGD step w <- w - lr * g")
+
+    @model_validator(mode="after")
+    def _by_hand_weights(self) -> ExampleBackpropRequest:
+        if not {"layers", "weights"} & self.model_fields_set:
+            self.weights = [list(array) if isinstance(array, list) else array for array in BY_HAND_WEIGHTS]
         return self
 
 
@@ -124,10 +178,10 @@ class OptimizerStep(BaseModel):
 class BackpropResponse(BaseModel):
     """The forward pass, the loss, dL/dlogits and every layer's backward step for one example."""
 
-    model_id: str
+    model_id: str | None = Field(description="the trained model; null for a small example (POST /api/backprop/example)")
     label: int
     predicted: int
-    digit: list[list[float]]
+    digit: list[list[float]] = Field(description="the example's input (28x28 for a digit; (H, W) for an example)")
     probabilities: list[float]
     logits: list[float]
     loss: float = Field(description="cross-entropy -log p[label]")

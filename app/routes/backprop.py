@@ -6,7 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from app.backprop import (
+    BackpropPlan,
     compute_backprop,
+    compute_example,
     gradient_settings,
     input_gradient_request,
     layer_info,
@@ -16,15 +18,18 @@ from app.backprop import (
 from app.backprop_schemas import (
     BackpropRequest,
     BackpropResponse,
+    ExampleBackpropRequest,
     InputGradient,
     PoolRouting,
     WeightGradient,
 )
 from app.chains import layer_request
-from app.config import SettingsDep
+from app.config import Settings, SettingsDep
 from app.deps import RegistryDep, StoreDep
 from app.routes.chains import describe_chain
+from app.runs import RunRegistry
 from app.schemas import ErrorBody
+from app.store import ImageStore
 from app.training import Trainer
 
 router = APIRouter(tags=["train"])
@@ -48,12 +53,32 @@ async def backprop(model_id: str, body: BackpropRequest, request: Request, store
         raise HTTPException(404, f"model {model_id} is unknown or has expired; train it again (or use "
                                  "mnist-pretrained)")
     plan = await registry.in_thread(compute_backprop, body, model, trainer.data())
+    return await describe_plan(plan, model_id, request, store, registry, settings)
+
+
+@router.post("/api/backprop/example", response_model=BackpropResponse,
+             responses={422: {"model": ErrorBody}})
+async def backprop_example(body: ExampleBackpropRequest, request: Request, store: StoreDep, registry: RegistryDep,
+                           settings: SettingsDep) -> BackpropResponse:
+    """The same stepped backward pass on a small example given whole: input (H, W), label, layers and weights.
+
+    ``{}`` is "one gradient by hand": the textbook 5x5 binary image, a 3x3 X-shaped kernel with bias -2.5 and
+    ReLU, flatten, and a dense layer of 2 classes, with label 1; every number is small enough to check on paper.
+    At most a 16x16 input and 1,024 parameters (every number is shown); float64.
+    """
+    plan = await registry.in_thread(compute_example, body, settings)
+    return await describe_plan(plan, None, request, store, registry, settings)
+
+
+async def describe_plan(plan: BackpropPlan, model_id: str | None, request: Request, store: ImageStore,
+                        registry: RunRegistry, settings: Settings) -> BackpropResponse:
+    """Register the plan's runs (dL/dW, dL/dX, the pools) and describe every layer's backward step."""
     request.app.state.chains.put(plan.computed.chain_id, plan.computed)
     steps = plan.steps
     layers = []
     for step in steps.layers:
         info = layer_info(step)
-        where = f"backprop:{model_id}:{step.index}"
+        where = f"backprop:{model_id or 'example'}:{step.index}"
         correlation = plan.correlations.get(step.index)
         if correlation is not None:
             run = await registry.adopt(weight_gradient_request(correlation, store, where + ":dW"),
