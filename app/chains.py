@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ from app.schemas import (
     Source,
     UpsampleSpec,
 )
+from app.shared_state import MemoryState, SharedState, Space, raw
 from app.store import ByteBudgetLRU, ImageStore, StoredImage, content_id, freeze, held_bytes
 from cnn_core import to_display
 from cnn_core.chain import Chain, Layer
@@ -167,8 +170,58 @@ def layer_request(computed: ComputedChain, index: int, store: ImageStore) -> Run
     return RunRequest(source=source, operation=operation)
 
 
-class ChainStore(ByteBudgetLRU[ComputedChain]):
-    """Computed chains within a byte budget."""
+class ChainStore:
+    """Computed chains within a byte budget (this process' own), and the requests behind the chains users ran,
+    in the shared state (their own budget), so any process recomputes a chain by id. Chains the server built
+    from a trained model (``put``) stay in this process: their weights are not in a request."""
 
-    def __init__(self, budget: int) -> None:
-        super().__init__(budget, lambda computed: computed.nbytes)
+    def __init__(self, budget: int, state: SharedState | None = None, request_budget: int = 32 << 20) -> None:
+        self._computed: ByteBudgetLRU[ComputedChain] = ByteBudgetLRU(budget, lambda computed: computed.nbytes)
+        self.state: SharedState = state if state is not None else MemoryState()
+        self.requests: Space[bytes] = Space("chains", request_budget, len, raw, raw)
+        self._pending: dict[str, asyncio.Future[ComputedChain]] = {}
+
+    @property
+    def used(self) -> int:
+        """Bytes held by this process' computed chains."""
+        return self._computed.used
+
+    def __len__(self) -> int:
+        return len(self._computed)
+
+    def get(self, chain_id: str) -> ComputedChain | None:
+        """A chain computed in this process, or None."""
+        return self._computed.get(chain_id)
+
+    def put(self, chain_id: str, computed: ComputedChain) -> None:
+        """Keep a chain in this process only (a trained model's: it can't be recomputed from its request)."""
+        self._computed.put(chain_id, computed)
+
+    async def remember(self, computed: ComputedChain) -> None:
+        """Keep a chain a user ran, and its request in the shared state."""
+        self._computed.put(computed.chain_id, computed)
+        await self.state.aput(self.requests, computed.chain_id, computed.request.model_dump_json().encode())
+
+    async def find(self, chain_id: str, compute: Callable[[ChainRequest], Awaitable[ComputedChain]]
+                   ) -> ComputedChain | None:
+        """The chain by id: this process' copy, else recomputed by ``compute`` from the remembered request (one
+        computation however many ask at once); None when unknown or forgotten."""
+        computed = self._computed.get(chain_id)
+        if computed is not None:
+            return computed
+        task = self._pending.get(chain_id)
+        if task is None:
+            data = await self.state.aget(self.requests, chain_id)
+            if data is None:
+                return None
+            task = self._pending.get(chain_id)  # another caller may have started while we read
+            if task is None:
+                task = asyncio.ensure_future(compute(ChainRequest.model_validate_json(data)))
+                self._pending[chain_id] = task
+                task.add_done_callback(lambda done: self._finished(chain_id, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, chain_id: str, task: asyncio.Future[ComputedChain]) -> None:
+        self._pending.pop(chain_id, None)
+        if not task.cancelled() and task.exception() is None:
+            self._computed.put(chain_id, task.result())

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     job_result_ttl: int = Field(600, ge=10, description="seconds a finished job's result is kept (with Redis)")
     redis_url: str | None = Field(None, description="Redis shared by every server process and job worker, e.g. "
                                                     "redis://localhost:6379/0; unset: one process, all in memory")
+    redis_prefix: str = Field("kernel-lens:", min_length=1, description="prefix of this app's keys in Redis (the "
+                                                                      "shared images, runs and chains)")
     ws_window_frames: int = Field(65_536, ge=1, description="frames a WebSocket may run ahead of acks")
     ws_window_bytes: int = Field(8 << 20, ge=1 << 12, description="bytes of frames a WebSocket may run ahead of acks")
     ws_max_fps: int = Field(1_000_000, ge=1)

@@ -24,6 +24,7 @@ from app.runs import RunRegistry
 from app.samples import SAMPLES
 from app.schemas import SampleInfo
 from app.security import SameOrigin, SecurityHeaders
+from app.shared_state import StateUnavailable, state_from, unavailable
 from app.store import ImageStore
 from app.training import Trainer
 
@@ -52,9 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   redoc_url=None)
     app.dependency_overrides[get_settings] = lambda: settings
     app.state.settings = settings
-    app.state.store = ImageStore(settings.store_bytes)
+    # images, run and chain requests: in this process (default) or in Redis, shared by every process
+    app.state.shared_state = state_from(settings.redis_url, settings.redis_prefix)
+    app.state.store = ImageStore(settings.store_bytes, app.state.shared_state)
     app.state.registry = RunRegistry(settings, app.state.store)
-    app.state.chains = ChainStore(settings.run_cache_bytes)
+    app.state.chains = ChainStore(settings.run_cache_bytes, app.state.shared_state, settings.run_request_bytes)
     app.state.jobs = Jobs(settings)
     app.state.playback = PlaybackShare(settings.playback_bytes_per_second,
                                        settings.playback_connection_bytes_per_second, settings.playback_concurrent)
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["*"])
     app.add_middleware(RootPath, prefix=settings.root_path)  # outermost: the others see the path with the prefix
     install_error_handlers(app)
+    app.add_exception_handler(StateUnavailable, unavailable)  # Redis down: 503 with the reason, not a 500
     app.openapi = documented_openapi(app)  # type: ignore[method-assign]
     for module in (pages, images, kernels, ops, frames, chains, extras, animate, train, backprop):
         app.include_router(module.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from app.config import Settings
 from app.formulas import output_size_formulas
 from app.operations import NotFound, Prepared, prepare
 from app.schemas import Conv2dSpec, Display, RunRequest, Stats
+from app.shared_state import SharedState, Space, raw
 from app.store import ByteBudgetLRU, ImageStore, held_bytes
 from cnn_core import ops, to_display
 from cnn_core.errors import ArgumentError
@@ -31,6 +33,8 @@ from cnn_core.frames import (
 )
 from cnn_core.imageio import display_range, palette
 from cnn_core.spectral import flip_kernel
+
+SERVER_RUN = b"S"  # a remembered server-built run (its limits and request); a user's request starts with "{"
 
 
 @dataclass
@@ -216,64 +220,79 @@ def geometry_of(frames: FrameSequence, in_shape: tuple[int, int]) -> dict[str, A
 
 
 class RunRegistry:
-    """Computed runs within a byte budget, the requests behind them (remembered only once they have been
-    validated and computed, within their own budget) and the runs' rendered PNGs (a third budget)."""
+    """Computed runs within a byte budget (this process' own), the requests behind them (remembered in the
+    shared state once they have been validated and computed, within their own budget, so any process can
+    recompute a run by id) and the runs' rendered PNGs (a third budget, local)."""
 
-    def __init__(self, settings: Settings, store: ImageStore) -> None:
+    def __init__(self, settings: Settings, store: ImageStore, state: SharedState | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.state: SharedState = state if state is not None else store.state
         self.limiter = anyio.CapacityLimiter(settings.max_concurrent)
-        self._requests: ByteBudgetLRU[bytes] = ByteBudgetLRU(settings.run_request_bytes, len, settings.max_runs)
+        self.requests: Space[bytes] = Space("runs", settings.run_request_bytes, len, raw, raw, settings.max_runs)
         self._computed: ByteBudgetLRU[Run] = ByteBudgetLRU(settings.run_cache_bytes, lambda run: run.nbytes)
         self.pngs: ByteBudgetLRU[bytes] = ByteBudgetLRU(settings.png_cache_bytes, len)
         self._pending: dict[str, asyncio.Future[Run]] = {}
 
     def memory(self) -> dict[str, int]:
-        """Bytes held by each cache."""
-        return {"requests": self._requests.used, "runs": self._computed.used, "pngs": self.pngs.used}
+        """Bytes held by each cache (the requests' bytes are the shared state's: blocking with Redis)."""
+        return {"requests": self.state.used(self.requests), "runs": self._computed.used, "pngs": self.pngs.used}
 
     def __len__(self) -> int:
-        return len(self._requests)
+        return self.state.count(self.requests)
 
     async def submit(self, request: RunRequest) -> Run:
         """Compute a run (or share the computed one); its request is remembered only when it succeeded."""
         data = canonical(request)
         run_id = hashlib.sha256(data).hexdigest()[:24]
-        run = await self._run(run_id, request)
-        self._requests.put(run_id, data)
+        run = await self._run(run_id, request, self.settings)
+        await self.state.aput(self.requests, run_id, data)
         return run
 
     async def adopt(self, request: RunRequest, settings: Settings) -> Run:
         """Compute a run the server built itself under its own ``settings`` (a gradient used as a kernel may be
-        larger than a typed one). Its id is not a user request's, and its request is not remembered: once its
-        result is evicted, it is gone (404), never recomputed under the registry's own limits."""
-        run_id = hashlib.sha256(b"server:" + canonical(request)).hexdigest()[:24]
-        cached = self._computed.get(run_id)
-        if cached is not None:
-            return cached
-        run: Run = await self.in_thread(compute_run, run_id, request, self.store, settings, self.pngs)
-        self._computed.put(run_id, run)
+        larger than a typed one). Its id is not a user request's; it is remembered with the limits that differ
+        from the registry's, so any process recomputes it under those same limits, never the registry's own."""
+        data = canonical(request)
+        run_id = hashlib.sha256(b"server:" + data).hexdigest()[:24]
+        run = await self._run(run_id, request, settings)
+        ours, theirs = self.settings.model_dump(), settings.model_dump()
+        limits = {name: value for name, value in theirs.items() if value != ours[name] and name != "redis_url"}
+        record = SERVER_RUN + json.dumps({"limits": limits, "request": data.decode()}).encode()
+        await self.state.aput(self.requests, run_id, record)
         return run
 
-    def request(self, run_id: str) -> RunRequest:
-        """The request behind an id; NotFound when unknown or forgotten."""
-        data = self._requests.get(run_id)
+    def _decode(self, run_id: str, data: bytes | None) -> tuple[RunRequest, Settings]:
         if data is None:
             raise NotFound(f"run {run_id} is unknown or has expired; POST /api/run again")
-        return RunRequest.model_validate_json(data)
+        if data.startswith(SERVER_RUN):
+            record = json.loads(data[len(SERVER_RUN):])
+            return (RunRequest.model_validate_json(record["request"]),
+                    self.settings.model_copy(update=record["limits"]))
+        return RunRequest.model_validate_json(data), self.settings
+
+    def request(self, run_id: str) -> RunRequest:
+        """The request behind an id; NotFound when unknown or forgotten (blocking with a shared state)."""
+        return self._decode(run_id, self.state.get(self.requests, run_id))[0]
+
+    async def recall(self, run_id: str) -> tuple[RunRequest, Settings]:
+        """The request behind an id and the limits it runs under; NotFound when unknown or forgotten."""
+        data = await self.state.aget(self.requests, run_id)
+        return self._decode(run_id, data)
 
     async def in_thread(self, function: Any, *args: Any) -> Any:
         """Run CPU-bound work in the bounded thread pool, so the event loop keeps serving."""
         return await anyio.to_thread.run_sync(function, *args, limiter=self.limiter)
 
     async def get(self, run_id: str) -> Run:
-        """The computed run of a remembered request (recomputed if it was evicted)."""
+        """The computed run of a remembered request (recomputed if it was evicted, or was made by another
+        process: its request is in the shared state)."""
         cached = self._computed.get(run_id)
         if cached is not None:
             return cached
-        return await self._run(run_id, self.request(run_id))
+        return await self._run(run_id, *await self.recall(run_id))
 
-    async def _run(self, run_id: str, request: RunRequest) -> Run:
+    async def _run(self, run_id: str, request: RunRequest, settings: Settings) -> Run:
         """Computed once even when many callers ask at the same moment; a caller that goes away does
         not cancel the computation others are waiting for."""
         cached = self._computed.get(run_id)
@@ -281,13 +300,13 @@ class RunRegistry:
             return cached
         task = self._pending.get(run_id)
         if task is None:
-            task = asyncio.ensure_future(self._compute(run_id, request))
+            task = asyncio.ensure_future(self._compute(run_id, request, settings))
             self._pending[run_id] = task
             task.add_done_callback(lambda done: self._finished(run_id, done))
         return await asyncio.shield(task)
 
-    async def _compute(self, run_id: str, request: RunRequest) -> Run:
-        run: Run = await self.in_thread(compute_run, run_id, request, self.store, self.settings, self.pngs)
+    async def _compute(self, run_id: str, request: RunRequest, settings: Settings) -> Run:
+        run: Run = await self.in_thread(compute_run, run_id, request, self.store, settings, self.pngs)
         self._computed.put(run_id, run)
         return run
 

@@ -7,14 +7,20 @@ reference keeps working after its entry is evicted, so eviction never breaks a r
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import anyio
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from app.shared_state import SharedState, Space
 
 Value = TypeVar("Value")
 
@@ -151,8 +157,101 @@ def freeze(array: NDArray[Any]) -> NDArray[Any]:
     return array
 
 
-class ImageStore(ByteBudgetLRU[StoredImage]):
-    """Images by content id; bundled samples are pinned and never evicted."""
+class ImageStore:
+    """Images by content id; bundled samples are pinned and never evicted.
 
-    def __init__(self, budget: int) -> None:
-        super().__init__(budget, lambda image: image.nbytes)
+    In one process (``MemoryState``) the decoded images are the state itself, within ``budget`` as before.
+    With a shared state (Redis) every image is stored there (encoded, within the same byte budget) so any
+    process finds it, and each process also keeps the decoded images it used in a local LRU of ``budget``
+    bytes. A local hit is touched in the shared state at most every ``TOUCH_SECONDS``, so images in use stay
+    recently used there. ``get``/``put`` block on the shared state: async code calls ``aget``/``aput``.
+    """
+
+    TOUCH_SECONDS = 10.0
+
+    def __init__(self, budget: int, state: SharedState | None = None) -> None:
+        from app.shared_state import MemoryState, Space, decode_image, encode_image
+
+        self.budget = budget
+        self.state: SharedState = state if state is not None else MemoryState()
+        self.space: Space[StoredImage] = Space("images", budget, lambda image: image.nbytes, encode_image,
+                                               decode_image)
+        self._local: ByteBudgetLRU[StoredImage] | None = (
+            ByteBudgetLRU(budget, lambda image: image.nbytes) if self.state.shared else None)
+        self._touched: dict[str, float] = {}
+
+    @property
+    def used(self) -> int:
+        """Bytes of decoded images held by this process."""
+        return self._local.used if self._local is not None else self.state.used(self.space)
+
+    def _touch_due(self, image_id: str) -> bool:
+        now = time.monotonic()
+        if now - self._touched.get(image_id, -self.TOUCH_SECONDS) < self.TOUCH_SECONDS:
+            return False
+        if len(self._touched) > 100_000:
+            self._touched.clear()
+        self._touched[image_id] = now
+        return True
+
+    def get(self, image_id: str) -> StoredImage | None:
+        """The image, or None when it is not stored (blocking on a shared state)."""
+        if self._local is None:
+            return self.state.get(self.space, image_id)
+        image = self._local.get(image_id)
+        if image is not None:
+            if self._touch_due(image_id):
+                self._touch(image_id)
+            return image
+        image = self.state.get(self.space, image_id)
+        if image is not None:
+            self._touched[image_id] = time.monotonic()
+            self._local.put(image_id, image)
+        return image
+
+    def _touch(self, image_id: str) -> None:
+        from app.shared_state import StateUnavailable
+
+        try:
+            self.state.touch(self.space, image_id)  # the local copy is served even if this failed
+        except StateUnavailable:
+            self._touched.pop(image_id, None)
+
+    async def aget(self, image_id: str) -> StoredImage | None:
+        """``get`` without blocking the event loop (a local hit with no touch due never leaves it)."""
+        if self._local is None:
+            return await self.state.aget(self.space, image_id)
+        image = self._local.get(image_id)
+        if image is not None and image_id in self._touched and not self._touch_due(image_id):
+            return image
+        return await anyio.to_thread.run_sync(self.get, image_id)
+
+    def put(self, image_id: str, image: StoredImage, pinned: bool = False) -> None:
+        """Store an image (pinned: never evicted). A pinned image (a sample) is kept locally even when the
+        shared state can't be reached, so a process starts while Redis is still starting."""
+        from app.shared_state import StateUnavailable
+
+        if self._local is None:
+            self.state.put(self.space, image_id, image, pinned)
+            return
+        try:
+            self.state.put(self.space, image_id, image, pinned)
+        except StateUnavailable as error:
+            if not pinned:
+                raise
+            logging.getLogger("kernel_lens").warning("sample %s kept in this process only: %s", image_id, error)
+        self._local.put(image_id, image, pinned=pinned)
+        self._touched[image_id] = time.monotonic()
+
+    async def aput(self, image_id: str, image: StoredImage, pinned: bool = False) -> None:
+        """``put`` without blocking the event loop."""
+        if self._local is None:
+            self.put(image_id, image, pinned)
+        else:
+            await anyio.to_thread.run_sync(self.put, image_id, image, pinned)
+
+    def __contains__(self, image_id: object) -> bool:
+        return isinstance(image_id, str) and self.get(image_id) is not None
+
+    def __len__(self) -> int:
+        return self._local.__len__() if self._local is not None else self.state.count(self.space)

@@ -43,6 +43,7 @@ from app.routes.frames import batch_as_json
 from app.routes.ops import describe
 from app.runs import Run, RunRegistry
 from app.schemas import RunRequest
+from app.shared_state import StateUnavailable
 from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 router = APIRouter()
@@ -243,6 +244,8 @@ class AnimationSession:
             raise ClientError(str(error), 404) from None
         except (ArgumentError, ArgumentTypeError) as error:
             raise ClientError(str(error)) from None
+        except StateUnavailable as error:  # Redis is down: say so, the page retries
+            raise ClientError(str(error), 503) from None
         self.run, self.format, self.precision = run, chosen, precision
         sequence = run.prepared.frames
         per_frame = frame_bytes(sequence.batch(0, min(1, len(sequence))), self.format, self.precision)

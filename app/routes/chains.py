@@ -14,6 +14,7 @@ from app.config import SettingsDep
 from app.deps import RegistryDep, StoreDep
 from app.export import keras_code, pytorch_code
 from app.routes.ops import describe
+from app.runs import RunRegistry
 from app.schemas import ChainLayerInfo, ChainRequest, ChainResponse, ErrorBody, RunResponse
 
 router = APIRouter(prefix="/api/chains", tags=["chains"])
@@ -26,8 +27,16 @@ def _chains(request: Request) -> ChainStore:
     return chains
 
 
-def _get(request: Request, chain_id: str) -> ComputedChain:
-    computed = _chains(request).get(chain_id) if CHAIN_ID.match(chain_id) else None
+async def _get(request: Request, chain_id: str) -> ComputedChain:
+    """This process' chain, or one another process ran, recomputed from its request in the shared state."""
+    registry: RunRegistry = request.app.state.registry
+
+    async def compute(body: ChainRequest) -> ComputedChain:
+        computed: ComputedChain = await registry.in_thread(compute_chain, body, registry.store, registry.settings,
+                                                           registry.pngs)
+        return computed
+
+    computed = await _chains(request).find(chain_id, compute) if CHAIN_ID.match(chain_id) else None
     if computed is None:
         raise HTTPException(404, f"chain {chain_id} is unknown or has expired; POST /api/chains again")
     return computed
@@ -58,21 +67,21 @@ async def run_chain(body: ChainRequest, request: Request, store: StoreDep, regis
                     settings: SettingsDep) -> ChainResponse:
     """Run a chain of layers; returns the Keras-style summary, thumbnails of every layer's maps, dense outputs."""
     computed = await registry.in_thread(compute_chain, body, store, settings, registry.pngs)
-    _chains(request).put(computed.chain_id, computed)
+    await _chains(request).remember(computed)
     return describe_chain(computed)
 
 
 @router.get("/{chain_id}", response_model=ChainResponse, responses={404: {"model": ErrorBody}})
 async def get_chain(chain_id: str, request: Request) -> ChainResponse:
     """A computed chain's description."""
-    return describe_chain(_get(request, chain_id))
+    return describe_chain(await _get(request, chain_id))
 
 
 @router.get("/{chain_id}/layers/{index}/maps/{channel}.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorBody}})
 async def map_png(chain_id: str, index: int, channel: int, request: Request, registry: RegistryDep) -> Response:
     """One feature map of a layer, on the colour scale shared by all that layer's maps."""
-    computed = _get(request, chain_id)
+    computed = await _get(request, chain_id)
     if not 0 <= index < len(computed.outputs):
         raise HTTPException(404, f"layer index must be from 0 to {len(computed.outputs) - 1}, got {index}")
     png = await registry.in_thread(computed.map_png, index, channel)
@@ -84,10 +93,10 @@ async def map_png(chain_id: str, index: int, channel: int, request: Request, reg
 async def layer_run(chain_id: str, index: int, request: Request, store: StoreDep,
                     registry: RegistryDep) -> RunResponse:
     """Open one layer on the stage: its operation on the previous layer's output, as a run to step through."""
-    computed = _get(request, chain_id)
+    computed = await _get(request, chain_id)
     if not 0 <= index < len(computed.outputs):
         raise HTTPException(404, f"layer index must be from 0 to {len(computed.outputs) - 1}, got {index}")
-    run_request = layer_request(computed, index, store)
+    run_request = await registry.in_thread(layer_request, computed, index, store)  # stores the layer's input
     return describe(await registry.submit(run_request))
 
 
@@ -95,7 +104,7 @@ async def layer_run(chain_id: str, index: int, request: Request, store: StoreDep
             responses={200: {"content": {"text/x-python": {}}}, 404: {"model": ErrorBody}})
 async def export(chain_id: str, request: Request, framework: Literal["pytorch", "keras"] = "pytorch") -> Response:
     """The chain as PyTorch or Keras code with its exact weights (paste it in a notebook)."""
-    computed = _get(request, chain_id)
+    computed = await _get(request, chain_id)
     maker = pytorch_code if framework == "pytorch" else keras_code
     code = maker(computed.chain, computed.x, f"/api/chains/{chain_id}/input.npy")
     return Response(code, media_type="text/x-python", headers={
@@ -107,6 +116,6 @@ async def export(chain_id: str, request: Request, framework: Literal["pytorch", 
 async def input_npy(chain_id: str, request: Request) -> Response:
     """The chain's input as the layers saw it, (C, H, W) float, for the exported code."""
     buffer = io.BytesIO()
-    np.save(buffer, _get(request, chain_id).x, allow_pickle=False)
+    np.save(buffer, (await _get(request, chain_id)).x, allow_pickle=False)
     return Response(buffer.getvalue(), media_type="application/octet-stream",
                     headers={"Content-Disposition": 'attachment; filename="kernel-lens-input.npy"'})

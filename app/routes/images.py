@@ -45,7 +45,7 @@ def decode_and_store(data: bytes, name: str, store: ImageStore, settings: Settin
                      pinned: bool = False) -> StoredImage:
     """Decode an image once in both colour modes and store it under its content hash."""
     image_id = content_id(data)
-    existing = store.get(image_id)
+    existing = None if pinned else store.get(image_id)  # samples are decoded once, at start-up
     if existing is not None:
         return existing
     rgb, gray = load_image_modes(data, settings.max_image_side, settings.max_image_pixels)
@@ -110,7 +110,7 @@ async def image_png(image_id: str, store: StoreDep, registry: RegistryDep, color
     """The stored image (as it is computed on) as PNG, in colour or gray."""
     if color not in ("rgb", "gray"):
         raise HTTPException(422, f"color must be 'rgb' or 'gray', got {color!r}")
-    image = _stored(image_id, store)
+    image = await _stored(image_id, store)
     key = f"{image_id}/{color}"
     png = registry.pngs.get(key)
     if png is None:
@@ -123,7 +123,7 @@ async def image_png(image_id: str, store: StoreDep, registry: RegistryDep, color
 @router.get("/images/{image_id}", response_model=ImageInfo, responses={404: {"model": ErrorBody}})
 async def get_image(image_id: str, store: StoreDep) -> ImageInfo:
     """Size and preview URLs of a stored image."""
-    return image_info(_stored(image_id, store))
+    return image_info(await _stored(image_id, store))
 
 
 def _preview(image: StoredImage, color: str) -> bytes:
@@ -132,10 +132,10 @@ def _preview(image: StoredImage, color: str) -> bytes:
     return encode_png(rgb.clip(0, 255).round().astype("uint8").transpose(1, 2, 0))
 
 
-def _stored(image_id: str, store: ImageStore) -> StoredImage:
+async def _stored(image_id: str, store: ImageStore) -> StoredImage:
     if not re.fullmatch(IMAGE_ID, image_id):
         raise HTTPException(404, "image ids are 24 lowercase hexadecimal characters")
-    image = store.get(image_id)
+    image = await store.aget(image_id)  # this process' copy, or the shared state's (any process' upload)
     if image is None:
         raise HTTPException(404, f"image {image_id} is not stored (it may have been evicted): upload it again "
                                  "or choose a sample")
