@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 Send = Callable[[dict[str, Any]], None]
 PROGRESS_SECONDS = 0.1  # progress messages at most this often
+FILTER_SECONDS = 0.5  # the first layer's filters ride on a progress message at most this often
 MISCLASSIFIED = 8  # wrong validation digits reported per epoch
 MAX_FILTERS = 32  # first-layer filters reported per epoch
 
@@ -53,6 +54,7 @@ def train(job: TrainingJob, data: tuple[Any, ...], settings: Settings, send: Sen
     x_val, y_val = (x[job.plan.train_size:], y[job.plan.train_size:]) if job.plan.validation_size else (None, None)
     deadline = job.started + settings.train_time_limit
     last_sent = [0.0]
+    last_filters = [-FILTER_SECONDS]
 
     def callback(event: dict[str, Any]) -> bool:
         now = time.monotonic()
@@ -74,10 +76,15 @@ def train(job: TrainingJob, data: tuple[Any, ...], settings: Settings, send: Sen
             job.remaining = active / done * (config.epochs * batches - done)
             if now - last_sent[0] >= PROGRESS_SECONDS or event["batch"] == batches - 1:
                 last_sent[0] = now
-                send({"type": "progress", "job_id": job.job_id, "epoch": event["epoch"], "epochs": config.epochs,
-                      "batch": event["batch"], "batches": batches, "loss": float(event["loss"]),
-                      "accuracy": float(event["accuracy"]), "seconds": round(elapsed, 3),
-                      "seconds_left": round(job.remaining, 3)})
+                message = {"type": "progress", "job_id": job.job_id, "epoch": event["epoch"], "epochs": config.epochs,
+                           "batch": event["batch"], "batches": batches, "loss": float(event["loss"]),
+                           "accuracy": float(event["accuracy"]), "seconds": round(elapsed, 3),
+                           "seconds_left": round(job.remaining, 3)}
+                if now - last_filters[0] >= FILTER_SECONDS:  # the filters as they learn, a few times a second
+                    last_filters[0] = now
+                    message["filters"] = first_filters(job)
+                message["sent_at"] = time.time()  # wall clock, for measuring the delay to the page's curve
+                send(message)
         if not job.running.is_set():
             where = {"job_id": job.job_id, "epoch": event["epoch"], "batch": event.get("batch")}
             send({"type": "paused", **where})

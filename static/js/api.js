@@ -12,7 +12,8 @@ export class ApiError extends Error {
 
 const controllers = new Map();
 
-async function request(key, url, options = {}) {
+/** fetch with the server's error as an ApiError; a newer call with the same key aborts the older one. */
+export async function request(key, url, options = {}) {
   controllers.get(key)?.abort(); // a newer call of the same kind makes the older one stale
   const controller = new AbortController();
   controllers.set(key, controller);

@@ -30,7 +30,7 @@ export function buildChainRequest(state) {
 
 /** The RunRequest for the current state, or null when there is nothing to compute on yet (or it is a chain). */
 export function buildRequest(state) {
-  if (!state.source || state.op === "layers") return null;
+  if (!state.source || !["conv2d", "activation", "pool", "upsample", "conv_transpose2d"].includes(state.op)) return null; // layers, train: no single run
   const source = buildSource(state);
   let operation;
   switch (state.op) {
