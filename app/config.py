@@ -67,6 +67,8 @@ class Settings(BaseSettings):
         "", description="the path prefix a reverse proxy serves the app under, e.g. /lens; none by default")
     train_concurrent: int = Field(1, ge=1, description="training jobs running at once (worker threads)")
     train_max_queue: int = Field(4, ge=0, description="training jobs waiting for a slot; more are refused (429)")
+    train_max_per_client: int = Field(1, ge=1, description="training jobs running or waiting per client address, "
+                                                            "across all its sockets; more are refused (429)")
     train_max_params: int = Field(500_000, ge=1, description="largest model to train, in parameters")
     train_max_epochs: int = Field(50, ge=1, description="most epochs of one training job")
     train_time_limit: float = Field(600.0, gt=0, description="seconds a training job may run (pauses count)")

@@ -78,7 +78,12 @@ def _torch_layer(layer: Layer, in_shape: tuple[int, ...]) -> list[str]:
         stride = size if stride_value is None else _pair(stride_value)
         padding = _option(layer, ("padding",), 0)
         if isinstance(padding, str) and padding != "valid":
-            raise ArgumentError(f"{layer.name}: '{padding}' padding on a pool has no PyTorch layer; use a number")
+            dilation = _pair(_option(layer, ("dilation",), 1))
+            needed = [max((layer.output_shape[axis + 1] - 1) * stride[axis] + dilation[axis] * (size[axis] - 1) + 1
+                          - in_shape[axis + 1], 0) for axis in (0, 1)]
+            if any(needed):  # 'same' that pads nothing (e.g. 28 -> 14 by 2) is valid padding; other pads are not
+                raise ArgumentError(f"{layer.name}: '{padding}' padding on a pool has no PyTorch layer; use a number")
+            padding = "valid"
         pad = 0 if padding == "valid" else _pair(padding)
         extras = _pool_extras(layer)
         if kind == "max_pool2d":

@@ -129,6 +129,7 @@ class TrainLimits(BaseModel):
 
     concurrent: int
     max_queue: int
+    max_per_client: int = Field(description="training jobs running or waiting per client address")
     max_params: int
     max_epochs: int
     time_limit: float

@@ -175,6 +175,7 @@ class TrainingJob:
     stop_reason: str = "stopped"
     remaining: float | None = None
     announce: dict[str, Any] = field(default_factory=dict)  # the "started" message, sent when it starts
+    client: str = "unknown"  # the peer's address: its jobs running or waiting are capped
 
     def __post_init__(self) -> None:
         self.running.set()
@@ -220,7 +221,15 @@ class Trainer:
         return max(1, math.ceil(min(ends, default=1.0)))
 
     def submit(self, job: TrainingJob) -> int:
-        """Start a job, or queue it; returns its queue position (0: started). TrainBusy when the queue is full."""
+        """Start a job, or queue it; returns its queue position (0: started). TrainBusy when the queue is full or
+        the job's client already has ``train_max_per_client`` jobs running or waiting (on any of its sockets)."""
+        mine = [other for other in (*self.running.values(), *self.waiting) if other.client == job.client]
+        if len(mine) >= self.settings.train_max_per_client:
+            ends = [other.remaining for other in mine if other.remaining is not None]
+            wait = max(1, math.ceil(min(ends, default=self.settings.train_time_limit)))
+            raise TrainBusy(f"this address already has {len(mine)} training job{'s' if len(mine) > 1 else ''} running "
+                            f"or waiting, the most allowed per client ({self.settings.train_max_per_client}); stop it "
+                            f"(another tab?) or try again in about {wait} s", wait)
         if len(self.running) < self.settings.train_concurrent:
             self._start(job)
             return 0

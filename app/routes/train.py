@@ -24,14 +24,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from typing import Any
+from typing import Any, Literal
 
+import anyio
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from app.deps import RegistryDep
 from app.errors import validation_message
+from app.export import keras_code, pytorch_code
 from app.routes.chains import describe_chain
 from app.schemas import ErrorBody
 from app.train_predict import choose_digit, compute_digit
@@ -180,7 +182,8 @@ class TrainingSession:
             raise ClientError(validation_message(error)) from None  # type: ignore[arg-type]
         except (ArgumentError, ArgumentTypeError) as error:
             raise ClientError(str(error)) from None
-        job = TrainingJob(plan, chain, self.emit)
+        client = self.websocket.client.host if self.websocket.client else "unknown"
+        job = TrainingJob(plan, chain, self.emit, client=client)
         job.announce = {"type": "started", "job_id": job.job_id, "model_id": job.job_id, "from": origin,
                         "config": config.model_dump(), **summary_of(plan).model_dump()}
         self.job = job
@@ -219,6 +222,7 @@ async def limits(request: Request) -> TrainLimits:
     trainer = _trainer(request)
     settings = trainer.settings
     return TrainLimits(concurrent=settings.train_concurrent, max_queue=settings.train_max_queue,
+                       max_per_client=settings.train_max_per_client,
                        max_params=settings.train_max_params, max_epochs=settings.train_max_epochs,
                        time_limit=settings.train_time_limit, running=len(trainer.running),
                        queued=len(trainer.waiting), models=[*MODELS, "custom"])
@@ -268,3 +272,16 @@ async def weights(model_id: str, request: Request) -> Response:
     _model(request, model_id).chain.save(buffer)  # type: ignore[arg-type]  # np.savez takes a file object too
     return Response(buffer.getvalue(), media_type="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="kernel-lens-{model_id}.npz"'})
+
+
+@router.get("/api/train/{model_id}/export", response_class=Response,
+            responses={200: {"content": {"text/x-python": {}}}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+async def export(model_id: str, request: Request, framework: Literal["pytorch", "keras"] = "pytorch") -> Response:
+    """A trained model as PyTorch or Keras code that rebuilds it with its exact weights (in inference mode) and runs
+    it on the first held-out test digit, written into the code."""
+    model = _model(request, model_id)
+    digit = _trainer(request).data()[2][0]  # (1, 28, 28)
+    maker = pytorch_code if framework == "pytorch" else keras_code
+    code = await anyio.to_thread.run_sync(lambda: maker(model.chain, digit, f"/api/train/{model_id}/export"))
+    return Response(code, media_type="text/x-python", headers={
+        "Content-Disposition": f'attachment; filename="kernel_lens_{model_id}_{framework}.py"'})

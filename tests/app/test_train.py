@@ -4,6 +4,7 @@ ends its job; predictions of the pretrained and trained models; weights download
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -131,7 +132,7 @@ def test_train_continues_from_the_current_weights(client: TestClient) -> None:
 
 
 def test_train_queues_beyond_the_running_slots_then_refuses_with_retry_after() -> None:
-    with train_client(train_concurrent=1, train_max_queue=2) as client, \
+    with train_client(train_concurrent=1, train_max_queue=2, train_max_per_client=4) as client, \
             client.websocket_connect("/ws/train") as a, client.websocket_connect("/ws/train") as b, \
             client.websocket_connect("/ws/train") as c, client.websocket_connect("/ws/train") as d:
         a.send_json({"type": "start", "config": LONG})
@@ -142,7 +143,8 @@ def test_train_queues_beyond_the_running_slots_then_refuses_with_retry_after() -
         c.send_json({"type": "start", "config": TINY})
         assert until(c, "queued")[0]["position"] == 2
         assert client.get("/api/train/limits").json() == {
-            "concurrent": 1, "max_queue": 2, "max_params": 500_000, "max_epochs": 50, "time_limit": 60.0,
+            "concurrent": 1, "max_queue": 2, "max_per_client": 4, "max_params": 500_000, "max_epochs": 50,
+            "time_limit": 60.0,
             "running": 1, "queued": 2, "models": ["mnist", "cnn_1", "cnn_1_with_pooling", "convnetjs", "custom"]}
         d.send_json({"type": "start", "config": TINY})
         refused, _ = until(d, "error")
@@ -163,8 +165,36 @@ def test_train_queues_beyond_the_running_slots_then_refuses_with_retry_after() -
                                                   "from scratch")
 
 
+def test_train_one_client_address_gets_one_job_across_its_sockets() -> None:
+    """KERNEL_LENS_TRAIN_MAX_PER_CLIENT (default 1): a second socket from the same address is refused with a 429
+    and a retry time while the first job runs, though a slot is free; another address is not; once the first job
+    ends, the same address may train again."""
+    with train_client(train_concurrent=2, train_max_queue=4) as client:
+        assert client.get("/api/train/limits").json()["max_per_client"] == 1
+        with client.websocket_connect("/ws/train") as a, client.websocket_connect("/ws/train") as b:
+            a.send_json({"type": "start", "config": LONG})
+            until(a, "progress")
+            b.send_json({"type": "start", "config": TINY})
+            refused, _ = until(b, "error")
+            assert refused["status"] == 429 and refused["retry_after"] >= 1  # the running job's estimated rest
+            assert refused["detail"] == ("this address already has 1 training job running or waiting, the most "
+                                         "allowed per client (1); stop it (another tab?) or try again in about "
+                                         f"{refused['retry_after']} s")
+            assert len(trainer_of(client).running) == 1 and not trainer_of(client).waiting
+            with TestClient(client.app, client=("10.0.0.2", 5000)) as other, \
+                    other.websocket_connect("/ws/train") as c:  # another address: its own cap
+                c.send_json({"type": "start", "config": TINY})
+                assert until(c, "started")[0]["train_size"] == 80
+                assert until(c, "done")[0]["reason"] == "finished"
+            a.send_json({"type": "stop"})
+            assert until(a, "stopped")[0]["reason"] == "stopped"
+            b.send_json({"type": "start", "config": TINY})
+            assert until(b, "done")[0]["reason"] == "finished"
+        assert trainer_of(client).idle.wait(timeout=30)
+
+
 def test_train_a_dropped_connection_ends_its_job_and_a_queued_one_leaves_the_queue() -> None:
-    with train_client(train_concurrent=1, train_max_queue=1) as client:
+    with train_client(train_concurrent=1, train_max_queue=1, train_max_per_client=2) as client:
         trainer = trainer_of(client)
         with client.websocket_connect("/ws/train") as a:
             a.send_json({"type": "start", "config": LONG})
@@ -351,3 +381,37 @@ def test_trained_models_are_kept_within_their_count_and_byte_budgets() -> None:
     models.put(model("big", 200))  # 784 x 200 float64: over the byte budget with anything else
     assert len(models) == 1 and models.get("big") is not None and models.used == (784 * 200 + 200) * 8
     assert models.get(PRETRAINED) is not None and len(models) == 1  # always there, not counted
+
+
+def test_train_progress_carries_filters_and_send_time_and_the_model_exports_as_code(client: TestClient) -> None:
+    """Progress messages carry the server's send time (for the page's latency benchmark) and, at most twice a
+    second, the first layer's filters as they learn; GET /api/train/{id}/export writes the trained weights into
+    PyTorch and Keras code exactly (repr round-trips)."""
+    config = {**TINY, "model": "cnn_1_with_pooling", "dropout": 0.25}
+    before = time.time()
+    with client.websocket_connect("/ws/train") as ws:
+        ws.send_json({"type": "start", "config": config})
+        done, seen = until(ws, "done")
+    progress = [m for m in seen if m["type"] == "progress"]
+    assert all(before <= m["sent_at"] <= time.time() for m in progress)
+    first = progress[0]["filters"]
+    assert first["shape"] == [8, 5, 5] and first["scale"] == pytest.approx(np.abs(first["values"]).max(), abs=1e-5)
+    saved = Chain.load(io.BytesIO(client.get(done["weights_url"]).content))
+    conv = next(layer for layer in saved.layers if layer.kind == "conv2d")
+    dense = next(layer for layer in saved.layers if layer.kind == "dense")
+    assert conv.weight is not None and dense.weight is not None
+    torch_code = client.get(f"/api/train/{done['model_id']}/export", params={"framework": "pytorch"})
+    assert torch_code.status_code == 200 and torch_code.headers["content-type"].startswith("text/x-python")
+    assert torch_code.headers["content-disposition"] == (f'attachment; filename="kernel_lens_{done["model_id"]}_'
+                                                         'pytorch.py"')
+    compile(torch_code.text, "pytorch.py", "exec")
+    assert repr(conv.weight.astype(np.float64).tolist()) in torch_code.text
+    assert "nn.Dropout" in torch_code.text and "MaxPool2d" in torch_code.text
+    keras = client.get(f"/api/train/{done['model_id']}/export?framework=keras")
+    compile(keras.text, "keras.py", "exec")
+    assert repr(dense.weight.astype(np.float64).tolist()) in keras.text and "layers.Dropout(0.25)" in keras.text
+    assert repr(conv.weight.astype(np.float64).transpose(2, 3, 1, 0).tolist()) in keras.text
+    pretrained_code = client.get("/api/train/mnist-pretrained/export")
+    assert pretrained_code.status_code == 200 and pretrained_code.text.count("nn.Conv2d") == 3
+    assert client.get("/api/train/nope/export").status_code == 404
+    assert client.get(f"/api/train/{done['model_id']}/export?framework=onnx").status_code == 422
