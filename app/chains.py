@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +30,12 @@ from app.schemas import (
 from app.shared_state import MemoryState, SharedState, Space, raw
 from app.store import ByteBudgetLRU, ImageStore, StoredImage, content_id, freeze, held_bytes
 from cnn_core import to_display
-from cnn_core.chain import Chain, Layer
+from cnn_core.chain import Chain, Layer, pretrained
 from cnn_core.errors import ArgumentError
 from cnn_core.imageio import display_range
 
 MAX_THUMBNAILS = 16
+INPUT_SHAPE = (1, 28, 28)  # a digit, as pretrained('mnist') was trained on
 STEPPABLE = ("conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d")
 
 
@@ -113,10 +115,26 @@ def compute_chain(request: ChainRequest, store: ImageStore, settings: Settings,
         if size > settings.max_output_elements:
             raise ArgumentError(f"{row['layer']} would output {size:,} values; at most "
                                 f"{settings.max_output_elements:,} are allowed")
+    if request.weights is not None:
+        use_pretrained(chain, request.layers, image)
     computed = ComputedChain(chain_id_of(request), request, chain, image, chain.run(image))
     if pngs is not None:
         computed.pngs = pngs
     return computed
+
+
+def use_pretrained(chain: Chain, layers: list[dict[str, Any]], image: NDArray[Any]) -> None:
+    """Give the chain pretrained('mnist')'s weights: its layers must be exactly that network's, its input a digit."""
+    trained = pretrained("mnist")
+    if json.dumps(layers, sort_keys=True) != json.dumps(trained.specs, sort_keys=True):
+        raise ArgumentError("weights 'mnist-pretrained' need exactly the layers of pretrained('mnist') (the Keras "
+                            f"MNIST network: {json.dumps(trained.specs)}); edit the layers with weights null (random)")
+    if image.shape != (1, 28, 28) or not 0 <= image.min() <= image.max() <= 1:
+        raise ArgumentError("weights 'mnist-pretrained' need a 28x28 one-channel digit with values in [0, 1] (ink "
+                            f"bright, as MNIST's), got shape {list(image.shape)} with values [{image.min():g}, "
+                            f"{image.max():g}]")
+    chain.build(INPUT_SHAPE)
+    chain.set_weights(trained.get_weights())
 
 
 def layer_input_source(computed: ComputedChain, index: int, store: ImageStore) -> Source:

@@ -235,16 +235,32 @@ CHAIN_EXAMPLE: dict[str, Any] = {
     "layers": [{"type": "conv2d", "filters": [[[1, 0, -1], [1, 0, -1], [1, 0, -1]]], "use_bias": False},
                {"type": "max_pool2d", "pool_size": 2}, {"type": "upsample", "size": 3}],
 }
+# The Keras MNIST network with pretrained('mnist') weights on a digit (a blank 28x28 here; a "7" in the lesson).
+PRETRAINED_CHAIN_EXAMPLE: dict[str, Any] = {
+    "source": {"matrix": [[0.0] * 28] * 28},
+    "layers": [{"type": "conv2d", "filters": 32, "kernel_size": 3, "activation": "relu"},
+               {"type": "max_pool2d", "pool_size": 2},
+               {"type": "conv2d", "filters": 64, "kernel_size": 3, "activation": "relu"},
+               {"type": "max_pool2d", "pool_size": 2},
+               {"type": "conv2d", "filters": 64, "kernel_size": 3, "activation": "relu"}, {"type": "flatten"},
+               {"type": "dense", "units": 64, "activation": "relu"},
+               {"type": "dense", "units": 10, "activation": "softmax"}],
+    "weights": "mnist-pretrained",
+}
 
 
 class ChainRequest(Strict):
     """A chain of layers (Keras vocabulary, see cnn_core.chain) on an image or typed matrix."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [CHAIN_EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [CHAIN_EXAMPLE, PRETRAINED_CHAIN_EXAMPLE]})
 
     source: Source
     layers: list[dict[str, Any]] = Field(..., min_length=1, max_length=16)
     seed: StrictInt = Field(0, ge=0, le=2**31 - 1, description="seeds the random weights")
+    weights: Literal["mnist-pretrained"] | None = Field(
+        None, description="null: random weights from seed. 'mnist-pretrained': the trained weights of "
+                          "cnn_core.chain.pretrained('mnist'); layers must then be exactly its layers (MNIST_LAYERS, "
+                          "the Keras MNIST network) and the source a 28x28 one-channel digit in [0, 1], ink bright")
 
 
 class ChainLayerInfo(BaseModel):

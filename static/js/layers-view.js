@@ -3,7 +3,7 @@
 
 import { ApiError, openLayerRun, runChain } from "./api.js";
 import { drawChainEditor, drawChainStage } from "./chain-view.js";
-import { LESSONS } from "./lessons.js";
+import { LESSONS, withLessonWeights } from "./lessons.js";
 import { buildChainRequest } from "./request.js";
 import { status } from "./status-view.js";
 
@@ -72,7 +72,7 @@ export class LayersView {
 
   async refreshChain() {
     const state = this.getState();
-    const request = buildChainRequest(state);
+    const request = withLessonWeights(buildChainRequest(state), this.lessonNamed(state.lesson));
     const text = JSON.stringify(request);
     if (!request) return;
     if (text === this.lastChain && this.chain) {
