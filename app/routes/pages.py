@@ -1,6 +1,9 @@
-"""HTML pages: the visualizer and the offline API docs (templates autoescaped, data in a JSON tag)."""
+"""HTML pages: the visualizer and the offline API docs (templates autoescaped, data in a JSON tag, every URL
+relative to the page's ``<base>``, so the app works under a path prefix)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -16,12 +19,26 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=TEMPLATES)
 
 
+def root_path_of(request: Request) -> str:
+    """The prefix the app is served under ('' or '/lens'): the page's <base> is this plus '/', and every URL in
+    the page and its scripts is relative to it (see app/prefix.py)."""
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/")
+
+
+def relative_urls(data: dict[str, Any]) -> dict[str, Any]:
+    """The data's ``*_url`` paths ("/api/...") relative to the page's base ("api/..."), as static/js/api.js makes
+    those of every response."""
+    return {key: value.lstrip("/") if key.endswith("_url") and isinstance(value, str) else value
+            for key, value in data.items()}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request, settings: SettingsDep) -> HTMLResponse:
     """The visualizer page, opening on the first sample."""
     initial = {
         "version": __version__,
-        "samples": [sample.model_dump() for sample in request.app.state.samples],
+        "samples": [relative_urls(sample.model_dump()) for sample in request.app.state.samples],
         "kernels": [entry.model_dump() for entry in CATALOGUE],
         "palettes": {scheme: palette(scheme) for scheme in ("diverging", "sequential", "gray")},
         "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_kernel_side": settings.max_kernel_side,
@@ -29,13 +46,15 @@ async def index(request: Request, settings: SettingsDep) -> HTMLResponse:
                    "max_dilation": settings.max_dilation, "max_filters": settings.max_filters,
                    "max_scale_factor": settings.max_scale_factor, "max_matrix_side": settings.max_matrix_side},
     }
-    return templates.TemplateResponse(request, "index.html", {"initial": initial, "version": __version__})
+    return templates.TemplateResponse(request, "index.html", {"initial": initial, "version": __version__,
+                                                              "root_path": root_path_of(request)})
 
 
 @router.get("/docs", response_class=HTMLResponse)
 async def docs(request: Request) -> HTMLResponse:
     """Swagger UI for /openapi.json, served from the package (works offline, no inline script)."""
-    return templates.TemplateResponse(request, "docs.html", {"version": __version__})
+    context = {"version": __version__, "root_path": root_path_of(request)}
+    return templates.TemplateResponse(request, "docs.html", context)
 
 
 @router.api_route("/healthz", methods=["GET", "HEAD"])

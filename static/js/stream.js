@@ -1,4 +1,7 @@
-// The /ws/animate client: sends control messages, decodes KLF1 frame batches, reconnects if dropped.
+// The ws/animate client: sends control messages, decodes KLF1 frame batches, reconnects if dropped.
+// Its URL is relative to the page's <base>, so the page works under a path prefix.
+
+import { relativeUrls } from "./api.js";
 
 const TYPED = { i4: Int32Array, f4: Float32Array, f8: Float64Array };
 
@@ -46,9 +49,11 @@ function fromJson(message) {
 }
 
 export class FrameStream extends EventTarget {
-  constructor(path = "/ws/animate") {
+  constructor(path = "ws/animate") {
     super();
-    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+    const url = new URL(path, document.baseURI);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    this.url = url.href;
     this.queue = [];
     this.lastOpen = null;
     this.position = -1;
@@ -81,6 +86,7 @@ export class FrameStream extends EventTarget {
       return;
     }
     const message = JSON.parse(data);
+    if (message.type !== "frames") relativeUrls(message); // e.g. "opened" carries the run and its URLs
     if (message.type === "frames") {
       const batch = fromJson(message);
       this.emit("frames", batch);

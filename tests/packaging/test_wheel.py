@@ -154,7 +154,7 @@ def test_installed_engine_loads_the_shipped_digits_and_weights(installed: Instal
 
 def test_installed_server_serves_page_static_files_samples_and_docs(server: str, built: Built) -> None:
     page = httpx.get(f"{server}/")
-    assert page.status_code == 200 and "Kernel Lens" in page.text and "/static/js/main.js" in page.text
+    assert page.status_code == 200 and "Kernel Lens" in page.text and 'src="static/js/main.js"' in page.text
     assert httpx.get(f"{server}/healthz").json() == {"status": "ok", "version": cnn_core.__version__}
     for path in files_under(built.source / "static"):
         response = httpx.get(f"{server}/static/{path.as_posix()}")
