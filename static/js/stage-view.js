@@ -3,6 +3,7 @@
 
 import { region } from "./api.js";
 import { drawLoupe } from "./render/loupe.js";
+import { runningSums } from "./render/running.js";
 import { cellAt, drawInput, drawOutput, layout, NUMBERS_FROM } from "./render/stage.js";
 
 const COLORS_LIGHT = { accent: "#f59e0b", accentFill: "rgba(245,158,11,0.18)", winner: "#db2777", hatch: "rgba(60,70,90,0.55)",
@@ -133,7 +134,7 @@ export class StageView extends EventTarget {
     drawOutput(this.output.getContext("2d"), {
       width: views.sizes.output.width, height: views.sizes.output.height, dpr, view: views.output,
       image: this.images.output, shape: this.run.geometry.out_shape, reveal: this.reveal ?? { kind: "none" },
-      frame, values: this.values.output, colors,
+      frame, values: this.values.output ?? runningSums(frame, this.channel ?? 0), colors,
     });
     if (withNumbers) this.fetchNumbers(views);
   }

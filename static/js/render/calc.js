@@ -120,22 +120,70 @@ function upsampleCalc(body, frame, run, palettes) {
   body.append(total);
 }
 
+/** The numbers of filter f's kernel (as computed on) for input channel c of a transposed conv, or null. */
+function transposedKernel(run, f, c) {
+  const weight = run.weight;
+  if (!weight) return null;
+  if (!Array.isArray(weight[0][0])) return weight.flat(); // depthwise (kh, kw)
+  return weight[c]?.[f]?.flat() ?? null; // (C, F, kh, kw)
+}
+
+/**
+ * A transposed conv's step: the pixel scales the kernel (the stamp), then each stamped cell of the shown
+ * map as `previous + x·k = new` with the running sums from the frame; overlaps (cells earlier stamps
+ * already added to) are marked, cells cropped by padding are hatched.
+ */
 function transposedCalc(body, frame, run, palettes, mapIndex) {
   const [maps, kh, kw] = frame.contribution.shape;
   const f = Math.min(Math.max(mapIndex, 0), maps - 1);
   const inputs = frame.input_values.data;
+  const depthwise = run.weight && !Array.isArray(run.weight[0][0]);
   const names = channelNames(run, inputs.length);
+  const size = kh * kw;
   const row = element("div", "calc-row");
-  const terms = inputs.length > 1
+  const terms = inputs.length > 1 && !depthwise
     ? Array.from(inputs, (v, c) => `${formatNumber(v)} × ${names[c]} slice`).join(" + ")
-    : `${formatNumber(inputs[0])} × kernel`;
-  row.append(element("span", "label", "pixel"), element("span", "sum", terms), element("span", "calc-op", "="),
-    grid(frame.contribution.data.subarray(f * kh * kw, (f + 1) * kh * kw), kh, kw, run.scales.output, palettes));
+    : `${formatNumber(depthwise ? inputs[f] : inputs[0])} × kernel`;
+  row.append(element("span", "label", "stamp"), element("span", "sum", terms), element("span", "calc-op", "="),
+    grid(frame.contribution.data.subarray(f * size, (f + 1) * size), kh, kw, run.scales.output, palettes));
   body.append(row);
-  const where = element("p", "hint",
-    `added to output rows ${frame.out_rows.data.join(", ")} × cols ${frame.out_cols.data.join(", ")} of map ${f + 1}` +
-    " (cells outside the output are cropped by padding); overlapping stamps add up");
-  body.append(where);
+  const before = frame.sums_before?.data;
+  const after = frame.sums_after?.data;
+  if (!before || !after) return;
+  const x = depthwise ? inputs[f] : inputs.length === 1 ? inputs[0] : null;
+  const kernel = x === null ? null : transposedKernel(run, f, 0);
+  const stamps = frame.earlier_stamps?.data;
+  const [height, width] = run.geometry.out_shape;
+  const sums = element("div", "sum-grid");
+  sums.style.gridTemplateColumns = `repeat(${kw}, auto)`;
+  sums.setAttribute("role", "table");
+  sums.setAttribute("aria-label", "Running sums of the stamped cells");
+  for (let i = 0; i < kh; i += 1) {
+    for (let j = 0; j < kw; j += 1) {
+      const at = f * size + i * kw + j;
+      const r = frame.out_rows.data[i];
+      const c = frame.out_cols.data[j];
+      const added = kernel ? `${formatNumber(x)}×${formatNumber(kernel[i * kw + j])}`
+        : formatNumber(frame.contribution.data[at]);
+      const cell = element("span", "sum-cell");
+      cell.append(element("span", "", `${formatNumber(before[at])} + ${added} = `),
+        tinted(element("b", "", formatNumber(after[at])), after[at], run.scales.output, palettes));
+      const overlap = stamps && stamps[i * kw + j] > 0;
+      const cropped = r < 0 || c < 0 || r >= height || c >= width;
+      if (overlap) cell.classList.add("overlap");
+      if (cropped) cell.classList.add("pad");
+      cell.title = `output row ${r}, col ${c}${cropped ? " (cropped off by padding)" : ""}: ` +
+        (overlap ? `${stamps[i * kw + j]} earlier stamp${stamps[i * kw + j] === 1 ? "" : "s"} added here` : "a fresh cell");
+      sums.append(cell);
+    }
+  }
+  const sumsRow = element("div", "calc-row");
+  sumsRow.append(element("span", "label", "sums"), sums);
+  body.append(sumsRow);
+  const bias = run.bias?.[depthwise ? 0 : f] ?? 0;
+  body.append(element("p", "hint",
+    `map ${f + 1}: previous + x·k = new for each stamped cell; outlined cells overlap earlier stamps and add up` +
+    (bias ? `; the bias ${formatNumber(bias)} is added to every cell at the end` : "")));
 }
 
 function activationCalc(body, frame, run, palettes) {

@@ -62,8 +62,8 @@ function makeHatch(ctx, colour) {
 
 function writeNumbers(ctx, view, values, offsetRow, offsetCol, ink, visible) {
   if (!values || view.scale < NUMBERS_FROM) return;
-  const size = Math.min(12, view.scale / 3.2);
-  ctx.font = `${size}px ui-monospace, monospace`;
+  // as large as the cell allows (a projector reads a 5x5 grid from the back), long numbers smaller
+  const fontFor = (text) => `${Math.min(view.scale * 0.4, (view.scale * 0.9) / (0.62 * text.length), 40)}px ui-monospace, monospace`;
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
   values.values.forEach((line, r) => line.forEach((value, c) => {
@@ -74,6 +74,7 @@ function writeNumbers(ctx, view, values, offsetRow, offsetCol, ink, visible) {
     ctx.lineWidth = 3;
     ctx.strokeStyle = "rgba(0,0,0,0.55)";
     const text = value === null ? "−∞" : formatNumber(value);
+    ctx.font = fontFor(text);
     ctx.strokeText(text, x + w / 2, y + h / 2);
     ctx.fillStyle = ink;
     ctx.fillText(text, x + w / 2, y + h / 2);
@@ -186,6 +187,9 @@ export function drawOutput(ctx, data) {
     ctx.beginPath();
     ctx.rect(x, y, w, h);
     ctx.clip();
+    const stamps = frame.earlier_stamps?.data; // cells earlier stamps reached: the overlap adds up there
+    ctx.fillStyle = colors.accentFill;
+    rows.forEach((r, i) => cols.forEach((c, j) => { if (stamps?.[i * cols.length + j] > 0) ctx.fillRect(...cellRect(view, r, c)); }));
     for (const r of rows) for (const c of cols) outline(ctx, cellRect(view, r, c), colors.accent, Math.max(1.5, view.scale / 8));
     ctx.restore();
   } else if (frame.output_index) {
