@@ -143,8 +143,8 @@ export class TrainView {
     const watch = part === "watch";
     this.$("train-watch").hidden = !watch;
     this.$("train-try").hidden = watch;
-    this.$("train-show-watch").setAttribute("aria-selected", String(watch));
-    this.$("train-show-try").setAttribute("aria-selected", String(!watch));
+    this.$("train-show-watch").setAttribute("aria-pressed", String(watch));
+    this.$("train-show-try").setAttribute("aria-pressed", String(!watch));
     if (watch) { this.loss.schedule(); this.accuracy.schedule(); }
   }
 

@@ -111,10 +111,12 @@ export class TryView {
     const bars = answer.probabilities.map((p, digit) => {
       const bar = node("span", { className: "prob-bar" });
       bar.style.width = `${p * 100}%`;
-      return node("div", { className: `prob-row${digit === answer.predicted ? " top" : ""}`, dataset: { digit: String(digit) } },
+      const row = node("div", { className: `prob-row${digit === answer.predicted ? " top" : ""}` },
         node("span", { className: "prob-digit", textContent: String(digit) }),
         node("span", { className: "prob-track" }, bar),
         node("span", { className: "prob-value", textContent: formatNumber(p) }));
+      row.dataset.digit = String(digit);
+      return row;
     });
     $("try-bars").replaceChildren(...bars);
     $("try-bars").dataset.predicted = String(answer.predicted);
@@ -143,7 +145,7 @@ export class TryView {
     const rows = chain.layers.filter((layer) => layer.maps.length).map((layer) => node("div", { className: "try-layer" },
       node("span", { className: "try-layer-name", textContent: `${layer.name} (${layer.output_shape.join("×")})` }),
       node("div", { className: "thumbs" }, ...layer.maps.map((url, k) => node("img", {
-        src: relative(url), alt: `${layer.name} map ${k + 1}`, loading: "lazy" })))));
+        src: relative(url), alt: `${layer.name} map ${k + 1}` })))));
     this.$("try-maps").replaceChildren(...rows);
   }
 }
