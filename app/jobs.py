@@ -1,5 +1,6 @@
-"""Background jobs with progress (GIF rendering): bounded in number (in all and per client), run in their
-own thread slot so interactive work is never queued behind them, their results within a byte budget."""
+"""Background jobs with progress (GIF rendering), in process: bounded in number (in all and per client), run in
+their own thread slot so interactive work is never queued behind them, their results within a byte budget.
+With KERNEL_LENS_REDIS_URL set, app.jobqueue runs them on a Redis queue instead, with the same answers."""
 
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ class Job:
     done: bool = False
     detail: str | None = None
     result: bytes | None = None
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What GET /api/jobs/{id} tells, wherever the job runs."""
+
+    job_id: str
+    progress: float
+    done: bool
+    detail: str | None
+    has_result: bool
 
 
 class Jobs:
@@ -93,6 +105,18 @@ class Jobs:
     def get(self, job_id: str) -> Job | None:
         """A job by id, or None."""
         return self._jobs.get(job_id)
+
+    async def state(self, job_id: str) -> JobState | None:
+        """A job's progress and outcome, or None when unknown or too old."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        return JobState(job.job_id, job.progress, job.done, job.detail, job.done and job.result is not None)
+
+    async def result(self, job_id: str) -> bytes | None:
+        """A finished job's result, or None."""
+        job = self._jobs.get(job_id)
+        return job.result if job is not None else None
 
 
 def client_of(request: Any) -> str:

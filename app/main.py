@@ -14,6 +14,7 @@ from app.bodies import BodyLimit
 from app.chains import ChainStore
 from app.config import Settings, get_settings
 from app.errors import install_error_handlers
+from app.jobqueue import QueuedJobs
 from app.jobs import Jobs
 from app.openapi import documented_openapi
 from app.paths import STATIC
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = ImageStore(settings.store_bytes, app.state.shared_state)
     app.state.registry = RunRegistry(settings, app.state.store)
     app.state.chains = ChainStore(settings.run_cache_bytes, app.state.shared_state, settings.run_request_bytes)
-    app.state.jobs = Jobs(settings)
+    app.state.jobs = QueuedJobs(settings) if settings.redis_url else Jobs(settings)
     app.state.playback = PlaybackShare(settings.playback_bytes_per_second,
                                        settings.playback_connection_bytes_per_second, settings.playback_concurrent)
     app.state.trainer = Trainer(settings)

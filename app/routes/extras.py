@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from app.deps import RegistryDep
 from app.export import keras_code, pytorch_code
 from app.gif import render_gif
+from app.jobqueue import QueuedJobs
 from app.jobs import Jobs, client_of
 from app.runs import Run, encode_png
 from app.schemas import ActivationSpec, Conv2dSpec, ErrorBody, PoolSpec, UpsampleSpec
@@ -88,40 +89,45 @@ async def spectral_png(run_id: str, name: Literal["image", "kernel", "product", 
     return Response(png, media_type="image/png")
 
 
-def _jobs(request: Request) -> Jobs:
-    jobs: Jobs = request.app.state.jobs
+def _jobs(request: Request) -> Jobs | QueuedJobs:
+    jobs: Jobs | QueuedJobs = request.app.state.jobs
     return jobs
 
 
 @router.post("/runs/{run_id}/gif", status_code=202,
-             responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody}})
+             responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody},
+                        503: {"model": ErrorBody}})
 async def start_gif(run_id: str, request: Request, registry: RegistryDep,
                     frames: int = Query(48, ge=2, le=200, description="frames in the GIF")) -> dict[str, Any]:
-    """Start rendering the run as an animated GIF; poll ``status_url`` for progress, then fetch ``gif_url``."""
+    """Start rendering the run as an animated GIF; poll ``status_url`` for progress, then fetch ``gif_url``.
+    With Redis configured, a ``kernel-lens worker`` renders it and any server process answers for it."""
     run = await registry.get(run_id)
-    job = _jobs(request).start(lambda progress: render_gif(run, frames, progress), client_of(request))
-    return {"job_id": job.job_id, "status_url": f"/api/jobs/{job.job_id}",
-            "gif_url": f"/api/jobs/{job.job_id}/result.gif"}
+    jobs = _jobs(request)
+    if isinstance(jobs, QueuedJobs):
+        job_id = await jobs.start_gif(run, frames, registry.store, client_of(request))
+    else:
+        job_id = jobs.start(lambda progress: render_gif(run, frames, progress), client_of(request)).job_id
+    return {"job_id": job_id, "status_url": f"/api/jobs/{job_id}", "gif_url": f"/api/jobs/{job_id}/result.gif"}
 
 
-@router.get("/jobs/{job_id}", responses={404: {"model": ErrorBody}})
+@router.get("/jobs/{job_id}", responses={404: {"model": ErrorBody}, 503: {"model": ErrorBody}})
 async def job_status(job_id: str, request: Request) -> dict[str, Any]:
     """A job's progress (0..1), whether it is done, and its error if it failed."""
-    job = _jobs(request).get(job_id)
+    job = await _jobs(request).state(job_id)
     if job is None:
         raise HTTPException(404, f"job {job_id} is unknown or too old")
     return {"job_id": job.job_id, "progress": job.progress, "done": job.done, "detail": job.detail,
-            "gif_url": f"/api/jobs/{job.job_id}/result.gif" if job.done and job.result else None}
+            "gif_url": f"/api/jobs/{job.job_id}/result.gif" if job.has_result else None}
 
 
 @router.get("/jobs/{job_id}/result.gif", response_class=Response,
-            responses={200: {"content": {"image/gif": {}}}, 404: {"model": ErrorBody}})
+            responses={200: {"content": {"image/gif": {}}}, 404: {"model": ErrorBody}, 503: {"model": ErrorBody}})
 async def job_result(job_id: str, request: Request) -> Response:
     """The finished GIF."""
-    job = _jobs(request).get(job_id)
-    if job is None or job.result is None:
+    result = await _jobs(request).result(job_id)
+    if result is None:
         raise HTTPException(404, f"job {job_id} has no result (yet)")
-    return Response(job.result, media_type="image/gif",
+    return Response(result, media_type="image/gif",
                     headers={"Content-Disposition": 'attachment; filename="kernel-lens.gif"'})
 
 
