@@ -111,8 +111,7 @@ export class Curves {
     const every = Math.max(1, Math.ceil(this.epochs / 10));
     for (let e = 0; e <= this.epochs; e += every) ctx.fillText(String(e), px(e), plot.y + plot.h + font * 0.3);
     ctx.textAlign = "right";
-    ctx.textBaseline = "bottom";
-    ctx.fillText("epoch", plot.x + plot.w, plot.y + plot.h - font * 0.2);
+    ctx.fillText("epoch", plot.x - font * 0.6, plot.y + plot.h + font * 0.3);
 
     line(ctx, this.train.map(([x, y]) => [px(x), py(y)]), TRAIN_COLOR, 2.5, false);
     line(ctx, this.val.map(([x, y]) => [px(x), py(y)]), VAL_COLOR, 3, true);

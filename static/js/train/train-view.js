@@ -357,6 +357,7 @@ export class TrainView {
   started(m) {
     this.job = { ...this.job, jobId: m.job_id, modelId: m.model_id, state: "running", epochs: m.config.epochs };
     if (m.from !== "current") {
+      this.probe.firstFilters = null;
       this.epochOffset = 0;
       this.loss.reset(m.config.epochs);
       this.accuracy.reset(m.config.epochs);
@@ -478,6 +479,8 @@ export class TrainView {
         f.filters.scale, this.palettes);
       drawScale(this.$("train-filters-legend"), f.filters.scale, this.palettes);
       this.probe.filterPaints += 1;
+      this.probe.lastFilters = [...this.$("train-filters").querySelectorAll("canvas")].map((canvas) => canvas.toDataURL());
+      this.probe.firstFilters ??= this.probe.lastFilters; // the pixels painted first and last, for tests
     }
     const e = this.pendingEpoch;
     if (e) {

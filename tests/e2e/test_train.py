@@ -1,0 +1,128 @@
+"""The Train tab in headless Chromium: train a small network and watch its curves and filters change, draw a 7
+for the pretrained network, an empty pad refused, the lessons with their text, the setup kept in the URL."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import shoot
+
+SIZES = [(1280, 800), (1920, 1080), (800, 900)]
+LESSONS = [
+    ("Filters are learned", "first-layer filters"),
+    ("Overfitting: 200 digits, 30 epochs", "learns those very digits by heart"),
+    ("Overfitting, remedied", "the gap to validation narrows"),
+]
+
+
+def open_train(page: Page, query: str = "") -> None:
+    page.goto(f"/{query}")
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#train-summary table")).to_be_visible(timeout=15_000)
+
+
+def probe(page: Page, expression: str) -> Any:
+    return page.evaluate(f"() => window.kernelLensTrain.{expression}")
+
+
+def shoot_sizes(page: Page, name: str) -> None:
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        shoot(page, f"{name}-{width}x{height}")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_training_500_digits_draws_curves_and_changes_the_filters(page: Page) -> None:
+    open_train(page, "?model=cnn_1_with_pooling&train_size=500&epochs=1&batch_size=50")
+    expect(page.get_by_label("Network")).to_have_value("cnn_1_with_pooling")  # the URL's setup restored
+    expect(page.get_by_label("Training digits")).to_have_value("500")
+    expect(page.locator("#train-summary tfoot")).to_contain_text("4,722")  # 8·25+8 + 8·8·9+8 + 392·10+10
+    expect(page.locator("#train-summary")).to_contain_text("400 digits to train on, 100 held out; 8 batches per epoch")
+    blank = page.locator("#train-loss").evaluate("canvas => canvas.toDataURL()")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.locator("#train-status")).to_contain_text("Done after 1 epoch", timeout=120_000)
+    assert probe(page, "curves.loss.count") >= 2 and probe(page, "curves.accuracy.count") >= 2
+    assert probe(page, "progress") >= 1 and probe(page, "epochs") == 1
+    assert page.locator("#train-loss").evaluate("canvas => canvas.toDataURL()") != blank
+    first, last = probe(page, "firstFilters"), probe(page, "lastFilters")
+    assert len(first) == len(last) == 8 and first != last  # the filters' pixels changed as they learned
+    assert page.locator("#train-filters canvas").count() == 8 and page.locator("#train-sobel canvas").count() == 2
+    expect(page.locator("table.confusion tbody tr")).to_have_count(10)
+    final = probe(page, "lastFinal")
+    assert final["type"] == "done" and final["model_id"]
+    expect(page.locator("#train-runs tbody tr")).to_have_count(1)
+    expect(page.locator("#train-download")).to_have_attribute("href", f"api/train/{final['model_id']}/weights.npz")
+    expect(page.get_by_role("button", name="Train more from these weights")).to_be_enabled()
+    shoot_sizes(page, "train-watch")
+    page.get_by_role("button", name="Try it").click()
+    expect(page.locator("#try-model")).to_contain_text("the network you trained")
+    page.get_by_role("button", name="Use this digit").click()  # validation digit 0 of the trained model
+    expect(page.locator("#try-answer")).to_have_text(re.compile(r"^It says \d \(it is a \d\)$"))
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def draw_seven(page: Page) -> None:
+    box = page.locator("#try-pad").bounding_box()
+    assert box is not None
+    scale = box["width"] / 280
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return box["x"] + x * scale, box["y"] + y * scale
+
+    page.mouse.move(*at(70, 60))
+    page.mouse.down()
+    page.mouse.move(*at(210, 60), steps=12)
+    page.mouse.move(*at(120, 240), steps=14)
+    page.mouse.up()
+
+
+def test_a_drawn_seven_is_a_seven_for_the_pretrained_network_and_an_empty_pad_is_refused(page: Page) -> None:
+    open_train(page)
+    page.get_by_role("button", name="Try it").click()
+    expect(page.locator("#try-model")).to_contain_text("pretrained")
+    page.get_by_role("button", name="Predict").click()
+    expect(page.locator("#try-error")).to_contain_text("the pad is empty")
+    expect(page.locator("#try-bars .prob-row")).to_have_count(0)  # no confident answer for nothing
+    draw_seven(page)  # predicted on pointer-up
+    expect(page.locator("#try-answer")).to_have_text("It says 7", timeout=30_000)
+    expect(page.locator("#try-bars")).to_have_attribute("data-predicted", "7")
+    expect(page.locator("#try-bars .prob-row.top")).to_have_attribute("data-digit", "7")
+    expect(page.locator("#try-steps figure")).to_have_count(4)
+    expect(page.locator("#try-maps .try-layer").first).to_contain_text("conv2d")
+    shoot_sizes(page, "train-try")
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_role("button", name="Predict").click()
+    expect(page.locator("#try-error")).to_contain_text("the pad is empty")
+    refused = "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    assert [error for error in page.errors if error != refused] == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("title", "text"), LESSONS, ids=["filters", "overfitting", "remedies"])
+def test_each_training_lesson_sets_the_form_starts_and_keeps_its_text_visible(page: Page, title: str,
+                                                                              text: str) -> None:
+    open_train(page)
+    page.get_by_role("button", name=re.compile("^" + re.escape(title))).click()
+    expect(page.locator("#train-lesson-title")).to_have_text(re.compile("^" + re.escape(title)))
+    expect(page.locator("#train-lesson-text")).to_contain_text(text)
+    expect(page.locator("#train-lesson-text")).to_be_visible()
+    expect(page.locator("#train-status")).to_contain_text(re.compile(r"^(Training|Epoch) "), timeout=60_000)
+    if "Overfitting" in title:
+        expect(page.get_by_label("Training digits")).to_have_value("200")
+        expect(page.get_by_label("Epochs")).to_have_value("30")
+    if "remedied" in title:
+        expect(page.get_by_label("Dropout rate")).to_have_value("0.3")
+        expect(page.get_by_label("Early stopping", exact=True)).to_be_checked()
+        expect(page.get_by_label("Augmentation shift in pixels")).to_have_value("2")
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:30]
+    shoot(page, f"train-lesson-{slug}")
+    stop = page.get_by_role("button", name="Stop", exact=True)
+    if stop.is_enabled():  # (a fast machine may have finished already)
+        stop.click()
+    expect(page.locator("#train-status")).to_contain_text(re.compile(r"^(Stopped|Done)"), timeout=60_000)
+    expect(page.locator("#train-lesson-text")).to_be_visible()  # the text stays beside the stage
+    assert page.errors == []  # type: ignore[attr-defined]
