@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
+from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
@@ -80,9 +82,14 @@ def main(argv: list[str] | None = None) -> None:
                        "in memory, so an image uploaded to one process is a 404 on the others. Start Redis and set "
                        "KERNEL_LENS_REDIS_URL, or serve with --workers 1.\n")
     return_freed_memory()
+    extra: dict[str, Any] = {}
+    if args.workers > 1 and "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
+        # a worker must answer uvicorn's ping within this while it imports NumPy and decodes the samples: 5 s
+        # (the default) is not enough on a busy machine, and each restart would start over (uvicorn >= 0.37)
+        extra["timeout_worker_healthcheck"] = 60
     # frame batches are float arrays: compressing them costs ~40 ms per MB and saves little
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, reload=args.reload,
-                workers=args.workers, ws_max_size=1 << 20, ws_per_message_deflate=False)
+                workers=args.workers, ws_max_size=1 << 20, ws_per_message_deflate=False, **extra)
 
 
 if __name__ == "__main__":

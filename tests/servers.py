@@ -6,7 +6,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,13 +24,17 @@ def free_port() -> int:
 
 @contextmanager
 def serving(command: list[str], log_path: Path, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 30) -> Iterator[str]:
-    """Start ``command serve --port <free>`` and yield its base URL once /healthz answers; fail with its log
-    if it dies or does not answer within ``timeout`` seconds."""
+            timeout: float = 30, args: Sequence[str] = (),
+            started: list[subprocess.Popen[bytes]] | None = None) -> Iterator[str]:
+    """Start ``command serve --port <free> *args`` and yield its base URL once /healthz answers; fail with its log
+    if it dies or does not answer within ``timeout`` seconds. The process is appended to ``started`` (for a test
+    that kills it)."""
     port = free_port()
     with log_path.open("wb") as log:
-        process = subprocess.Popen([*command, "serve", "--port", str(port)], cwd=cwd, env=env, stdout=log,
+        process = subprocess.Popen([*command, "serve", "--port", str(port), *args], cwd=cwd, env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
+        if started is not None:
+            started.append(process)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
         while True:
