@@ -48,6 +48,19 @@ function fromJson(message) {
   return { ...message, fields };
 }
 
+const RETRY_BASE_MS = 200;
+const RETRY_CAP_MS = 10_000;
+
+/**
+ * How long to wait before reconnection attempt `attempt` (1, 2, ...): exponential back-off (0.2 s doubling up to
+ * 10 s) with jitter (a random wait in the upper half), so the pages a dead process served don't all come back to
+ * the other processes at the same moment.
+ */
+export function retryDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
+  return ceiling / 2 + (random() * ceiling) / 2;
+}
+
 export class FrameStream extends EventTarget {
   constructor(path = "ws/animate") {
     super();
@@ -58,6 +71,8 @@ export class FrameStream extends EventTarget {
     this.lastOpen = null;
     this.position = -1;
     this.retry = 0;
+    this.playing = false; // whether the session should be playing (sent play, or the server's last state)
+    this.fps = 20;
     this.connect();
   }
 
@@ -65,16 +80,28 @@ export class FrameStream extends EventTarget {
     this.socket = new WebSocket(this.url);
     this.socket.binaryType = "arraybuffer";
     this.socket.addEventListener("open", () => {
+      const resumed = this.retry > 0;
       this.retry = 0;
-      const pending = this.queue.splice(0);
-      if (this.lastOpen && !pending.some((m) => m.type === "open" || m.type === "set")) pending.unshift(this.lastOpen);
+      // acks and hover peeks queued meanwhile belong to the lost session: the new one starts with the open
+      const pending = this.queue.splice(0).filter((m) => m.type !== "ack" && m.type !== "peek");
+      if (this.lastOpen && !pending.some((m) => m.type === "open" || m.type === "set")) {
+        // resume where it was (whichever process answers now): the run by id, the same step, playing if it was
+        const resume = [this.lastOpen];
+        if (this.position >= 0) resume.push({ type: "seek", index: this.position });
+        if (this.playing && !pending.some((m) => m.type === "play" || m.type === "pause")) {
+          resume.push({ type: "play", fps: this.fps });
+        }
+        pending.unshift(...resume);
+      }
       for (const message of pending) this.socket.send(JSON.stringify(message));
+      if (resumed) this.emit("reconnected", {});
     });
     this.socket.addEventListener("message", (event) => this.receive(event.data));
     this.socket.addEventListener("close", () => {
-      this.emit("disconnected", {});
-      this.retry = Math.min(this.retry + 1, 6);
-      setTimeout(() => this.connect(), 250 * 2 ** this.retry);
+      this.retry += 1;
+      const delay = retryDelay(this.retry);
+      this.emit("disconnected", { attempt: this.retry, retry_in_ms: Math.round(delay) });
+      setTimeout(() => this.connect(), delay);
     });
   }
 
@@ -92,6 +119,7 @@ export class FrameStream extends EventTarget {
       this.emit("frames", batch);
     } else {
       if (message.type === "opened" || message.type === "state") this.position = message.position;
+      if (message.type === "state") this.playing = message.playing;
       this.emit(message.type, message);
     }
   }
@@ -102,6 +130,8 @@ export class FrameStream extends EventTarget {
 
   send(message) {
     if (message.type === "open" || message.type === "set") this.lastOpen = { ...message, type: "open" };
+    if (message.type === "play") [this.playing, this.fps] = [true, message.fps];
+    if (message.type === "pause" || message.type === "step") this.playing = false;
     if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
     else this.queue.push(message);
   }
