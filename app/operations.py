@@ -25,6 +25,7 @@ from app.schemas import (
     UpsampleSpec,
 )
 from app.store import ImageStore
+from app.typed import parse_matrix, split_blocks
 from cnn_core import frames, get_kernel, parse_kernel
 from cnn_core.errors import ArgumentError
 from cnn_core.frames import FrameSequence, activation_frames
@@ -56,7 +57,7 @@ def load_source(source: Source, store: ImageStore, settings: Settings) -> tuple[
                            "or choose a sample")
         return image.pixels(source.color), image.photo
     if source.matrix_text is not None:
-        return parse_kernel(source.matrix_text, max_side=settings.max_matrix_side), False
+        return parse_matrix(source.matrix_text, settings.max_matrix_side), False
     assert source.matrix is not None  # the model requires exactly one source
     rule = f"matrix must be at most {settings.max_matrix_side}x{settings.max_matrix_side} (and 16 channels)"
     planes: list[Any] = source.matrix if _is_3d(source.matrix) else [source.matrix]
@@ -88,6 +89,9 @@ def _kernel(ref: KernelRef, settings: Settings, where: str) -> NDArray[Any]:
     if ref.name is not None:
         kernel = get_kernel(ref.name, **ref.params)
     elif ref.text is not None:
+        if len(split_blocks(ref.text)) > 1:
+            raise ArgumentError(f"{where}: kernel text holds several kernels (blocks separated by a blank line); "
+                                "give one kernel per text, per-channel kernels as 'channels'")
         kernel = parse_kernel(ref.text)
     else:
         assert ref.values is not None  # the model requires exactly one kind

@@ -27,7 +27,9 @@ class Source(Strict):
     matrix: list[list[float]] | list[list[list[float]]] | None = Field(
         None, description="a (H, W) or (C, H, W) matrix typed by the user")
     matrix_text: str | None = Field(None, max_length=100_000,
-                                    description="a (H, W) matrix as text: rows by newline or ';', numbers by space")
+                                    description="a (H, W) matrix as text: rows by newline or ';', numbers by "
+                                                "space; blocks of rows separated by a blank line are the "
+                                                "channels of a (C, H, W) input (at most 16)")
 
     @model_validator(mode="after")
     def _one_source(self) -> Source:
@@ -216,10 +218,13 @@ class ParseRequest(Strict):
 
 
 class ParsedKernel(BaseModel):
-    """A parsed kernel."""
+    """A parsed kernel (the first block) and every block of the text (blocks are separated by a blank line)."""
 
     kernel: list[list[float]]
     shape: list[int]
+    blocks: list[list[list[float]]] | None = Field(
+        None, description="with several blocks (separated by a blank line), every kernel typed in order: a "
+                          "filter's channel slices, then the next filter's (absent for one block)")
 
 
 class ErrorBody(BaseModel):
