@@ -93,6 +93,12 @@ const postJson = (key, url, body) => request(key, url, {
 /** POST /api/chains: run a chain of layers on a source. */
 export const runChain = (body) => postJson("chain", "api/chains", body);
 
+/** POST /api/train/{model_id}/backprop: one digit's forward pass, loss and backward pass, stepped. */
+export const backprop = (modelId, body) => postJson("backprop", `api/train/${encodeURIComponent(modelId)}/backprop`, body);
+
+/** POST /api/backprop/example: the same on a small example given whole ({} is "one gradient by hand"). */
+export const backpropExample = (body) => postJson("backprop", "api/backprop/example", body);
+
 /** POST a chain layer's run_url: that layer as a run to step through. */
 export const openLayerRun = (url) => request("layer-run", url, { method: "POST" });
 

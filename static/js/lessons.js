@@ -75,3 +75,9 @@ export const LESSONS = [
       { type: "dense", units: 64, activation: "relu" }, { type: "dense", units: 10, activation: "softmax" }],
     open: null },
 ];
+
+/** The Backprop tab's lessons: name, title, text, the example to open ("by-hand" or "model") and the first step. */
+export const BACKPROP_LESSONS = [
+  { name: "by-hand", title: "One gradient by hand", example: "by-hand", step: "forward", learningRate: 0.1,
+    text: "A 5×5 image of 0s and 1s, one 3×3 filter (the X of the first lesson) with bias −2.5 and ReLU, flattened to 9 numbers, then a dense layer to 2 classes: class 0's weights are a plus, class 1's half an X. The label is 1. Press Next to go forward and back: the scores, p = softmax, the loss −log p₁, dL/dz = p − y, dL/dx = W·(p − y) (0 where ReLU cut), then on the stage each dL/dW[i, j] as the sum of the input under the window times dL/dz, and dL/dX as stamps of the kernel. Every number is small enough to check on paper." },
+];

@@ -19,6 +19,7 @@ import { decides, DEFAULTS, fromHash, getState, onChange, toHash, update } from 
 import { status } from "./status-view.js";
 import { FrameStream } from "./stream.js";
 import { TrainView } from "./train/train-view.js";
+import { BackpropView } from "./backprop/backprop-view.js";
 import { TransportView } from "./transport-view.js";
 import { bindUploads } from "./upload-view.js";
 
@@ -39,6 +40,7 @@ const fourier = new FourierView(document, currentRun);
 const transport = new TransportView(document, { player, stream, stage, currentRun, getState, update });
 const layers = new LayersView(document, { runView, player, sources, getState, update });
 new TrainView(document, initial); // the Train tab (static/js/train/): its own form, socket and painters
+new BackpropView(document, { runView, player }); // the Backprop tab (static/js/backprop/): its steps open runs on the stage
 let lastChangedControl = null; // the control behind the latest request, where a refusal is shown
 let coldStart = false; // opened without a link: play the first run row by row, unasked
 

@@ -41,3 +41,134 @@ def test_the_mnist_lesson_reads_the_drawn_seven_with_pretrained_weights(page: Pa
     assert np.allclose(shown, [float(f"{value:.3g}") for value in expected], rtol=1e-9, atol=1e-12)
     shoot_sizes(page, "backprop-lesson-mnist")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+NUMBERS = "#calc-body .num-grid span, #calc-body .sum, #calc-body .result"
+
+
+def shown_number(text: str) -> float:
+    """A number as the page writes it (formatNumber writes U+2212 only in minus infinity)."""
+    return float(text.replace("\u2212", "-"))
+
+
+def close_to_shown(shown: float, value: float) -> bool:
+    """The page shows up to 4 significant digits: the engine's number rounded so."""
+    return abs(shown - value) <= 5e-3 * abs(value) + 1e-15
+
+
+def engine_by_hand() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The by-hand example through cnn_core in this process: the input, dL/dz of the conv, dL/dW[0, 0]."""
+    from app.backprop_schemas import BY_HAND_INPUT, BY_HAND_LAYERS, BY_HAND_WEIGHTS
+    from cnn_core.backprop import backprop_steps
+    from cnn_core.chain import Chain
+    from cnn_core.grad import conv2d_backward
+
+    chain = Chain(BY_HAND_LAYERS)
+    chain.build((1, 5, 5))
+    chain.set_weights([np.asarray(w, dtype=np.float64) for w in BY_HAND_WEIGHTS])
+    x = np.asarray(BY_HAND_INPUT, dtype=np.float64)[None]
+    steps = backprop_steps(chain, x, 1)
+    grad_z = steps.layers[0].grad_preactivation
+    _, grad_w, _ = conv2d_backward(grad_z, x, np.asarray(BY_HAND_WEIGHTS[0], dtype=np.float64))
+    assert np.allclose(grad_w, steps.layers[0].grads["kernel"])
+    return x[0], grad_z[0], grad_w[0, 0]
+
+
+def go_to_step(page: Page, title: str) -> None:
+    option = page.locator("#bp-step option", has_text=title)
+    page.select_option("#bp-step", option.first.get_attribute("value"))
+
+
+def test_one_gradient_by_hand_steps_dW_with_the_engines_numbers(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("tab", name="Backprop").click()
+    page.get_by_role("button", name="One gradient by hand").click()
+    expect(page.locator("#bp-lesson")).to_be_visible()
+    expect(page.locator("#bp-lesson-text")).to_contain_text("Every number is small enough to check on paper")
+    expect(page.locator("#bp-count")).to_have_text("step 1 of 9")
+    shoot_sizes(page, "backprop-by-hand-forward")
+    go_to_step(page, "dL/dlogits")
+    expect(page.locator(".bp-classes tbody tr").last).to_contain_text("-0.182")
+    shoot_sizes(page, "backprop-by-hand-logits")
+    x, grad_z, grad_w = engine_by_hand()
+    go_to_step(page, "dL/dW[0, 0]")
+    expect(page.locator("#output-title")).to_have_text("dL/dW[0, 0] (3, 3)")
+    expect(page.locator("#counter")).to_have_text("step 1 of 9")
+    expect(page.locator("#bp-lesson")).to_be_visible()  # the lesson's text stays beside the stage
+    for k in range(9):
+        i, j = divmod(k, 3)
+        expect(page.locator("#counter")).to_have_text(f"step {k + 1} of 9")
+        expect(page.locator("#calc-where")).to_have_text(f"output map 1, row {i}, col {j}")
+        grids = page.locator("#calc-body .num-grid")
+        patch = [shown_number(t) for t in grids.nth(0).locator("span").all_inner_texts()]
+        kernel = [shown_number(t) for t in grids.nth(1).locator("span").all_inner_texts()]
+        products = [shown_number(t) for t in grids.nth(2).locator("span").all_inner_texts()]
+        assert patch == x[i:i + 3, j:j + 3].ravel().tolist()  # the layer's input under the window
+        assert all(close_to_shown(s, v) for s, v in zip(kernel, grad_z.ravel(), strict=True))  # dL/dz as the kernel
+        assert all(close_to_shown(s, v) for s, v in
+                   zip(products, (x[i:i + 3, j:j + 3] * grad_z).ravel(), strict=True))
+        result = shown_number(page.locator("#calc-body .result").inner_text())
+        assert close_to_shown(result, grad_w[i, j]), (k, result, grad_w[i, j])
+        if k == 4:
+            page.set_viewport_size({"width": 1920, "height": 1080})
+            painted(page)
+            sizes = page.locator(NUMBERS).evaluate_all(
+                "nodes => nodes.map((node) => parseFloat(getComputedStyle(node).fontSize))")
+            assert len(sizes) == 27 + 2 and min(sizes) >= 16
+            shoot_sizes(page, "backprop-by-hand-dW")
+        page.locator("#step-forward").click()
+    go_to_step(page, "Optimizer step")
+    cells = page.locator(".bp-panel .bp-grid").nth(2).locator("span").all_inner_texts()
+    assert [shown_number(t) for t in cells] == [float(f"{w:.3g}") if abs(w) < 1 else round(w, 3) for w in
+                                                (np.asarray([[1, 0, 1], [0, 1, 0], [1, 0, 1]]) - 0.1 * grad_w).ravel()]
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    painted(page)
+    sizes = page.locator(".bp-panel .bp-num").evaluate_all(
+        "nodes => nodes.map((node) => parseFloat(getComputedStyle(node).fontSize))")
+    assert min(sizes) >= 16
+    shoot_sizes(page, "backprop-by-hand-sgd")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_pretrained_networks_conv_gradients_step_with_the_engines_numbers(page: Page) -> None:
+    from cnn_core.backprop import backprop_steps
+    from cnn_core.datasets import load_digits
+
+    page.goto("/")
+    page.get_by_role("tab", name="Backprop").click()
+    expect(page.locator("#bp-count")).to_have_text("step 1 of 18")
+    shoot_sizes(page, "backprop-mnist-forward")
+    _, (x_test, y_test) = load_digits()
+    chain = pretrained("mnist")
+    copy = type(chain)(chain.specs)
+    copy.build((1, 28, 28))
+    copy.set_weights([np.asarray(w, dtype=np.float64) for w in chain.get_weights()])
+    steps = backprop_steps(copy, x_test[143].astype(np.float64), int(y_test[143]))
+    go_to_step(page, "Loss")
+    loss = page.locator(".bp-formula .bp-num").last.inner_text()
+    assert close_to_shown(shown_number(loss), steps.loss)
+    last_conv = steps.layers[4]  # conv2d_2: input 64x5x5, dL/dz 64x3x3
+    grad_w = last_conv.grads["kernel"][0, 0]
+    go_to_step(page, "conv2d_2 (layer 5): dL/dW[0, 0]")
+    expect(page.locator("#output-title")).to_have_text("dL/dW[0, 0] (3, 3)")
+    for k in range(9):
+        expect(page.locator("#counter")).to_have_text(f"step {k + 1} of 9")
+        result = shown_number(page.locator("#calc-body .result").inner_text())
+        assert close_to_shown(result, grad_w.ravel()[k]), (k, result, grad_w.ravel()[k])
+        cells = page.locator("#calc-body .num-grid").nth(1).locator("span").all_inner_texts()
+        kernel = [shown_number(t) for t in cells]
+        assert all(close_to_shown(s, v) for s, v in zip(kernel, last_conv.grad_preactivation[0].ravel(), strict=True))
+        page.locator("#step-forward").click()
+    shoot_sizes(page, "backprop-mnist-dW")
+    go_to_step(page, "conv2d_2 (layer 5): dL/dX")
+    expect(page.locator("#output-title")).to_have_text("dL/dX (64, 5, 5)")
+    expect(page.locator("#counter")).to_have_text("step 1 of 9")
+    stamp = page.locator("#calc-body .calc-row").first.locator(".sum").inner_text()
+    assert "× ch 1 slice" in stamp
+    first = shown_number(stamp.split(" × ")[0])
+    assert close_to_shown(first, last_conv.grad_preactivation[0, 0, 0])
+    shoot_sizes(page, "backprop-mnist-dX")
+    go_to_step(page, "max_pool2d_1")
+    expect(page.locator(".bp-grid .win").first).to_be_visible()
+    shoot_sizes(page, "backprop-mnist-pool")
+    assert page.errors == []  # type: ignore[attr-defined]
