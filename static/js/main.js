@@ -119,7 +119,9 @@ onChange((state, changed) => {
     display.refresh();
     runView.repaint();
   }
-  if (changed.has("map")) runView.repaint();
+  if (changed.has("map")) runView.showMap(state.map);
+  if (changed.has("fitEach")) transport.showFit(stage, state.fitEach);
+  if (changed.has("filterIndex") || changed.has("map")) showCaption();
   scheduleHash();
 });
 
@@ -128,15 +130,15 @@ bindControls(document, update);
 for (const tab of document.querySelectorAll("[role=tab]")) {
   tab.addEventListener("click", () => update({ op: tab.dataset.op, ...OP_DEFAULTS[tab.dataset.op] }));
 }
-$("map-select").addEventListener("change", () => update({ map: Number($("map-select").value) }));
+$("map-select").addEventListener("change", () => runView.selectMap(Number($("map-select").value)));
 bindGifExport(document, currentRun);
 bindUploads(document, (image) => {
   sources.show(null);
   update({ source: { kind: "image", imageId: image.id, name: image.name } });
 });
-bindMatrixDialog(document, () => getState().source, (text) => {
+bindMatrixDialog(document, () => getState().source, (text, example = {}) => {
   sources.show(null);
-  update({ source: { kind: "matrix", text } });
+  update({ source: { kind: "matrix", text }, ...example });
 });
 
 // --- start: a shared link's settings, or the first sample ---------------------------------------

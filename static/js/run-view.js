@@ -31,6 +31,8 @@ export class RunView extends EventTarget {
     this.requestTimer = null;
     this.partialTimer = null;
     this.hoverTimer = null;
+    this.wantedMap = null; // a map chosen whose first frame is on its way
+    stage.addEventListener("pickmap", (event) => this.selectMap(event.detail));
     this.calcFitter = new TextFitter(this.$("calc-body"), { min: 9, max: 40 });
     stage.addEventListener("hovercell", (event) => this.hoverCell(event.detail));
     stage.addEventListener("pickcell", (event) => {
@@ -100,6 +102,50 @@ export class RunView extends EventTarget {
     return `${run.result_png_url}?channel=${map}&mode=${state.displayMode}&contrast=${state.contrast}`;
   }
 
+  /**
+   * Show map `map` (-1: the current step's), and step through it: the window moves to the same place in that
+   * map, so the Map selector, the small multiples and the step panel show the same map.
+   */
+  selectMap(map) {
+    const frame = this.frame;
+    const here = frame?.output_index && !frame.contribution ? frame.output_index.data : null;
+    if (map >= 0 && here && here[0] !== map) {
+      this.wantedMap = map;
+      this.stream.seekPosition([map, here[1], here[2]]);
+    }
+    this.update({ map, ...this.filterOf(map) });
+  }
+
+  /** The kernel editor's filter for map `map`, when each map is one filter's (not depthwise, not a pool). */
+  filterOf(map) {
+    const state = this.getState();
+    const perFilter = (state.op === "conv2d" && !state.depthwise) || state.op === "conv_transpose2d";
+    return perFilter && map >= 0 && map < state.filters.length ? { filterIndex: map } : {};
+  }
+
+  /** After a frame of another map arrives (playing on, a seek), the chosen map follows it. */
+  followMap(frame) {
+    const state = this.getState();
+    if (!frame.output_index || frame.contribution || state.map < 0) return;
+    const f = frame.output_index.data[0];
+    if (this.wantedMap !== null) {
+      if (f === this.wantedMap) this.wantedMap = null;
+      return;
+    }
+    if (f !== state.map) this.update({ map: f, ...this.filterOf(f) });
+  }
+
+  /** The Map selector shows the chosen map, and the stage and step panel repaint for it. */
+  showMap(map) {
+    this.$("map-select").value = String(map);
+    this.repaint();
+  }
+
+  /** Every output map's picture, for the small multiples. */
+  mapUrls(frame) {
+    return Array.from({ length: this.mapCount() }, (_, k) => this.outputImageUrl(k, frame));
+  }
+
   /** Paint a frame: the step (peek = a hovered cell's frame, shown without moving). */
   paintFrame(current, peek) {
     const state = this.getState();
@@ -110,9 +156,10 @@ export class RunView extends EventTarget {
     if (!peek) {
       this.frame = current;
       this.update({ step: current.index });
+      this.followMap(current);
     }
     const frame = this.frame;
-    const map = this.shownMap(state, frame);
+    const map = this.shownMap(this.getState(), frame);
     stage.channel = map;
     $("download-png").href = this.outputImageUrl(map, null) ?? `${run.result_png_url}?channel=${map}`;
     stage.hover = peek ? current : null;
@@ -122,13 +169,16 @@ export class RunView extends EventTarget {
         this.partialTimer = setTimeout(() => {
           this.partialTimer = null;
           stage.setImage("output", this.outputImageUrl(this.shownMap(), this.frame));
+          stage.setMapImages(this.mapUrls(this.frame));
         }, this.player.playing ? PARTIAL_EVERY_MS : 0);
       }
     } else {
       stage.setImage("output", this.outputImageUrl(map, frame));
+      stage.setMapImages(this.mapUrls(frame));
     }
     stage.follow = state.follow;
-    stage.setFrame(frame, this.revealFor(frame, map));
+    const maps = Array.from({ length: this.mapCount() }, (_, k) => this.revealFor(frame, k));
+    stage.setFrame(frame, this.revealFor(frame, map), maps, map);
     const shown = peek ? current : frame;
     drawCalc($("calc-body"), shown, run, this.palettes, map);
     this.calcFitter.fit(`${run.run_id}:${$("calc-body").getElementsByTagName("span").length}`);

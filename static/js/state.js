@@ -31,6 +31,7 @@ export const DEFAULTS = Object.freeze({
   zoom: 1,
   center: null, // [x, y] in 0..1 of the input, when zoomed in
   follow: true,
+  fitEach: false, // false: input and output at the same css px per cell; true: each fits its own panel
   flip: false,
   displayMode: "auto", // how the output map is coloured: auto (the kernel's default), signed, abs, gray, photo
   contrast: "auto", // auto, full, percentile
@@ -73,7 +74,7 @@ const ROLES = {
   outputPadding: "run link", activation: "run link", slope: "run link", poolKind: "run link", poolSize: "run link",
   ceilMode: "run link", includePad: "run link", scale: "run link", upsampleMode: "run link",
   alignCorners: "run link", flip: "run link",
-  step: "link", speed: "link", map: "link", displayMode: "link", contrast: "link",
+  step: "link", speed: "link", map: "link", displayMode: "link", contrast: "link", fitEach: "link",
   chainLayers: "chain link", chainSeed: "chain link", lesson: "link", openLayer: "link",
 };
 

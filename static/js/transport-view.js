@@ -26,9 +26,10 @@ export class TransportView {
     $("fill-rows").addEventListener("click", () => this.playRows());
     $("scrub").addEventListener("input", still(() => stream.seek(Number($("scrub").value))));
     $("speed").addEventListener("input", () => this.setSpeed(Number($("speed").value)));
-    $("zoom-in").addEventListener("click", () => stage.setZoom(stage.zoom * 2));
-    $("zoom-out").addEventListener("click", () => stage.setZoom(stage.zoom / 2));
-    $("zoom-fit").addEventListener("click", () => stage.setZoom(1, [0.5, 0.5]));
+    $("zoom-in").addEventListener("click", () => stage.zoomBy(2));
+    $("zoom-out").addEventListener("click", () => stage.zoomBy(0.5));
+    $("zoom-fit").addEventListener("click", () => stage.setZoom(1));
+    $("fit-each").addEventListener("change", () => update({ fitEach: $("fit-each").checked }));
     stage.addEventListener("zoom", (event) => {
       $("zoom-level").textContent = event.detail.zoom === 1 ? "fit" : `${Math.round(event.detail.zoom * 100)}%`;
     });
@@ -52,6 +53,12 @@ export class TransportView {
         actions[event.key]();
       }
     });
+  }
+
+  /** Same scale for input and output, or each fitted to its panel, as the state says. */
+  showFit(stage, fitEach) {
+    this.$("fit-each").checked = fitEach;
+    stage.setSameScale(!fitEach);
   }
 
   /** Steps per second from the slider's exponent (10^exponent), into the state and the player. */

@@ -5,17 +5,30 @@ import { formatNumber } from "./colors.js";
 
 export const NUMBERS_FROM = 26; // css px per cell from which numbers are written in the cells
 
+/** The css px per cell at which a rows x cols grid just fits a width x height box. */
+export function fitScale(width, height, rows, cols) {
+  return Math.min(width / cols, height / rows);
+}
+
 /**
  * Where a grid of rows x cols cells goes on a canvas: css px per cell and the css position of cell (0, 0).
- * `zoom` multiplies the fit; `center` ([x, y] in 0..1 of the grid) is put in the middle when zoomed.
+ * `fit` is the css px per cell at zoom 1 (by default the grid fills the box); `zoom` multiplies it. Along an
+ * axis where the grid fits, it is centred; where it is larger than the box, `center` ([x, y] in 0..1 of the
+ * grid) goes to the middle, but never so far that the grid's edge leaves empty canvas.
  */
-export function layout(width, height, rows, cols, zoom, center) {
-  const fit = Math.min(width / cols, height / rows);
+export function layout(width, height, rows, cols, zoom, center, fit = fitScale(width, height, rows, cols)) {
   const scale = fit * zoom;
-  const [cx, cy] = zoom > 1 && center ? center : [0.5, 0.5];
-  const originX = zoom > 1 ? width / 2 - cx * cols * scale : (width - cols * scale) / 2;
-  const originY = zoom > 1 ? height / 2 - cy * rows * scale : (height - rows * scale) / 2;
-  return { scale, originX, originY, rows, cols };
+  const [cx, cy] = center ?? [0.5, 0.5];
+  const place = (box, length, c) => {
+    if (length <= box) return (box - length) / 2;
+    return Math.min(0, Math.max(box - length, box / 2 - c * length));
+  };
+  return { scale, originX: place(width, cols * scale, cx), originY: place(height, rows * scale, cy), rows, cols };
+}
+
+/** The part of the grid a view shows: [x, y] in 0..1 of the grid at the box's middle. */
+export function centerOf(view, width, height) {
+  return [(width / 2 - view.originX) / (view.cols * view.scale), (height / 2 - view.originY) / (view.rows * view.scale)];
 }
 
 /** The grid cell under a css point, or null. */
