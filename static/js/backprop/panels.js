@@ -37,7 +37,7 @@ export function numberGrid(values, { label = "", mark = null, numbers = null } =
   const top = largest(all);
   const showNumbers = numbers ?? rows * cols <= MAX_NUMBERS;
   const box = node("div", { className: `bp-grid${showNumbers ? "" : " heat"}` });
-  box.style.gridTemplateColumns = `repeat(${cols}, auto)`;
+  box.style.gridTemplateColumns = `repeat(${cols}, 1fr)`; // equal columns: a grid of numbers reads as a matrix
   box.setAttribute("role", "table");
   if (label) box.setAttribute("aria-label", label);
   for (let r = 0; r < rows; r += 1) {
