@@ -1,7 +1,8 @@
 """GIF jobs on a Redis queue (RQ) when KERNEL_LENS_REDIS_URL is set: any server process starts a job and answers
 for any job, ``kernel-lens worker`` processes render them.
 
-What lives in Redis (besides RQ's own keys, under ``rq:``):
+What lives in Redis (besides RQ's own keys, under ``rq:``; ``kernel-lens:`` is ``KERNEL_LENS_REDIS_PREFIX``; the
+queue is ``kernel-lens:gif``):
 
 - ``kernel-lens:jobs:active`` and ``kernel-lens:jobs:client:<address>``: sorted sets of the jobs waiting or
   running (score: the time by which the job is surely over), counted and claimed by one Lua script, so the caps
@@ -40,11 +41,6 @@ from app.runs import Run, canonical
 from app.store import ImageStore
 
 log = logging.getLogger("kernel_lens")
-QUEUE = "kernel-lens"
-PREFIX = "kernel-lens:jobs:"
-ACTIVE = PREFIX + "active"
-RESULTS = PREFIX + "results"  # sorted set: job id -> time its result was stored
-SIZES = PREFIX + "sizes"  # hash: job id -> bytes of its result
 QUEUE_TTL = 600  # seconds a job may wait for a worker before RQ drops it
 JOB_TIMEOUT = 300  # seconds a worker may spend on one GIF
 JOB_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -90,19 +86,48 @@ return total
 """
 
 
-def client_key(client: str) -> str:
-    """The sorted set of one client's jobs."""
-    return f"{PREFIX}client:{client}"
+@dataclass(frozen=True)
+class Keys:
+    """This app's job keys in Redis, under ``KERNEL_LENS_REDIS_PREFIX`` (so several apps can share a Redis)."""
+
+    prefix: str  # e.g. "kernel-lens:"
+
+    @property
+    def queue(self) -> str:
+        """The RQ queue's name."""
+        return f"{self.prefix}gif"
+
+    @property
+    def active(self) -> str:
+        """Sorted set: job id -> the time by which it is surely over, for every job waiting or running."""
+        return f"{self.prefix}jobs:active"
+
+    @property
+    def results(self) -> str:
+        """Sorted set: job id -> the time its result was stored."""
+        return f"{self.prefix}jobs:results"
+
+    @property
+    def sizes(self) -> str:
+        """Hash: job id -> bytes of its result."""
+        return f"{self.prefix}jobs:sizes"
+
+    def client(self, client: str) -> str:
+        """Sorted set of one client's jobs."""
+        return f"{self.prefix}jobs:client:{client}"
+
+    def input(self, job_id: str) -> str:
+        """Where a job's input picture waits for the worker."""
+        return f"{self.prefix}jobs:input:{job_id}"
+
+    def result(self, job_id: str = "") -> str:
+        """Where a finished job's GIF is kept (with no id: the prefix of those keys)."""
+        return f"{self.prefix}jobs:result:{job_id}"
 
 
-def input_key(job_id: str) -> str:
-    """Where a job's input picture waits for the worker."""
-    return f"{PREFIX}input:{job_id}"
-
-
-def result_key(job_id: str) -> str:
-    """Where a finished job's GIF is kept."""
-    return f"{PREFIX}result:{job_id}"
+def keys_of(settings: Settings) -> Keys:
+    """The job keys for these settings."""
+    return Keys(settings.redis_prefix)
 
 
 def connect(url: str) -> redis.Redis:
@@ -110,19 +135,20 @@ def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, health_check_interval=30)
 
 
-def release(connection: redis.Redis, job_id: str, client: str) -> None:
+def release(connection: redis.Redis, keys: Keys, job_id: str, client: str) -> None:
     """Give back a job's places in the caps (idempotent)."""
     with connection.pipeline() as pipe:
-        pipe.zrem(ACTIVE, job_id)
-        pipe.zrem(client_key(client), job_id)
+        pipe.zrem(keys.active, job_id)
+        pipe.zrem(keys.client(client), job_id)
         pipe.execute()
 
 
 def keep_result(connection: redis.Redis, job_id: str, data: bytes, settings: Settings) -> int:
     """Store a finished GIF for ``job_result_ttl`` seconds within the results' byte budget; returns the bytes
     all results now hold."""
-    held = connection.eval(KEEP, 3, RESULTS, SIZES, result_key(job_id), job_id, data, settings.job_result_ttl,
-                           settings.job_result_bytes, time.time(), PREFIX + "result:")
+    keys = keys_of(settings)
+    held = connection.eval(KEEP, 3, keys.results, keys.sizes, keys.result(job_id), job_id, data,
+                           settings.job_result_ttl, settings.job_result_bytes, time.time(), keys.result())
     return int(held)
 
 
@@ -174,7 +200,8 @@ class QueuedJobs:
         assert settings.redis_url or connection is not None
         self.settings = settings
         self.connection = connection or connect(str(settings.redis_url))
-        self.queue = Queue(QUEUE, connection=self.connection, serializer=JSONSerializer)
+        self.keys = keys_of(settings)
+        self.queue = Queue(self.keys.queue, connection=self.connection, serializer=JSONSerializer)
 
     async def _call(self, function: Any, *args: Any) -> Any:
         """A blocking Redis call off the event loop; 503 when Redis cannot be reached."""
@@ -192,8 +219,9 @@ class QueuedJobs:
         order = gif_order(run, frames, store, self.settings)
         job_id = secrets.token_hex(12)
         now = time.time()
-        claimed = self.connection.eval(CLAIM, 2, ACTIVE, client_key(client), now, now + QUEUE_TTL + JOB_TIMEOUT,
-                                       job_id, self.settings.max_jobs, self.settings.max_jobs_per_client)
+        claimed = self.connection.eval(CLAIM, 2, self.keys.active, self.keys.client(client), now,
+                                       now + QUEUE_TTL + JOB_TIMEOUT, job_id, self.settings.max_jobs,
+                                       self.settings.max_jobs_per_client)
         code, count = [*claimed, 0][:2]
         if int(code) == 1:
             raise HTTPException(429, f"the server already has {int(count)} jobs waiting or running, the most "
@@ -203,7 +231,7 @@ class QueuedJobs:
                                      "client; wait for one to finish", headers={"Retry-After": RETRY_AFTER})
         try:
             if order.pixels is not None:
-                self.connection.set(input_key(job_id), order.pixels, ex=QUEUE_TTL + JOB_TIMEOUT)
+                self.connection.set(self.keys.input(job_id), order.pixels, ex=QUEUE_TTL + JOB_TIMEOUT)
             self.queue.enqueue_call(
                 "app.worker.render_gif_job",
                 args=(order.request_json, order.run_id, order.frames, order.max_kernel_side, order.image, client),
@@ -211,7 +239,7 @@ class QueuedJobs:
                 failure_ttl=self.settings.job_result_ttl, meta={"progress": 0.0, "client": client},
                 description=f"GIF of run {order.run_id}")
         except BaseException:
-            release(self.connection, job_id, client)
+            release(self.connection, self.keys, job_id, client)
             raise
         return job_id
 
@@ -231,9 +259,9 @@ class QueuedJobs:
         progress = float(meta.get("progress", 0.0))
         if status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
             return JobState(job_id, progress, False, None, False)
-        release(self.connection, job_id, str(meta.get("client", "")))
+        release(self.connection, self.keys, job_id, str(meta.get("client", "")))
         if status == JobStatus.FINISHED:
-            if not self.connection.exists(result_key(job_id)):
+            if not self.connection.exists(self.keys.result(job_id)):
                 return None  # dropped to keep the results within their budget: as if too old
             return JobState(job_id, progress, True, None, True)
         detail = meta.get("detail") if status == JobStatus.FAILED else "the job was stopped"
@@ -244,5 +272,5 @@ class QueuedJobs:
         """A finished job's GIF, or None."""
         if not JOB_ID.match(job_id):
             return None
-        data = await self._call(self.connection.get, result_key(job_id))
+        data = await self._call(self.connection.get, self.keys.result(job_id))
         return bytes(data) if data is not None else None

@@ -17,7 +17,7 @@ from rq.serializers import JSONSerializer
 
 from app.config import Settings, get_settings
 from app.gif import render_gif
-from app.jobqueue import QUEUE, connect, input_key, keep_result, release, unpack_array
+from app.jobqueue import Keys, connect, keep_result, keys_of, release, unpack_array
 from app.operations import NotFound
 from app.runs import compute_run
 from app.schemas import RunRequest
@@ -28,11 +28,12 @@ log = logging.getLogger("kernel_lens")
 PROGRESS_SECONDS = 0.1  # the job's progress is saved at most this often (and at the end)
 
 
-def _store(connection: redis.Redis, job_id: str, image: dict[str, Any] | None, settings: Settings) -> ImageStore:
+def _store(connection: redis.Redis, keys: Keys, job_id: str, image: dict[str, Any] | None,
+           settings: Settings) -> ImageStore:
     """A store holding the job's picture (only in the colour mode the run reads)."""
     store = ImageStore(settings.store_bytes)
     if image is not None:
-        data = connection.get(input_key(job_id))
+        data = connection.get(keys.input(job_id))
         if data is None:
             raise NotFound(f"the picture of job {job_id} is gone (it waited too long); ask for the GIF again")
         plane = freeze(unpack_array(bytes(data)))  # type: ignore[arg-type]
@@ -50,6 +51,7 @@ def render_gif_job(request_json: str, run_id: str, frames: int, max_kernel_side:
         raise RuntimeError("render_gif_job runs inside an RQ worker")
     connection = job.connection
     settings = get_settings()
+    keys = keys_of(settings)
     last = [0.0]
 
     def progress(fraction: float) -> None:
@@ -62,7 +64,7 @@ def render_gif_job(request_json: str, run_id: str, frames: int, max_kernel_side:
     try:
         relaxed = settings.model_copy(update={"max_kernel_side": max(settings.max_kernel_side, max_kernel_side)})
         request = RunRequest.model_validate_json(request_json)
-        run = compute_run(run_id, request, _store(connection, job.id, image, settings), relaxed)
+        run = compute_run(run_id, request, _store(connection, keys, job.id, image, settings), relaxed)
         gif = render_gif(run, frames, progress)
         keep_result(connection, job.id, gif, settings)
         return len(gif)
@@ -71,8 +73,8 @@ def render_gif_job(request_json: str, run_id: str, frames: int, max_kernel_side:
         job.save_meta()  # type: ignore[no-untyped-call]
         raise
     finally:
-        connection.delete(input_key(job.id))
-        release(connection, job.id, client)
+        connection.delete(keys.input(job.id))
+        release(connection, keys, job.id, client)
 
 
 def work(settings: Settings, burst: bool = False, name: str | None = None) -> bool:
@@ -82,6 +84,6 @@ def work(settings: Settings, burst: bool = False, name: str | None = None) -> bo
         raise SystemExit("kernel-lens worker needs KERNEL_LENS_REDIS_URL: the Redis the servers put jobs on "
                          "(e.g. redis://localhost:6379/0)")
     connection = connect(settings.redis_url)
-    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
+    queue = Queue(keys_of(settings).queue, connection=connection, serializer=JSONSerializer)
     worker = Worker([queue], connection=connection, serializer=JSONSerializer, name=name)
     return bool(worker.work(burst=burst, logging_level="INFO"))

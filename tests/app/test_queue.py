@@ -20,12 +20,13 @@ from PIL import Image
 
 from app.config import Settings
 from app.gif import render_gif
-from app.jobqueue import ACTIVE, RESULTS, SIZES, client_key, input_key, keep_result, result_key
+from app.jobqueue import keep_result, keys_of
 from app.main import create_app
 from tests.app.conftest import png_bytes
 from tests.packaging.processes import redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
+KEYS = keys_of(Settings())
 REQUEST = {"operation": {"op": "conv2d", "filters": [{"kernel": {"name": "sobel_x"}}], "padding": 1}}
 
 
@@ -80,7 +81,7 @@ def test_a_gif_started_on_one_process_is_followed_and_fetched_on_the_other(
         started = first.post(f"/api/runs/{run_id}/gif?frames=12")
         assert started.status_code == 202, started.text
         job = started.json()
-        assert connection.exists(input_key(job["job_id"]))  # the picture waits for the worker
+        assert connection.exists(KEYS.input(job["job_id"]))  # the picture waits for the worker
         seen = [second.get(job["status_url"]).json()]
         while not seen[-1]["done"]:
             if process.poll() is not None:
@@ -96,9 +97,9 @@ def test_a_gif_started_on_one_process_is_followed_and_fetched_on_the_other(
         # the worker computed exactly what this process renders in-process
         run = first.portal.call(first.app.state.registry.get, run_id)  # type: ignore[attr-defined]
         assert gif.content == render_gif(run, 12)
-        assert not connection.exists(input_key(job["job_id"]))  # read once, then deleted
-        assert connection.zcard(ACTIVE) == 0 and connection.zcard(client_key("testclient")) == 0
-        assert 0 < connection.ttl(result_key(job["job_id"])) <= Settings().job_result_ttl
+        assert not connection.exists(KEYS.input(job["job_id"]))  # read once, then deleted
+        assert connection.zcard(KEYS.active) == 0 and connection.zcard(KEYS.client("testclient")) == 0
+        assert 0 < connection.ttl(KEYS.result(job["job_id"])) <= Settings().job_result_ttl
     assert second.get("/api/jobs/0123456789abcdef01234567").status_code == 404
     assert second.get("/api/jobs/not-an-id/result.gif").status_code == 404
 
@@ -122,10 +123,10 @@ def test_the_caps_hold_across_processes_and_free_up_when_jobs_end(
         full = other.post(f"/api/runs/{run_id}/gif?frames=4")
         assert full.status_code == 429 and full.json() == {
             "detail": "the server already has 3 jobs waiting or running, the most allowed; try again in a few seconds"}
-        assert connection.zcard(ACTIVE) == 3
+        assert connection.zcard(KEYS.active) == 3
         with worker(redis_url, tmp_path / "worker.log", burst=True) as process:
             assert process.wait(timeout=120) == 0  # burst: renders the three, then stops
-        assert connection.zcard(ACTIVE) == 0
+        assert connection.zcard(KEYS.active) == 0
         assert here.post(f"/api/runs/{run_id}/gif?frames=4").status_code == 202
 
 
@@ -134,7 +135,7 @@ def test_a_job_whose_picture_is_gone_says_why(redis_url: str, connection: redis.
     with first, second:
         run_id, _ = upload_and_run(first, seed=3)
         job = first.post(f"/api/runs/{run_id}/gif?frames=4").json()
-        connection.delete(input_key(job["job_id"]))  # as if it waited beyond its time
+        connection.delete(KEYS.input(job["job_id"]))  # as if it waited beyond its time
         with worker(redis_url, tmp_path / "worker.log", burst=True) as process:
             assert process.wait(timeout=120) == 0
         state = second.get(job["status_url"]).json()
@@ -142,7 +143,7 @@ def test_a_job_whose_picture_is_gone_says_why(redis_url: str, connection: redis.
                          "detail": f"the picture of job {job['job_id']} is gone (it waited too long); ask for the "
                                    "GIF again"}
         assert second.get(job["gif_url"]).status_code == 404
-        assert connection.zcard(ACTIVE) == 0
+        assert connection.zcard(KEYS.active) == 0
 
 
 def test_a_matrix_run_needs_no_picture(redis_url: str, connection: redis.Redis, tmp_path: Path) -> None:
@@ -152,7 +153,7 @@ def test_a_matrix_run_needs_no_picture(redis_url: str, connection: redis.Redis, 
     with first, second:
         run_id = first.post("/api/run", json=request).json()["run_id"]
         job = first.post(f"/api/runs/{run_id}/gif?frames=4").json()
-        assert connection.keys(input_key("*")) == []
+        assert connection.keys(KEYS.input("*")) == []
         with worker(redis_url, tmp_path / "worker.log", burst=True) as process:
             assert process.wait(timeout=120) == 0
         run = first.portal.call(first.app.state.registry.get, run_id)  # type: ignore[attr-defined]
@@ -164,12 +165,12 @@ def test_results_stay_within_their_byte_budget_oldest_first(connection: redis.Re
     sizes = {"a" * 24: 40_000, "b" * 24: 40_000, "c" * 24: 40_000}
     held = [keep_result(connection, job_id, bytes(size), settings) for job_id, size in sizes.items()]
     assert held == [40_000, 80_000, 80_000]
-    assert not connection.exists(result_key("a" * 24))
-    assert connection.strlen(result_key("b" * 24)) == connection.strlen(result_key("c" * 24)) == 40_000
-    assert [name.decode() for name in connection.zrange(RESULTS, 0, -1)] == ["b" * 24, "c" * 24]
+    assert not connection.exists(KEYS.result("a" * 24))
+    assert connection.strlen(KEYS.result("b" * 24)) == connection.strlen(KEYS.result("c" * 24)) == 40_000
+    assert [name.decode() for name in connection.zrange(KEYS.results, 0, -1)] == ["b" * 24, "c" * 24]
     assert keep_result(connection, "d" * 24, bytes(150_000), settings) == 150_000  # the newest stays, alone
-    assert connection.hkeys(SIZES) == [b"d" * 24]
-    assert 0 < connection.ttl(result_key("d" * 24)) <= 60
+    assert connection.hkeys(KEYS.sizes) == [b"d" * 24]
+    assert 0 < connection.ttl(KEYS.result("d" * 24)) <= 60
 
 
 def test_a_redis_gone_away_is_a_503_not_a_500(tmp_path: Path) -> None:
