@@ -20,6 +20,7 @@ export class KernelEditor {
     this.state = null;
     this.run = null;
     this.badCell = null;
+    this.typed = null; // kernelsOf() the filters the typed text made, while they are on stage
     this.chips = document.getElementById("kernel-catalogue");
     this.grids = document.getElementById("kernel-grids");
     this.text = document.getElementById("kernel-text");
@@ -57,7 +58,42 @@ export class KernelEditor {
   setKernel(kernel) {
     this.badCell = null;
     this.error.textContent = "";
+    this.text.value = ""; // a catalogue kernel replaces the typed one: its text would no longer be the truth
+    this.typed = null;
     this.patchFilter({ kernel, perChannel: false, channels: null });
+  }
+
+  /** What the typed text decides (every filter's kernels), to tell when the text no longer shows the truth. */
+  static kernelsOf(filters) {
+    return JSON.stringify(filters.map((f) => [f.kernel, f.perChannel ? f.channels : null]));
+  }
+
+  /**
+   * Typed blocks (separated by blank lines) as filters: one block is this filter's kernel on every channel;
+   * as many blocks as input channels are its per-channel slices; a multiple of that fills this filter and
+   * the next ones (made as needed), each keeping its bias.
+   */
+  applyBlocks(blocks) {
+    const depth = this.state.depthwise && this.state.op === "conv2d" ? 1 : this.channelCount();
+    if (blocks.length > 1 && blocks.length % depth !== 0) {
+      return `${blocks.length} kernels typed: give one per input channel (${depth}) for this filter, or ` +
+        `${depth} per filter for several filters (a blank line between kernels)`;
+    }
+    if (blocks.length > 1 && this.state.depthwise && this.state.op === "conv2d") {
+      return "depthwise filters each channel with the same single kernel: type one kernel";
+    }
+    const per = blocks.length === 1 ? 1 : depth;
+    const start = this.state.filterIndex;
+    const made = Array.from({ length: blocks.length / per }, (_, k) => {
+      const slices = blocks.slice(k * per, (k + 1) * per);
+      const bias = (this.state.filters[start + k] ?? this.filter).bias ?? 0;
+      return per > 1 ? { kernel: { values: slices[0] }, bias, perChannel: true, channels: slices.map((values) => ({ values })) }
+        : { kernel: { values: slices[0] }, bias, perChannel: false, channels: null };
+    });
+    const filters = [...this.state.filters.slice(0, start), ...made, ...this.state.filters.slice(start + made.length)];
+    this.typed = KernelEditor.kernelsOf(filters);
+    this.update({ filters });
+    return "";
   }
 
   async parseText() {
@@ -66,8 +102,7 @@ export class KernelEditor {
     try {
       const parsed = await parseKernel(text);
       this.badCell = null;
-      this.error.textContent = "";
-      this.patchFilter({ kernel: { values: parsed.kernel }, perChannel: false, channels: null });
+      this.error.textContent = this.applyBlocks(parsed.blocks ?? [parsed.kernel]);
     } catch (error) {
       if (error.name === "AbortError") return;
       if (!(error instanceof ApiError)) throw error;
@@ -234,6 +269,10 @@ export class KernelEditor {
   render(state, run) {
     this.state = state;
     this.run = run;
+    if (this.typed && this.typed !== KernelEditor.kernelsOf(state.filters) && this.document.activeElement !== this.text) {
+      this.text.value = ""; // the kernels changed elsewhere (a chip, a cell, a preset): the text is stale
+      this.typed = null;
+    }
     const kernel = this.filter.kernel;
     for (const chip of this.chips.children) chip.setAttribute("aria-pressed", String(chip.dataset.name === kernel.name));
     this.renderFilterTabs();

@@ -2,6 +2,7 @@
 // until the server has read it.
 
 import { ApiError, checkMatrix } from "./api.js";
+import { EXAMPLES } from "./textbook.js";
 
 export const PRESETS = {
   five: "1 1 1 0 0\n0 1 1 1 0\n0 0 1 1 1\n0 0 1 1 0\n0 1 1 0 0",
@@ -34,13 +35,18 @@ function markToken(area, row, column) {
  */
 export function bindMatrixDialog(document, currentSource, useMatrix) {
   const $ = (id) => document.getElementById(id);
+  let chosen = null; // the preset picked: its input with its filters, padding and stride
   $("matrix-button").addEventListener("click", () => {
     const source = currentSource();
     $("matrix-text").value = source?.kind === "matrix" ? source.text : PRESETS.five;
     $("matrix-dialog").showModal();
   });
   for (const button of document.querySelectorAll("[data-preset]")) {
-    button.addEventListener("click", () => { $("matrix-text").value = PRESETS[button.dataset.preset]; });
+    button.addEventListener("click", () => { // a textbook preset loads its whole example at once
+      chosen = EXAMPLES[button.dataset.preset];
+      $("matrix-text").value = chosen.text;
+      $("matrix-dialog").close("preset");
+    });
   }
   $("matrix-form").addEventListener("submit", async (event) => {
     if (event.submitter?.value !== "apply") return;
@@ -62,6 +68,7 @@ export function bindMatrixDialog(document, currentSource, useMatrix) {
     $("matrix-text").removeAttribute("aria-invalid");
   });
   $("matrix-dialog").addEventListener("close", () => {
+    if ($("matrix-dialog").returnValue === "preset") useMatrix(chosen.text, chosen.settings);
     if ($("matrix-dialog").returnValue !== "apply") return;
     useMatrix($("matrix-text").value);
   });
