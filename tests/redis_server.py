@@ -7,8 +7,10 @@ so CI) installs it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,19 @@ import redis
 from tests.servers import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+# the CLI's own module from this checkout (the same code as the installed `kernel-lens` script, whatever is installed)
+SERVE_COMMAND = [sys.executable, "-m", "app.cli"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def server_environment(redis_url: str | None, **settings: str) -> dict[str, str]:
+    """This environment without any KERNEL_LENS_* setting, plus the Redis URL and ``settings`` (lower-case names)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KERNEL_LENS_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    if redis_url:
+        env["KERNEL_LENS_REDIS_URL"] = redis_url
+    env.update({f"KERNEL_LENS_{key.upper()}": value for key, value in settings.items()})
+    return env
 
 
 def require_redis_server() -> None:

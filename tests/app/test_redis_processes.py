@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -27,22 +25,12 @@ import websockets
 
 from app.codec import decode_batch
 from tests.app.conftest import png_bytes
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import SERVE_COMMAND, RedisServer, running_redis, server_environment
 from tests.servers import free_port, serving
 
-# the CLI's own module from this checkout (the same code as the installed `kernel-lens` script, whatever is installed)
-COMMAND = [sys.executable, "-m", "app.cli"]
-REPO = Path(__file__).resolve().parents[2]
+COMMAND = SERVE_COMMAND
 CONV = {"op": "conv2d", "filters": [{"kernel": {"name": "sobel_x"}}], "padding": 1}
-
-
-def environment(redis_url: str | None, **settings: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("KERNEL_LENS_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    if redis_url:
-        env["KERNEL_LENS_REDIS_URL"] = redis_url
-    env.update({f"KERNEL_LENS_{key.upper()}": value for key, value in settings.items()})
-    return env
+environment = server_environment
 
 
 @pytest.fixture(scope="module")
