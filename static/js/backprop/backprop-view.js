@@ -193,7 +193,7 @@ export class BackpropView {
   /** Open a run on the stage at its first step, paused. */
   openOnStage(runId) {
     this.player.pause();
-    update({ step: 0 });
+    this.opening = runId;
     this.runView.lastRequest = ""; // as runView.openRun: the next settings change asks afresh
     this.runView.stream.send({ type: "open", run_id: runId }); // "open", not "set": from the first step, not the last run's
   }
@@ -201,6 +201,10 @@ export class BackpropView {
   /** The stage's headers name what the run's numbers are (once the run is open). */
   titleRun(run) {
     const step = this.onStage;
+    if (this.opening === run.run_id) { // the stream seeks to the state's step next: a gradient starts at its first
+      this.opening = null;
+      update({ step: 0 });
+    }
     if (getState().op !== "backprop" || !step?.titles || step.run.run_id !== run.run_id) return;
     this.$("input-title").textContent = step.titles[0];
     this.$("output-title").textContent = step.titles[1];
