@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 MISSING=""
 [ -x /usr/bin/chromium ] || MISSING="$MISSING chromium"
 [ -x /usr/bin/redis-server ] || MISSING="$MISSING redis-server"
+[ -x /usr/sbin/nginx ] || MISSING="$MISSING nginx"  # the class-deployment test puts deploy/nginx.conf in front
 if [ -n "$MISSING" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update
