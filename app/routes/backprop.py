@@ -81,8 +81,9 @@ async def describe_plan(plan: BackpropPlan, model_id: str | None, request: Reque
         where = f"backprop:{model_id or 'example'}:{step.index}"
         correlation = plan.correlations.get(step.index)
         if correlation is not None:
-            run = await registry.adopt(weight_gradient_request(correlation, store, where + ":dW"),
-                                       gradient_settings(settings, correlation))
+            # the requests store their input arrays (in Redis when shared): built off the event loop
+            gradient = await registry.in_thread(weight_gradient_request, correlation, store, where + ":dW")
+            run = await registry.adopt(gradient, gradient_settings(settings, correlation))
             weight = plan.steps.layers[step.index].grads["kernel"]
             f, c = (plan.choice.filter, plan.choice.channel) \
                 if plan.choice is not None and plan.choice.layer == step.index else (0, 0)
@@ -91,13 +92,13 @@ async def describe_plan(plan: BackpropPlan, model_id: str | None, request: Reque
                 dilation=list(correlation.dilation), padding=list(correlation.padding), padded=correlation.padded,
                 run=run_link(run))
             scatter = plan.scatters[step.index]
-            run = await registry.submit(input_gradient_request(scatter, store, where + ":dX"))
+            run = await registry.submit(await registry.in_thread(input_gradient_request, scatter, store, where + ":dX"))
             info.input_gradient = InputGradient(crop=None if scatter.crop is None else list(scatter.crop),
                                                 run=run_link(run))
         routing = plan.routings.get(step.index)
         if routing is not None:
             winners, grad_input = routing
-            run = await registry.submit(layer_request(plan.computed, step.index, store))
+            run = await registry.submit(await registry.in_thread(layer_request, plan.computed, step.index, store))
             info.routing = PoolRouting(channel=0, winners=winners[0].tolist(),
                                        grad_output=step.grad_output[0].tolist(), grad_input=grad_input[0].tolist(),
                                        run=run_link(run))

@@ -45,8 +45,8 @@ def pair(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
     folder = tmp_path_factory.mktemp("servers")
     env = environment(redis_server.url, redis_prefix="pair:")
     with ExitStack() as stack:
-        first = stack.enter_context(serving(COMMAND, folder / "a.log", env=env))
-        second = stack.enter_context(serving(COMMAND, folder / "b.log", env=env))
+        first = stack.enter_context(serving(COMMAND, folder / "a.log", env=env, timeout=120))
+        second = stack.enter_context(serving(COMMAND, folder / "b.log", env=env, timeout=120))
         yield first, second
 
 
@@ -125,8 +125,8 @@ def test_nothing_uploaded_is_lost(pair: tuple[str, str]) -> None:
 
 def test_samples_survive_a_tiny_budget_shared_by_two_processes(redis_server: RedisServer, tmp_path: Path) -> None:
     env = environment(redis_server.url, redis_prefix="tiny:", store_bytes=str(1 << 20))
-    with serving(COMMAND, tmp_path / "a.log", env=env) as first, \
-            serving(COMMAND, tmp_path / "b.log", env=env) as second:
+    with serving(COMMAND, tmp_path / "a.log", env=env, timeout=120) as first, \
+            serving(COMMAND, tmp_path / "b.log", env=env, timeout=120) as second:
         images = [upload(first, png_bytes(300, 300, seed=200 + index)) for index in range(5)]  # ~360 kB each
         client = redis_server.client()
         assert int(client.get("tiny:images:used") or 0) <= 1 << 20
@@ -165,7 +165,7 @@ def test_a_websocket_session_resumes_on_another_process_after_kill_9(pair: tuple
                                                                      tmp_path: Path) -> None:
     started: list[subprocess.Popen[bytes]] = []
     env = environment(redis_server.url, redis_prefix="pair:")
-    with serving(COMMAND, tmp_path / "doomed.log", env=env, started=started) as doomed:
+    with serving(COMMAND, tmp_path / "doomed.log", env=env, started=started, timeout=120) as doomed:
         image = upload(doomed, png_bytes(50, 40, seed=13))
         request = {"source": {"image_id": image["id"]}, "operation": CONV}
 
@@ -236,7 +236,7 @@ def test_serve_workers_2_with_redis_answers_every_request(redis_server: RedisSer
     started: list[subprocess.Popen[bytes]] = []
     env = environment(redis_server.url, redis_prefix="workers:")
     with serving(COMMAND, tmp_path / "workers.log", env=env, args=["--workers", "2"], started=started,
-                 timeout=60) as base:
+                 timeout=120) as base:
         workers = [pid for pid in _children(started[0].pid)
                    if b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         assert len(workers) >= 2  # uvicorn's worker processes (spawned), besides the supervisor

@@ -187,3 +187,20 @@ def test_the_app_answers_503_with_a_reason_while_redis_is_down(tmp_path: Path) -
                 assert "Redis" in message["detail"]
     finally:
         redis_server.stop()
+
+
+def test_a_server_built_run_is_recomputed_by_another_process_under_its_own_limits(server: RedisServer) -> None:
+    """Backprop's dL/dW run uses dL/dY as a kernel, larger than a typed kernel may be: another process finds it in
+    Redis with the limits it was built under (not refused under its own)."""
+    settings = Settings(redis_url=server.url, redis_prefix="adopt:")
+    with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
+        answer = first.post("/api/backprop/example", json={})
+        assert answer.status_code == 200, answer.text
+        kinds = ("weight_gradient", "input_gradient")
+        runs = [layer[kind]["run"] for layer in answer.json()["layers"] for kind in kinds if layer.get(kind)]
+        assert runs
+        for run in runs:
+            here, there = first.get(f"/api/runs/{run['run_id']}"), second.get(f"/api/runs/{run['run_id']}")
+            assert there.status_code == 200, there.text
+            assert there.json() == here.json()
+            assert second.get(run["result_npy_url"]).content == first.get(run["result_npy_url"]).content
