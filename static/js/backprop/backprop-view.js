@@ -58,6 +58,11 @@ export class BackpropView {
       }
     });
     runView.addEventListener("run", (event) => this.titleRun(event.detail));
+    // a model trained in the Train tab, if that view announces it: offered in the Model field's list
+    document.addEventListener("kernellens:trained", (event) => {
+      const id = event.detail?.model_id;
+      if (id && ![...this.$("bp-models").options].some((option) => option.value === id)) this.$("bp-models").append(new Option("", id));
+    });
     onChange((state, changed) => {
       if (changed.has("op") || changed.has("lesson")) this.show(state);
     });
