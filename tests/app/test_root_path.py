@@ -37,7 +37,7 @@ def server_with(args: list[str], log_path: Path) -> Iterator[str]:
     with log_path.open("wb") as log:
         process = subprocess.Popen([*SERVER, *args, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a shared, busy machine may take a while to import and start
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
