@@ -107,8 +107,11 @@ export function drawChainEditor(container, layers, change) {
   container.append(node("div", { className: "row" }, select, add));
 }
 
-/** Draw the chain on the stage: lesson text, each layer's thumbnails (click one to step through it), summary. */
-export function drawChainStage(container, chain, lesson, openLayer) {
+/**
+ * Draw the chain on the stage: lesson text, the input's picture (`inputUrl`, when known), each layer's thumbnails
+ * (click one to step through it), summary.
+ */
+export function drawChainStage(container, chain, lesson, openLayer, inputUrl = null) {
   container.replaceChildren();
   if (lesson) {
     container.append(node("div", { className: "lesson" }, node("h2", { textContent: lesson.title }),
@@ -119,8 +122,12 @@ export function drawChainStage(container, chain, lesson, openLayer) {
     return;
   }
   const cards = node("div", { className: "chain-cards" });
-  cards.append(node("div", { className: "chain-card input-card" }, node("strong", { textContent: "input" }),
-    node("span", { className: "hint", textContent: `(${chain.input_shape.join(", ")})` })));
+  const input = node("div", { className: "chain-card input-card" }, node("div", { className: "card-head" },
+    node("strong", { textContent: "input" }), node("span", { className: "hint", textContent: `(${chain.input_shape.join(", ")})` })));
+  if (inputUrl) {
+    input.append(node("div", { className: "thumbs" }, node("img", { src: inputUrl, alt: "the chain's input", title: "The input every layer starts from" })));
+  }
+  cards.append(input);
   for (const layer of chain.layers) {
     const card = node("div", { className: "chain-card" });
     card.append(node("div", { className: "card-head" }, node("strong", { textContent: layer.name }),

@@ -1,7 +1,7 @@
 // The Layers view: the chain editor, the chain on the stage (one POST per changed chain), the lesson buttons,
 // and a chain layer opened on the stage to step through.
 
-import { ApiError, openLayerRun, runChain } from "./api.js";
+import { ApiError, checkMatrix, openLayerRun, runChain } from "./api.js";
 import { drawChainEditor, drawChainStage } from "./chain-view.js";
 import { LESSONS, withLessonWeights } from "./lessons.js";
 import { buildChainRequest } from "./request.js";
@@ -93,9 +93,47 @@ export class LayersView {
       return;
     }
     this.chain = chain;
-    drawChainStage(this.$("chain-view"), chain, this.lessonNamed(this.getState().lesson), openOnStage);
+    const inputUrl = await this.inputPicture(state.source, state.color);
+    if (this.lastChain !== text) return; // a newer chain was asked for meanwhile
+    drawChainStage(this.$("chain-view"), chain, this.lessonNamed(this.getState().lesson), openOnStage, inputUrl);
     status(`chain of ${chain.layers.length} layers: ${chain.total_params.toLocaleString()} parameters`);
     if (this.getState().openLayer >= 0) this.showLayer(this.getState().openLayer);
+  }
+
+  /** The URL of the chain's input picture: a stored image's, or (a typed matrix) the server's drawing of it. */
+  async inputPicture(source, color) {
+    if (source.kind !== "matrix") return `api/images/${source.imageId}.png?color=${color}`;
+    try {
+      return (await checkMatrix(source.text)).input_png_url;
+    } catch (error) {
+      if (error.name !== "AbortError" && !(error instanceof ApiError)) throw error;
+      return null; // the chain itself reports a bad matrix
+    }
+  }
+
+  /** The state as the caption reads it: with a chain layer open, that layer's kernels are the ones stepped. */
+  captionState(state) {
+    const layer = state.op === "layers" && state.openLayer >= 0 ? state.chainLayers[state.openLayer] : null;
+    if (!layer || !Array.isArray(layer.filters)) return state;
+    const filters = layer.filters.map((item) => ({ kernel: typeof item === "string" ? { name: item } : { values: item } }));
+    return { ...state, filters, filterIndex: Math.min(Math.max(state.map, 0), filters.length - 1) };
+  }
+
+  /** The caption: what the stage does now, and with a lesson's layer open, the lesson's point beside it. */
+  showCaption(element, sentence) {
+    const state = this.getState();
+    const lesson = state.op === "layers" && state.openLayer >= 0 ? this.lessonNamed(state.lesson) : null;
+    element.classList.toggle("with-lesson", Boolean(lesson));
+    if (!lesson) {
+      element.textContent = sentence;
+      return;
+    }
+    const title = document.createElement("strong");
+    title.textContent = `${lesson.title}. `;
+    const now = document.createElement("span");
+    now.className = "caption-now";
+    now.textContent = sentence;
+    element.replaceChildren(title, lesson.text, document.createElement("br"), now);
   }
 
   async showLayer(index) {

@@ -4,9 +4,20 @@ const FIVE = "1 1 1 0 0\n0 1 1 1 0\n0 0 1 1 1\n0 0 1 1 0\n0 1 1 0 0";
 const SIX = "3 0 1 2 7 4\n1 5 8 9 3 1\n2 7 2 5 1 3\n0 1 3 1 7 8\n4 2 1 6 2 8\n2 4 5 2 3 9";
 
 function dots() {
-  const rows = Array.from({ length: 16 }, () => Array(16).fill(0));
-  rows[3][3] = 9; rows[3][5] = 9; // two dots close together
-  rows[12][1] = 9; rows[12][14] = 9; // two dots far apart
+  const rows = Array.from({ length: 32 }, () => Array(32).fill(0));
+  rows[5][5] = 9; rows[5][7] = 9; // two dots close together: one cell after two pools
+  rows[26][2] = 9; rows[26][29] = 9; // two dots far apart: columns 0 and 3 of the final 4x4, two cells between
+  return rows.map((row) => row.join(" ")).join("\n");
+}
+
+/** laplace_8 divided by 8 inside a 7x7 frame of zeros: the size of the LoG kernel it sits beside, and values of
+ * the LoG's order, so both maps share one colour scale and neither washes out. */
+const LAPLACE_7 = Array.from({ length: 7 }, (_, r) => Array.from({ length: 7 }, (_, c) =>
+  (r >= 2 && r <= 4 && c >= 2 && c <= 4 ? (r === 3 && c === 3 ? -1 : 0.125) : 0)));
+
+/** A 9x9 matrix: a bright 4x4 square on black, small enough to see a stride-2 window jump. */
+function square() {
+  const rows = Array.from({ length: 9 }, (_, r) => Array.from({ length: 9 }, (_, c) => (r >= 2 && r < 6 && c >= 2 && c < 6 ? 9 : 0)));
   return rows.map((row) => row.join(" ")).join("\n");
 }
 
@@ -37,27 +48,26 @@ export const LESSONS = [
     layers: [{ type: "conv2d", filters: ["sobel_x", "sobel_y"], padding: 1, use_bias: false }, { type: "magnitude" }],
     open: null },
   { name: "laplace", title: "Laplace is noise-sensitive: blur first, or use LoG",
-    text: "The Laplacian is a second derivative, so on its own it amplifies every speck of noise (try laplace 8 in the Convolution tab). Here a Gaussian blur (layer 1) comes first: layer 2 keeps the edges with far less noise. The LoG kernel does both in one step.",
+    text: "Map 1 is the raw Laplacian (laplace 8 ÷ 8, so both maps share a scale), a second derivative: it amplifies every speck of noise, and on this photo it flips sign between neighbouring pixels about 2 times in 5. Map 2 is the LoG kernel, which blurs with a Gaussian first: only about 1 in 5 flips, so the real edges stand out.",
     source: { kind: "sample", name: "astronaut" }, color: "gray",
-    layers: [{ type: "conv2d", filters: ["gaussian"], padding: "same", use_bias: false },
-      { type: "conv2d", filters: ["laplace_8"], padding: "same", use_bias: false }], open: null },
+    layers: [{ type: "conv2d", filters: [LAPLACE_7, "log"], padding: "same", use_bias: false }], open: null },
   { name: "stride", title: "Stride and padding: keeping or shrinking the size",
-    text: "With padding 1 a 3×3 kernel keeps the size (240×320). With stride 2 and no padding the window jumps two pixels at a time and the map shrinks to 119×159: read the formula in each layer's shape.",
-    source: { kind: "sample", name: "shapes" }, color: "gray",
+    text: "With padding 1 a 3×3 kernel keeps the size (layer 1: 9×9). With stride 2 and no padding the window jumps two pixels at a time, so layer 2 shrinks the map to 4×4: its second step, shown here, starts two columns right of the first.",
+    source: matrix(square()),
     layers: [{ type: "conv2d", filters: ["sobel_x"], padding: 1, use_bias: false },
-      { type: "conv2d", filters: ["box_blur"], strides: 2, padding: 0, use_bias: false }], open: { layer: 1, step: 0 } },
+      { type: "conv2d", filters: ["box_blur"], strides: 2, padding: 0, use_bias: false }], open: { layer: 1, step: 1 } },
   { name: "depth", title: "Many filters make a deep output",
     text: "Each filter produces one feature map, so six filters give an output of depth 6. A colour input makes every filter 3 deep: it sums R, G and B products into one number per position.",
     source: { kind: "sample", name: "shapes" }, color: "rgb",
     layers: [{ type: "conv2d", filters: ["sobel_x", "sobel_y", "laplace_4", "sharpen", "emboss", "outline"], padding: 1 }],
     open: null },
   { name: "maxpool", title: "Max pooling picks the strongest response",
-    text: "After an edge filter and ReLU, a 2×2 max pool keeps only the strongest response in each window: the map halves in size but the edges survive.",
+    text: "After an edge filter and ReLU, a 2×2 max pool keeps only the strongest response in each window: in the window shown, the largest of its unequal values wins. The map halves in size but the edges survive.",
     source: { kind: "sample", name: "shapes" }, color: "gray",
     layers: [{ type: "conv2d", filters: ["sobel_x"], padding: 1, use_bias: false }, { type: "activation", activation: "relu" },
-      { type: "max_pool2d", pool_size: 2 }], open: { layer: 2, step: 3255 } },
+      { type: "max_pool2d", pool_size: 2 }], open: { layer: 2, step: 1750 } },
   { name: "invariance", title: "Translation invariance from repeated pooling",
-    text: "Two dots two pixels apart merge into one after a few 2×2 max pools: the network stops caring exactly where they were. Two dots far apart stay separate.",
+    text: "Two dots two pixels apart merge into one cell after two 2×2 max pools: the network stops caring exactly where they were. The two dots far apart stay separate to the end (the 4×4 map after three pools).",
     source: matrix(dots()), layers: [{ type: "max_pool2d", pool_size: 2 }, { type: "max_pool2d", pool_size: 2 },
       { type: "max_pool2d", pool_size: 2 }], open: null },
   { name: "back-up", title: "Going back up: 6×6 → 4×4 → 2×2 → 6×6",

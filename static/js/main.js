@@ -54,7 +54,7 @@ stage.addEventListener("imageloaded", (event) => {
 stage.addEventListener("error", (event) => status(event.detail.message, true));
 
 function showCaption() {
-  $("caption").textContent = captionFor(runView.run, getState(), player.playing);
+  layers.showCaption($("caption"), captionFor(runView.run, layers.captionState(getState()), player.playing));
 }
 
 runView.addEventListener("run", (event) => {
@@ -121,7 +121,7 @@ onChange((state, changed) => {
   }
   if (changed.has("map")) runView.showMap(state.map);
   if (changed.has("fitEach")) transport.showFit(stage, state.fitEach);
-  if (changed.has("filterIndex") || changed.has("map")) showCaption();
+  showCaption();
   scheduleHash();
 });
 

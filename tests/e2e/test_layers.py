@@ -14,8 +14,8 @@ from tests.e2e.test_page import open_page
 LESSONS = [
     ("A 5×5 image and a 3×3 filter", "conv2d: 1×5×5 → 1×3×3, 9 steps"),
     ("Sobel on a photo", "chain of 2 layers: 18 parameters"),
-    ("Laplace is noise-sensitive", "chain of 2 layers: 34 parameters"),
-    ("Stride and padding", "conv2d: 1×240×320 → 1×119×159"),
+    ("Laplace is noise-sensitive", "chain of 1 layers: 98 parameters"),
+    ("Stride and padding", "conv2d: 1×9×9 → 1×4×4"),
     ("Many filters make a deep output", "chain of 1 layers: 168 parameters"),
     ("Max pooling picks the strongest response", "max_pool2d: 1×240×320 → 1×120×160"),
     ("Translation invariance", "chain of 3 layers: 0 parameters"),
