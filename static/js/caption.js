@@ -3,7 +3,8 @@
 const POOL_WORDS = { max_pool2d: "keeps the largest value", avg_pool2d: "keeps the average", sum_pool2d: "keeps the sum" };
 
 function kernelWindow(state, size) {
-  const kernel = state.filters[state.filterIndex]?.kernel ?? state.filters[0].kernel;
+  const shown = state.depthwise && state.op === "conv2d" ? 0 : state.filterIndex; // depthwise: filter 1 alone
+  const kernel = state.filters[shown]?.kernel ?? state.filters[0].kernel;
   return kernel.name ? `A ${size} ${kernel.name.replaceAll("_", " ")} window` : `A ${size} window (your kernel)`;
 }
 

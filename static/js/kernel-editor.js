@@ -46,12 +46,18 @@ export class KernelEditor {
     document.getElementById("per-channel").addEventListener("change", (event) => this.setPerChannel(event.target.checked));
   }
 
+  /** The filter shown and edited: depthwise computes with filter 1 alone, so it shows filter 1. */
+  get index() {
+    if (this.state.depthwise && this.state.op === "conv2d") return 0;
+    return Math.min(this.state.filterIndex, this.state.filters.length - 1);
+  }
+
   get filter() {
-    return this.state.filters[Math.min(this.state.filterIndex, this.state.filters.length - 1)];
+    return this.state.filters[this.index];
   }
 
   patchFilter(patch) {
-    const filters = this.state.filters.map((f, i) => (i === this.state.filterIndex ? { ...f, ...patch } : f));
+    const filters = this.state.filters.map((f, i) => (i === this.index ? { ...f, ...patch } : f));
     this.update({ filters });
   }
 
@@ -83,7 +89,7 @@ export class KernelEditor {
       return "depthwise filters each channel with the same single kernel: type one kernel";
     }
     const per = blocks.length === 1 ? 1 : depth;
-    const start = this.state.filterIndex;
+    const start = this.index;
     const made = Array.from({ length: blocks.length / per }, (_, k) => {
       const slices = blocks.slice(k * per, (k + 1) * per);
       const bias = (this.state.filters[start + k] ?? this.filter).bias ?? 0;
@@ -132,7 +138,7 @@ export class KernelEditor {
 
   setPerChannel(on) {
     if (!on) return this.patchFilter({ perChannel: false, channels: null });
-    const f = this.state.filterIndex;
+    const f = this.index;
     const channels = Array.from({ length: this.channelCount() }, (_, c) => ({ values: this.values(f, c) }));
     return this.patchFilter({ perChannel: true, channels });
   }
@@ -140,7 +146,7 @@ export class KernelEditor {
   editCell(channel, row, col, text) {
     const value = Number(text);
     if (text.trim() === "" || !Number.isFinite(value)) return;
-    const f = this.state.filterIndex;
+    const f = this.index;
     if (this.filter.perChannel && this.filter.channels) {
       const channels = this.filter.channels.map((ref, c) => {
         const values = (ref.values ?? this.values(f, c)).map((line) => [...line]);
@@ -210,7 +216,9 @@ export class KernelEditor {
       button.type = "button";
       button.textContent = String(i + 1);
       button.title = `Filter ${i + 1}: makes output map ${i + 1}`;
-      button.setAttribute("aria-pressed", String(i === this.state.filterIndex));
+      button.setAttribute("aria-pressed", String(i === this.index));
+      button.disabled = disabled && i > 0;
+      if (button.disabled) button.title = `Depthwise computes with filter 1 alone (filter ${i + 1} is kept for later)`;
       button.addEventListener("click", () => this.update({ filterIndex: i }));
       tabs.append(button);
     });
@@ -230,7 +238,7 @@ export class KernelEditor {
     remove.setAttribute("aria-label", "Remove this filter");
     remove.disabled = this.state.filters.length <= 1;
     remove.addEventListener("click", () => this.update({
-      filters: this.state.filters.filter((_, i) => i !== this.state.filterIndex), filterIndex: 0,
+      filters: this.state.filters.filter((_, i) => i !== this.index), filterIndex: 0,
     }));
     tabs.append(add, remove);
   }
@@ -283,7 +291,7 @@ export class KernelEditor {
     this.document.getElementById("per-channel").disabled = this.channelCount() < 2 || state.depthwise;
     if (this.error.textContent && this.badCell) return; // keep showing the typed text with its bad cell
     this.grids.replaceChildren();
-    const f = state.filterIndex;
+    const f = this.index;
     if (this.filter.perChannel) {
       const count = this.channelCount();
       for (let c = 0; c < count; c += 1) {

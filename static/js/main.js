@@ -17,6 +17,7 @@ import { SourceView } from "./source-view.js";
 import { StageView } from "./stage-view.js";
 import { decides, DEFAULTS, fromHash, getState, onChange, toHash, update } from "./state.js";
 import { status } from "./status-view.js";
+import { dropKeptFrame, geometryOf, startStep } from "./step-policy.js";
 import { FrameStream } from "./stream.js";
 import { TrainView } from "./train/train-view.js";
 import { BackpropView } from "./backprop/backprop-view.js";
@@ -67,13 +68,20 @@ runView.addEventListener("run", (event) => {
 });
 
 // --- the stream ---------------------------------------------------------------------------------
+let shownGeometry = null; // what the run on stage walks over: a new operation or input starts at step 1
 stream.addEventListener("opened", (event) => {
   clearFieldErrors(document);
   runView.showRun(event.detail.run);
   const run = runView.run;
   const lessonStep = layers.takePendingStep();
+  const geometry = geometryOf(run, getState());
+  const start = startStep(shownGeometry, geometry, event.detail.position, getState().step, run.frame_count);
+  shownGeometry = geometry;
   if (lessonStep !== null) stream.seek(Math.min(lessonStep, run.frame_count - 1));
-  else if (event.detail.position < 0) stream.seek(Math.max(0, Math.min(getState().step, run.frame_count - 1)));
+  else if (start !== null) {
+    if (start !== event.detail.position) dropKeptFrame(stream, player, event.detail.position);
+    stream.seek(start);
+  }
   if (coldStart && run.frame_count > 1) {
     coldStart = false;
     transport.playRows();
