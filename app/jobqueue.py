@@ -274,3 +274,27 @@ class QueuedJobs:
             return None
         data = await self._call(self.connection.get, self.keys.result(job_id))
         return bytes(data) if data is not None else None
+
+
+class TrainClaims:
+    """Training jobs stay in the process holding their WebSocket (they stream every batch to it and obey its
+    pause and stop); with Redis, the per-client cap (``train_max_per_client``) is counted here across every
+    process, by the same claim script as GIF jobs, so a student can't train on each server at once."""
+
+    def __init__(self, settings: Settings, connection: redis.Redis | None = None) -> None:
+        self.settings = settings
+        self.connection = connection or connect(str(settings.redis_url))
+        self.keys = Keys(f"{settings.redis_prefix}train:")
+
+    def claim(self, job_id: str, client: str) -> int:
+        """Count the job for its client; returns 0 when claimed, else how many the client already has."""
+        now = time.time()
+        deadline = now + 2 * self.settings.train_time_limit + QUEUE_TTL  # surely over (a lost process' claim)
+        claimed = self.connection.eval(CLAIM, 2, self.keys.active, self.keys.client(client), now, deadline, job_id,
+                                       2**31, self.settings.train_max_per_client)
+        code, count = [*claimed, 0][:2]
+        return 0 if int(code) == 0 else int(count)
+
+    def release(self, job_id: str, client: str) -> None:
+        """Give the job's place back (idempotent)."""
+        release(self.connection, self.keys, job_id, client)

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import redis
 
 from app.chains import check_chain_limits
 from app.config import Settings
+from app.jobqueue import TrainClaims
 from app.train_schemas import TrainConfig
 from app.train_worker import train
 from cnn_core.chain import MNIST_LAYERS, Chain, check_fit_options, pretrained
@@ -204,6 +206,8 @@ class Trainer:
         self.idle = threading.Event()  # set when no job is running or waiting (tests wait on it)
         self.idle.set()
         self.models = TrainedModels(settings)
+        # with Redis, the per-client cap counts this client's jobs on every server process (app.jobqueue)
+        self.claims = TrainClaims(settings) if settings.redis_url else None
         self._data: tuple[Any, ...] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -230,21 +234,46 @@ class Trainer:
             raise TrainBusy(f"this address already has {len(mine)} training job{'s' if len(mine) > 1 else ''} running "
                             f"or waiting, the most allowed per client ({self.settings.train_max_per_client}); stop it "
                             f"(another tab?) or try again in about {wait} s", wait)
-        if len(self.running) < self.settings.train_concurrent:
-            self._start(job)
-            return 0
-        if len(self.waiting) >= self.settings.train_max_queue:
+        starts = len(self.running) < self.settings.train_concurrent
+        if not starts and len(self.waiting) >= self.settings.train_max_queue:
             wait = self.retry_after()
             raise TrainBusy(f"the server is training {len(self.running)} models and {len(self.waiting)} wait, the "
                             f"most allowed; try again in about {wait} s", wait)
+        self._claim(job)
+        if starts:
+            self._start(job)
+            return 0
         self.waiting.append(job)
         self.idle.clear()
         return len(self.waiting)
+
+    def _claim(self, job: TrainingJob) -> None:
+        """Count the job in Redis for its client across processes (TrainBusy beyond the per-client cap)."""
+        if self.claims is None:
+            return
+        try:
+            held = self.claims.claim(job.job_id, job.client)
+        except redis.exceptions.RedisError:
+            log.warning("Redis unreachable: training job refused", exc_info=True)
+            raise TrainBusy("the shared state (Redis) is unreachable; try again shortly", 5) from None
+        if held:
+            raise TrainBusy(f"this address already has {held} training job{'s' if held > 1 else ''} running or "
+                            f"waiting on this class's servers, the most allowed per client "
+                            f"({self.settings.train_max_per_client}); stop it (another tab?) or try again later",
+                            math.ceil(self.settings.train_time_limit / 10))
+
+    def _release(self, job: TrainingJob) -> None:
+        if self.claims is not None:
+            try:
+                self.claims.release(job.job_id, job.client)
+            except redis.exceptions.RedisError:  # its claim expires on its own
+                log.warning("Redis unreachable: training job %s's claim left to expire", job.job_id)
 
     def cancel(self, job: TrainingJob, reason: str = "stopped") -> None:
         """Stop a job: a waiting one leaves the queue at once, a running one after its current batch."""
         if job in self.waiting:
             self.waiting.remove(job)
+            self._release(job)
             job.stop(reason)
             job.emit({"type": "stopped", "job_id": job.job_id, "reason": reason, "model_id": None})
             self._positions()
@@ -293,6 +322,7 @@ class Trainer:
                      "detail": "internal error: training failed (the server logged why)"}
         finally:
             del self.running[job.job_id]
+            self._release(job)
             while self.waiting and len(self.running) < self.settings.train_concurrent:
                 self._start(self.waiting.popleft())
             self._positions()

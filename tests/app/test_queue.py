@@ -192,3 +192,34 @@ def test_the_worker_command_needs_redis() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "kernel-lens worker needs KERNEL_LENS_REDIS_URL" in done.stderr
+
+
+def test_one_training_job_per_client_across_processes(redis_url: str, connection: redis.Redis) -> None:
+    """Training stays on the process holding its socket; the per-client cap (KERNEL_LENS_TRAIN_MAX_PER_CLIENT,
+    1) is counted in Redis: the same address training on one process is refused on the other, another address
+    is not, and the place comes back when the job stops."""
+    from tests.app.test_train import LONG, TINY, until
+
+    settings = Settings(redis_url=redis_url, train_time_limit=60.0, train_concurrent=2)
+    here = TestClient(create_app(settings), client=("10.0.0.7", 5000))
+    there = TestClient(create_app(settings), client=("10.0.0.7", 5001))
+    other = TestClient(create_app(settings), client=("10.0.0.8", 5000))
+    with here, there, other, here.websocket_connect("/ws/train") as first:
+        first.send_json({"type": "start", "config": LONG})
+        started, _ = until(first, "started")
+        with there.websocket_connect("/ws/train") as second:
+            second.send_json({"type": "start", "config": TINY})
+            refused, _ = until(second, "error")
+            assert refused["status"] == 429 and refused["retry_after"] >= 1
+            assert refused["detail"] == (
+                "this address already has 1 training job running or waiting on this class's servers, the most "
+                "allowed per client (1); stop it (another tab?) or try again later")
+            with other.websocket_connect("/ws/train") as third:
+                third.send_json({"type": "start", "config": TINY})
+                assert until(third, "done")[0]["reason"] == "finished"
+            first.send_json({"type": "stop"})
+            assert until(first, "stopped")[0]["job_id"] == started["job_id"]
+            assert here.app.state.trainer.idle.wait(timeout=30)  # type: ignore[attr-defined]
+            second.send_json({"type": "start", "config": TINY})
+            assert until(second, "done")[0]["reason"] == "finished"
+    assert connection.zcard("kernel-lens:train:jobs:active") == 0
