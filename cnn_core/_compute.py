@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from cnn_core._checks import FloatArray, Pair
 
-# A tile's column matrix should stay in the L2 cache; measured best near 256 KiB here
-# (see benchmarks/bench_engine.py), flat from 128 KiB to 1 MiB. But each numpy call costs about a
-# microsecond, so a tile is also made big enough that every tap's copy moves MIN_RUN elements:
-# measured 16384 to 32768 best here (below 4096 the call overhead doubles the time of small maps).
-TILE_BYTES = 1 << 18
+Pads = tuple[int, int, int, int]
+
+# A tile's column matrix: measured best near 1 MiB here (benchmarks/bench_engine.py; 256 KiB to 2 MiB
+# within 10% for the batched shapes, 256 KiB about 25% slower for a stride-2 RGB 1024x1024 image, whose
+# tiles of 4 rows spend as much in per-call overhead as in copying).
+TILE_BYTES = 1 << 20
+# scatter_transposed's bands of input rows: their planes near SCATTER_TILE_BYTES (measured best near
+# 256 KiB), but each tap's copy at least MIN_RUN elements long (each numpy call costs about a microsecond:
+# below 4096 the call overhead doubles the time of small maps)
+SCATTER_TILE_BYTES = 1 << 18
 MIN_RUN = 16384
 
 
 def _tile_rows(bytes_per_row: int, total: int, elements_per_row: int) -> int:
-    """Rows per tile: the column matrix near TILE_BYTES, but each tap's copy at least MIN_RUN long
-    (so a large kernel on one channel does not drown in per-copy overhead)."""
-    rows = max(TILE_BYTES // max(bytes_per_row, 1), -(-MIN_RUN // max(elements_per_row, 1)), 1)
+    """Rows per band of scatter_transposed: its planes near SCATTER_TILE_BYTES, but each tap's copy at least
+    MIN_RUN long (so a large kernel on one channel does not drown in per-copy overhead)."""
+    rows = max(SCATTER_TILE_BYTES // max(bytes_per_row, 1), -(-MIN_RUN // max(elements_per_row, 1)), 1)
     return min(rows, total)
 
 
@@ -33,66 +39,217 @@ def correlate(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair,
     return correlate_batch(xp, weight, stride, dilation, out_shape).transpose(1, 0, 2, 3)
 
 
-def correlate_batch(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair,
-                    out_shape: Pair) -> FloatArray:
-    """Cross-correlate a padded batch ``xp`` (B, C, Hp, Wp) with ``weight`` (F, C, kh, kw): (B, F, oh, ow).
+def correlate_batch(x: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair, out_shape: Pair,
+                    pads: Pads = (0, 0, 0, 0)) -> FloatArray:
+    """Cross-correlate a batch ``x`` (B, C, H, W) with ``weight`` (F, C, kh, kw): (B, F, oh, ow), C-contiguous.
 
-    The work goes in tiles: a group of whole samples, or a band of output rows of one large sample. Each
-    tap's inputs are copied into one column matrix (C*kh*kw, samples*rows*width), which one BLAS product
-    turns into the tile (written straight into the output for a single sample, through a small
-    cache-resident buffer for a group). At stride 1 each tap of a tile is one contiguous run of the
-    flattened input (rows are computed at the padded width, and the extra columns are cut off by a view
-    at the end, never copied); at larger strides each tap is a strided slice.
+    ``pads`` (top, bottom, left, right) zero-pad ``x`` without a padded copy of it: only the rows a tile
+    reads are ever padded, in a cache-sized buffer. The work is im2col: each tile's taps are copied into
+    one column matrix, which one BLAS product turns into the tile's outputs, written in place. Two
+    layouts of that matrix, chosen by :func:`channels_last_pays` (a rule on the shapes, not a timing):
+
+    * rows (:func:`_correlate_rows`, channels first): the matrix is (C*kh*kw, outputs), each tap a copy of
+      ``ow``-long rows, and the product ``weight @ columns`` is written straight into the output.
+      Pays for wide maps (long rows) and few channels: a single image of the page, a first layer.
+    * pixels (:func:`_correlate_pixels`, channels last): the input is transposed once to (B, H, W, C) and
+      the matrix is (outputs, kh*kw*C), each output's window copied as kh runs of kw*C numbers.
+      Pays for small maps with many channels (a network's deeper layers), whose rows are too short.
+
+    Both copy only the taps that are used: no column is computed and then dropped, at any stride.
     """
-    batch, channels, _, padded_width = xp.shape
+    return convolve(x, weight, None, stride, dilation, out_shape, pads)[0]
+
+
+def convolve(x: FloatArray, weight: FloatArray, bias: FloatArray | None, stride: Pair, dilation: Pair,
+             out_shape: Pair, pads: Pads = (0, 0, 0, 0)) -> tuple[FloatArray, bool]:
+    """:func:`correlate_batch` plus ``bias`` (F,) (None: none), added to each tile while it is in the cache;
+    returns the result and whether it is surely finite (the sum of every tile was: a NaN or an infinity
+    makes a sum non-finite). False only says "not sure" (a finite sum may overflow): check the result."""
+    epilogue = _Epilogue(bias)
+    if channels_last_pays(x.shape[1], weight.shape[3], dilation[1], out_shape[1]):
+        out = _correlate_pixels(x, weight, stride, dilation, out_shape, pads, epilogue)
+    else:
+        out = _correlate_rows(x, weight, stride, dilation, out_shape, pads, epilogue)
+    return out, bool(np.isfinite(epilogue.total))
+
+
+class _Epilogue:
+    """What each tile's outputs get once written: the bias added, their sum kept for the finiteness check."""
+
+    def __init__(self, bias: FloatArray | None) -> None:
+        self.bias = None if bias is None else bias[:, None]
+        self.total = 0.0
+
+    def __call__(self, tile: FloatArray) -> None:
+        """``tile``: (F, outputs) or (samples, F, outputs), a view of the result."""
+        if self.bias is not None:
+            tile += self.bias
+        self.total += float(np.add.reduce(tile, axis=None))
+
+
+def channels_last_pays(channels: int, kw: int, dx: int, ow: int) -> bool:
+    """The layout rule of :func:`correlate_batch`: channels last when the runs it copies (a window row's
+    ``kw*C`` numbers, or ``C`` when dilated columns split them) are longer than the rows channels first
+    copies (``ow``). A numpy copy costs about a nanosecond per run on top of its numbers, so the longer
+    runs win; measured on the seed network's shapes (benchmarks/bench_engine.py, batched table)."""
+    run = kw * channels if dx == 1 else channels
+    return run > ow
+
+
+def _tiles(batch: int, rows: int, row_bytes: int) -> tuple[int, int]:
+    """(samples, rows) per tile of a column matrix of ``row_bytes`` per output row: whole samples, as many
+    as fit TILE_BYTES, or when one sample does not fit, bands of its rows (at least one)."""
+    sample_bytes = row_bytes * rows
+    if sample_bytes <= TILE_BYTES:
+        return min(batch, max(1, TILE_BYTES // max(sample_bytes, 1))), rows
+    return 1, min(rows, max(1, TILE_BYTES // max(row_bytes, 1)))
+
+
+def _correlate_rows(x: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair, out_shape: Pair,
+                    pads: Pads, epilogue: _Epilogue) -> FloatArray:
+    """:func:`correlate_batch` channels first: the column matrix is (C*kh*kw, outputs) in (c, i, j) order.
+
+    At stride 1 without padding every tap is a strided view of ``x`` (rows of ``ow`` numbers), and a tile's
+    columns are one copy. Otherwise each tile first copies the input rows it reads into a zero-bordered
+    slab split into ``sx`` column phases (phase b holds padded columns b, b + sx, ...): at any stride a tap
+    then reads ``ow`` consecutive numbers of one phase, and the taps of a phase are one copy.
+    """
+    batch, channels, height, width = x.shape
     filters, _, kh, kw = weight.shape
     sy, sx = stride
     dy, dx = dilation
     oh, ow = out_shape
-    contiguous = sy == sx == 1
-    width = padded_width if contiguous else ow
+    top, _, left, right = pads
     taps = channels * kh * kw
     flat_weight = np.ascontiguousarray(weight.reshape(filters, taps))
-    sample_bytes = taps * oh * width * xp.itemsize
-    sample_run = channels * oh * width  # what one tap copies per sample
-    if sample_bytes <= TILE_BYTES or sample_run < MIN_RUN:
-        # whole samples, as many as fill the cache budget, and at least enough that each copy is MIN_RUN long
-        group, rows = min(batch, max(1, TILE_BYTES // sample_bytes, -(-MIN_RUN // sample_run))), oh
-    else:
-        group, rows = 1, _tile_rows(taps * width * xp.itemsize, oh, width)
-    # one sample: BLAS writes rows at the computed width, cut by a view at the end; a group is copied out
-    # of its product buffer anyway, so that copy leaves the extra columns behind (a contiguous result)
-    out = np.empty((batch, filters, oh, width if group == 1 else ow), dtype=xp.dtype)
-    source = np.ascontiguousarray(xp).reshape(batch, channels, -1).transpose(1, 0, 2) if contiguous else xp
-    buffer = np.empty((channels, kh, kw, group, rows, width), dtype=xp.dtype)
-    product = np.empty((filters, group * rows * width), dtype=xp.dtype) if group > 1 else None
+    group, rows = _tiles(batch, oh, taps * ow * x.itemsize)
+    out = np.empty((batch, filters, oh, ow), dtype=x.dtype)
+    buffer = np.empty(group * taps * rows * ow, dtype=x.dtype)
+    sn, sc, sr, sv = x.strides
+    if sx == 1 and not any(pads):
+        # every window of x as one view (B, C, kh, kw, oh, ow): a tile's columns are a slice of it
+        windows = as_strided(x, (batch, channels, kh, kw, oh, ow), (sn, sc, dy * sr, dx * sv, sy * sr, sv))
+        for n0, samples, y0, count, cols in _tile_columns(buffer, batch, group, oh, rows, (channels, kh, kw), ow):
+            cols[...] = windows[n0:n0 + samples, :, :, :, y0:y0 + count]
+            epilogue(_product(flat_weight, cols, out, n0, y0))
+        return out
+    span = (rows - 1) * sy + (kh - 1) * dy + 1  # padded rows a full tile reads
+    phase_width = -(-(left + width + right) // sx)
+    slab = np.zeros((group, channels, sx, span, phase_width), dtype=x.dtype)
+    pn, pc, _, pr, pv = slab.strides
+    fills, gathers = [], []
+    for b in range(sx):
+        js = [j for j in range(kw) if (j * dx) % sx == b]  # the taps that read phase b: j0, j0 + step, ...
+        if not js:
+            continue
+        step = js[1] - js[0] if len(js) > 1 else 1
+        first = -(-(left - b) // sx) if left > b else 0  # the phase's columns that hold input columns
+        last = min(phase_width, -(-(left + width - b) // sx))
+        if last > first:
+            fills.append((b, first, last, first * sx + b - left))
+        taps_view = as_strided(slab[:, :, b, :, (js[0] * dx) // sx:], (group, channels, kh, len(js), rows, ow),
+                               (pn, pc, dy * pr, (step * dx) // sx * pv, sy * pr, pv))
+        gathers.append((slice(js[0], js[-1] + 1, step), taps_view))
+    for n0, samples, y0, count, cols in _tile_columns(buffer, batch, group, oh, rows, (channels, kh, kw), ow):
+        need = (count - 1) * sy + (kh - 1) * dy + 1
+        start = y0 * sy - top  # the input row of the slab's first row
+        lo = min(max(start, 0), start + need)
+        hi = max(min(start + need, height), lo)
+        tile = slab[:samples, :, :, :need]
+        if lo > start:
+            tile[:, :, :, :lo - start] = 0
+        if hi - start < need:
+            tile[:, :, :, hi - start:] = 0
+        for b, first, last, column in fills:
+            tile[:, :, b, lo - start:hi - start, first:last] = \
+                x[n0:n0 + samples, :, lo:hi, column:column + (last - first - 1) * sx + 1:sx]
+        for kx, taps_view in gathers:
+            cols[:, :, :, kx] = taps_view[:samples, :, :, :, :count]
+        epilogue(_product(flat_weight, cols, out, n0, y0))
+    return out
+
+
+def _tile_columns(buffer: FloatArray, batch: int, group: int, oh: int, rows: int, taps: tuple[int, ...],
+                  ow: int) -> Iterator[tuple[int, int, int, int, FloatArray]]:
+    """The tiles of :func:`_correlate_rows`: (first sample, samples, first row, rows, column matrix
+    (samples, *taps, rows, ow) in ``buffer``)."""
+    size = int(np.prod(taps)) * ow
     for n0 in range(0, batch, group):
         samples = min(group, batch - n0)
         for y0 in range(0, oh, rows):
             count = min(rows, oh - y0)
-            length = count * width
-            grid = buffer[:, :, :, :samples, :count]
-            for i in range(kh):
-                for j in range(kw):
-                    if contiguous:
-                        start = (y0 + i * dy) * width + j * dx
-                        run = source[:, n0:n0 + samples, start:start + length]
-                        flat = grid[:, i, j].reshape(channels, samples, length)
-                        flat[..., :run.shape[-1]] = run
-                        # the last row of the last tile may run past the input: only dropped columns read it
-                        flat[..., run.shape[-1]:] = 0
-                    else:
-                        top, left = y0 * sy + i * dy, j * dx
-                        grid[:, i, j] = xp[n0:n0 + samples, :, top:top + (count - 1) * sy + 1:sy,
-                                           left:left + (ow - 1) * sx + 1:sx].transpose(1, 0, 2, 3)
-            cols = grid.reshape(taps, samples * length)
+            yield n0, samples, y0, count, buffer[:samples * count * size].reshape(samples, *taps, count, ow)
+
+
+def _product(flat_weight: FloatArray, cols: FloatArray, out: FloatArray, n0: int, y0: int) -> FloatArray:
+    """``weight @ columns`` of one tile, written straight into ``out`` (B, F, oh, ow) and returned as a view:
+    a band of rows of one sample (BLAS writes rows oh*ow apart), or whole samples (one product each)."""
+    samples, count, ow = cols.shape[0], cols.shape[-2], cols.shape[-1]
+    filters, taps = flat_weight.shape
+    tile: FloatArray
+    if samples == 1:
+        tile = out[n0, :, y0:y0 + count].reshape(filters, count * ow)
+        np.matmul(flat_weight, cols.reshape(taps, count * ow), out=tile)
+    else:
+        tile = out[n0:n0 + samples].reshape(samples, filters, count * ow)
+        np.matmul(flat_weight, cols.reshape(samples, taps, count * ow), out=tile)
+    return tile
+
+
+def _correlate_pixels(x: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair, out_shape: Pair,
+                      pads: Pads, epilogue: _Epilogue) -> FloatArray:
+    """:func:`correlate_batch` channels last: the column matrix is (outputs, kh*kw*C) in (i, j, c) order.
+
+    The input is copied once into a zero-bordered (B, Hp, Wp, C) array, whose windows are one view
+    (B, oh, ow, kh, kw, C); each tile's columns are one copy of a slice of it (runs of kw*C numbers, or C
+    when dilated) and one BLAS product ``weight @ columns.T``, written in place for a band of one sample,
+    through a small buffer for a group of samples.
+    """
+    batch, channels, height, width = x.shape
+    filters, _, kh, kw = weight.shape
+    sy, sx = stride
+    dy, dx = dilation
+    oh, ow = out_shape
+    top, bottom, left, right = pads
+    hwc = np.empty((batch, height + top + bottom, width + left + right, channels), dtype=x.dtype)
+    if any(pads):
+        _zero_border(hwc, pads)
+    hwc[:, top:top + height, left:left + width] = x.transpose(0, 2, 3, 1)
+    taps = kh * kw * channels
+    flat_weight = np.ascontiguousarray(weight.transpose(0, 2, 3, 1).reshape(filters, taps))
+    group, rows = _tiles(batch, oh, taps * ow * x.itemsize)
+    out = np.empty((batch, filters, oh, ow), dtype=x.dtype)
+    buffer = np.empty(group * rows * ow * taps, dtype=x.dtype)
+    product = np.empty((filters, group * oh * ow), dtype=x.dtype) if group > 1 else None
+    sn, sr, sv, sc = hwc.strides
+    windows = as_strided(hwc, (batch, oh, ow, kh, kw, channels), (sn, sy * sr, sx * sv, dy * sr, dx * sv, sc))
+    for n0 in range(0, batch, group):
+        samples = min(group, batch - n0)
+        for y0 in range(0, oh, rows):
+            count = min(rows, oh - y0)
+            cols = buffer[:samples * count * ow * taps].reshape(samples, count, ow, kh, kw, channels)
+            cols[...] = windows[n0:n0 + samples, y0:y0 + count]
+            matrix = cols.reshape(samples * count * ow, taps).T
             if product is None:
-                np.matmul(flat_weight, cols, out=out[n0, :, y0:y0 + count].reshape(filters, length))
+                tile = out[n0, :, y0:y0 + count].reshape(filters, count * ow)
+                np.matmul(flat_weight, matrix, out=tile)
+                epilogue(tile)
             else:
-                tile = product[:, :samples * length]
-                np.matmul(flat_weight, cols, out=tile)
-                out[n0:n0 + samples] = tile.reshape(filters, samples, oh, width)[..., :ow].transpose(1, 0, 2, 3)
-    return out[..., :ow]
+                block = product[:, :samples * oh * ow]
+                np.matmul(flat_weight, matrix, out=block)
+                epilogue(block)
+                out[n0:n0 + samples] = block.reshape(filters, samples, oh, ow).transpose(1, 0, 2, 3)
+    return out
+
+
+def _zero_border(array: FloatArray, pads: Pads) -> None:
+    """Zero the padding of a (B, Hp, Wp, C) array: rows ``top``/``bottom``, columns ``left``/``right``."""
+    top, bottom, left, right = pads
+    height, width = array.shape[1], array.shape[2]
+    array[:, :top] = 0
+    array[:, height - bottom:] = 0
+    array[:, :, :left] = 0
+    array[:, :, width - right:] = 0
 
 
 def scatter_transposed(x: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair) -> FloatArray:
@@ -175,28 +332,43 @@ def reduce_windows(xp: FloatArray, kernel: Pair, stride: Pair, dilation: Pair, o
 
 
 def _reduce_tiles(xp: FloatArray, kernel: Pair, out_shape: Pair, reducer: Reducer) -> FloatArray:
-    """:func:`reduce_windows` for windows that tile the input: (..., oh*kh, ow*kw) -> (..., oh, ow)."""
+    """:func:`reduce_windows` for windows that tile the input: (..., oh*kh, ow*kw) -> (..., oh, ow).
+
+    The input is read through a view (maps, oh, kh, ow*kw), never copied (rows or columns left over past
+    the last window are skipped by the view), rows first, in chunks whose row-reduced band fits
+    POOL_CHUNK_BYTES: whole maps for small maps, bands of rows of one map for large ones.
+    """
     kh, kw = kernel
     oh, ow = out_shape
     lead = xp.shape[:-2]
-    rows = xp[..., :oh * kh, :ow * kw].reshape(-1, kh, ow * kw)  # every window row group, (M, kh, ow*kw)
-    out = np.empty((rows.shape[0], ow), dtype=xp.dtype)
-    chunk = max(1, POOL_CHUNK_BYTES // (ow * kw * xp.itemsize))
-    band = np.empty((min(chunk, rows.shape[0]), ow * kw), dtype=xp.dtype)
-    for m0 in range(0, rows.shape[0], chunk):
-        group = rows[m0:m0 + chunk]
-        part = band[:group.shape[0]]
+    height, width = xp.shape[-2:]
+    maps = xp.reshape(-1, height, width)  # merging the leading axes of a contiguous array is a view
+    count = maps.shape[0]
+    windows = maps[:, :oh * kh, :ow * kw].reshape(count, oh, kh, ow * kw)  # splitting the rows is a view
+    out = np.empty((count, oh, ow), dtype=xp.dtype)
+    row_bytes = ow * kw * xp.itemsize
+    if oh * row_bytes <= POOL_CHUNK_BYTES:
+        step = POOL_CHUNK_BYTES // (oh * row_bytes)
+        chunks = [(slice(m, m + step), slice(None)) for m in range(0, count, step)]
+        band = np.empty((min(step, count), oh, ow * kw), dtype=xp.dtype)
+    else:
+        step = max(1, POOL_CHUNK_BYTES // row_bytes)
+        chunks = [(slice(m, m + 1), slice(r, r + step)) for m in range(count) for r in range(0, oh, step)]
+        band = np.empty((1, min(step, oh), ow * kw), dtype=xp.dtype)
+    for maps_part, rows_part in chunks:
+        group = windows[maps_part, rows_part]
+        part = band[:group.shape[0], :group.shape[1]]
         if kh == 1:
-            part[...] = group[:, 0]
+            part[...] = group[:, :, 0]
         else:
-            reducer(group[:, 0], group[:, 1], out=part)
+            reducer(group[:, :, 0], group[:, :, 1], out=part)
         for ky in range(2, kh):
-            reducer(part, group[:, ky], out=part)
-        target = out[m0:m0 + chunk]
+            reducer(part, group[:, :, ky], out=part)
+        target = out[maps_part, rows_part]
         if kw == 1:
             target[...] = part
         else:
-            reducer(part[:, 0::kw], part[:, 1::kw], out=target)
+            reducer(part[..., 0::kw], part[..., 1::kw], out=target)
         for kx in range(2, kw):
-            reducer(target, part[:, kx::kw], out=target)
+            reducer(target, part[..., kx::kw], out=target)
     return out.reshape(*lead, oh, ow)

@@ -1,4 +1,4 @@
-"""Validated plans of the windowed ops: arguments checked, geometry resolved, input padded once.
+"""Validated plans of the windowed ops: arguments checked, geometry resolved, input padded at most once.
 
 Shared by :mod:`cnn_core.ops` (which computes the result), :mod:`cnn_core.frames` (which gathers one
 step at a time) and :mod:`cnn_core.grad` (which runs the backward pass). Inputs are a (H, W) or
@@ -8,6 +8,7 @@ step at a time) and :mod:`cnn_core.grad` (which runs the backward pass). Inputs 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,13 @@ from cnn_core.geometry import conv_transpose_output_size
 
 @dataclass(frozen=True)
 class ConvPlan:
-    """A validated conv2d: the padded batch, the 4-D weight, the bias and the window."""
+    """A validated conv2d: the input batch, the 4-D weight, the bias and the window.
 
-    padded: FloatArray  # (B, C, Hp, Wp): B = N * channels (C = 1) for a depthwise kernel, else N
+    The padded input is made only when asked for (``padded``): the forward core pads zeros virtually, tile
+    by tile, so a conv2d with zero padding never copies its whole input.
+    """
+
+    maps: FloatArray  # (B, C, H, W), unpadded: B = N * channels (C = 1) for a depthwise kernel, else N
     weight: FloatArray  # (F, C, kh, kw)
     bias: FloatArray  # (outputs,): one per filter, or per channel for a depthwise kernel
     window: Window
@@ -38,6 +43,11 @@ class ConvPlan:
     samples: int  # N
     rank: int  # 2, 3 or 4: the rank x came in with
     padding_mode: str = "zeros"
+
+    @cached_property
+    def padded(self) -> FloatArray:
+        """(B, C, Hp, Wp): the input padded by the window's pads in ``padding_mode`` (made once, on first use)."""
+        return pad_input(self.maps, self.window.pads, self.padding_mode)
 
     @property
     def was_2d(self) -> bool:
@@ -68,16 +78,18 @@ def _stack(maps: FloatArray, depthwise: bool) -> FloatArray:
 
 def plan_conv2d(x: object, weight: object, bias: object = None, stride: object = 1, padding: object = 0,
                 dilation: object = 1, padding_mode: object = "zeros", checked_input: bool = False) -> ConvPlan:
-    """Validate conv2d's arguments and pad the input once (``checked_input``: x is an engine op's own
-    output, already scanned for NaN and infinity)."""
+    """Validate conv2d's arguments (``checked_input``: x is an engine op's own output, already scanned for
+    NaN and infinity); the padding is resolved, the padded input made on demand (``ConvPlan.padded``)."""
     maps, rank = as_maps(x, finite=not checked_input)
     mode = check_padding_mode(padding_mode)
     kernel, depthwise = _weight_for(maps, weight, channel_axis=1)
     window = conv_window(maps.shape[2:], kernel.shape[2:], stride, padding, dilation)
     outputs = maps.shape[1] if depthwise else kernel.shape[0]
     bias_vector = as_bias(bias, outputs, maps.dtype, allow_scalar=depthwise)
-    padded = pad_input(_stack(maps, depthwise), window.pads, mode)
-    return ConvPlan(padded, kernel, bias_vector, window, depthwise, maps.shape[0], rank, mode)
+    plan = ConvPlan(_stack(maps, depthwise), kernel, bias_vector, window, depthwise, maps.shape[0], rank, mode)
+    if mode != "zeros":
+        _ = plan.padded  # reflect, replicate and circular are copied (and refused when too wide) right here
+    return plan
 
 
 @dataclass(frozen=True)

@@ -67,14 +67,19 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
 def _conv2d_maps(plan: ConvPlan) -> FloatArray:
     """conv2d of a validated plan as (N, outputs, oh, ow), overflow refused (shared with training)."""
     window = plan.window
+    # the core adds a filter's bias to each tile while it is in the cache, and sums the tiles: a finite sum
+    # is a finite result; a depthwise kernel's bias is per channel, so added here, after the core
+    fused = None if plan.depthwise or not plan.bias.any() else plan.bias
+    source, pads = (plan.maps, window.pads) if plan.padding_mode == "zeros" else (plan.padded, (0, 0, 0, 0))
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_result, not warned
-        result = _compute.correlate_batch(plan.padded, plan.weight, window.stride, window.dilation,
-                                          window.out_shape)
+        result, finite = _compute.convolve(source, plan.weight, fused, window.stride, window.dilation,
+                                           window.out_shape, pads)
         # (B, F, oh, ow) -> (N, outputs, oh, ow): a depthwise kernel has F = 1 and B = N * C
         maps = result.reshape(plan.samples, -1, *window.out_shape)
-        if plan.bias.any():
+        if plan.depthwise and plan.bias.any():
             maps += plan.bias[:, None, None]
-    return check_result(maps, "conv2d")
+            finite = False
+    return maps if finite else check_result(maps, "conv2d")
 
 
 def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
