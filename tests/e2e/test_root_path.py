@@ -73,21 +73,24 @@ def test_the_page_under_a_prefix_paints_the_first_map(browser: Browser, lens_ser
         try:
             last = 240 * 320 - 1  # the first sample (shapes, 240x320) under the default 3x3 kernel, padding 1
             page.goto(f"{base}/#" + quote(json.dumps({"step": last})))
-            expect(page.locator("#counter")).to_have_text("step 76,800 of 76,800", timeout=20_000)
-            expect(page.locator("#status")).to_contain_text("conv2d: 3×240×320 → 1×240×320")
+            expect(page.locator("#counter")).to_have_text("step 76,800 of 76,800", timeout=60_000)
+            expect(page.locator("#status")).to_contain_text("conv2d: 3×240×320 → 1×240×320", timeout=30_000)
             page.wait_for_function(f"""() => {{
               const spread = {SPREAD};
               return spread(document.querySelector("#input-canvas")) > 0.05
                 && spread(document.querySelector("#output-canvas")) > 0.05;
-            }}""", timeout=15_000)
+            }}""", timeout=60_000)
             expect(page.locator("#calc-body .result")).to_be_visible()
-            shoot(page, f"root-path-{'strip' if strip else 'pass'}")
+            shoot(page, f"root-path-{'strip' if strip else 'pass'}-1280x800")
+            for width, height in ((1920, 1080), (800, 900)):
+                page.set_viewport_size({"width": width, "height": height})
+                shoot(page, f"root-path-{'strip' if strip else 'pass'}-{width}x{height}")
             icon = page.locator("link[rel=icon]").evaluate("link => link.href")
             assert icon == f"{base}/static/favicon.svg"
             assert httpx.get(icon).status_code == 200
             page.goto(f"{base}/docs")
-            expect(page.locator(".swagger-ui .info .title")).to_contain_text("Kernel Lens", timeout=15_000)
-            expect(page.locator(".swagger-ui .servers select")).to_contain_text("/lens")
+            expect(page.locator(".swagger-ui .info .title")).to_contain_text("Kernel Lens", timeout=60_000)
+            expect(page.locator(".swagger-ui .servers select")).to_contain_text("/lens", timeout=30_000)
         finally:
             context.close()
         assert proxy.outside == []
