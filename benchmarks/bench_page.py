@@ -1,4 +1,5 @@
-"""The page in headless Chromium: frame intervals while playing at full speed, and time to the first map.
+"""The page in headless Chromium: frame intervals while playing at full speed, time to the first map, and time
+from a parameter change (stride, then kernel) to the updated map on screen.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/bench_page.py [--seconds 5]
 
@@ -13,12 +14,13 @@ import json
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import numpy as np
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import free_port, photo_jpeg, start_server
@@ -27,10 +29,29 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
+CHANGED = """([t0, size]) => {
+  const painted = window.kernelLens.mapPainted;
+  const stage = window.kernelLens.stage;
+  return painted && painted.at > t0 && painted.url === stage.urls.output && stage.run
+    && (size === null || String(stage.run.output_shape[2]) === size) && stage.run.run_id !== window.benchRun;
+}"""
+
+
+def change_to_map(page: Page, act: Callable[[], None], size: str | None) -> float:
+    """ms from a control's change to the new run's map painted on screen (the next animation frame after it loaded)."""
+    page.wait_for_timeout(300)  # settle: no request of the previous change still in flight
+    t0 = page.evaluate("() => { window.benchRun = window.kernelLens.stage.run.run_id; return performance.now(); }")
+    act()
+    page.wait_for_function(CHANGED, arg=[t0, size], timeout=30_000)
+    elapsed: float = page.evaluate("(t0) => window.kernelLens.mapPainted.at - t0", t0)
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--loads", type=int, default=5, help="page loads to time")
+    parser.add_argument("--changes", type=int, default=8, help="parameter changes to time (each kind)")
     args = parser.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -53,6 +74,14 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 page.goto(base + link)
                 page.wait_for_function("() => window.kernelLens.firstMapAt !== null", timeout=30_000)
+                changes = {"stride": [], "kernel": []}
+                for repeat in range(args.changes):
+                    changes["stride"].append(change_to_map(page, lambda r=repeat: page.locator("#stride").fill(
+                        "2" if r % 2 == 0 else "1"), f"{512 if repeat % 2 == 0 else 1024}"))
+                for repeat in range(args.changes):
+                    name = "sobel y" if repeat % 2 == 0 else "sobel x"
+                    changes["kernel"].append(change_to_map(page, lambda n=name: page.get_by_role(
+                        "button", name=n, exact=True).click(), None))
                 page.locator("#speed").fill("5")  # 100,000 steps a second: the server streams as fast as asked
                 page.evaluate("() => { window.kernelLens.player.intervals.length = 0; }")
                 start_step = page.evaluate("() => window.kernelLens.getState().step")
@@ -72,6 +101,10 @@ def main() -> None:
           f"median {np.median(values):.1f} ms, p90 {np.percentile(values, 90):.1f} ms, "
           f"p99 {np.percentile(values, 99):.1f} ms, max {values.max():.1f} ms |")
     print(f"| steps shown per second while playing | {(end_step - start_step) / args.seconds:,.0f} |")
+    for kind, what in (("stride", "stride 1 <-> 2"), ("kernel", "kernel sobel x <-> sobel y")):
+        times = changes[kind]
+        print(f"| parameter change -> updated map on screen ({what}, 1024x1024 RGB, {len(times)} changes) | "
+              f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms (target < 150 ms) |")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ stage.addEventListener("imageloaded", (event) => {
   if (event.detail.which === "output" && window.kernelLens.firstMapAt === null) {
     requestAnimationFrame(() => { window.kernelLens.firstMapAt = performance.now(); }); // once it is on screen
   }
+  if (event.detail.which === "output") {
+    requestAnimationFrame(() => { window.kernelLens.mapPainted = { at: performance.now(), url: event.detail.url }; });
+  }
 });
 stage.addEventListener("error", (event) => status(event.detail.message, true));
 

@@ -7,7 +7,7 @@ import { drawCalc, describeFrame } from "./render/calc.js";
 import { formatNumber } from "./render/colors.js";
 import { buildRequest } from "./request.js";
 
-const REQUEST_DELAY_MS = 120; // typing "12" into a field asks once
+const REQUEST_DELAY_MS = 30; // keys typed together ("12") ask once; a click or a step of a field at once
 const PARTIAL_EVERY_MS = 120; // a transposed conv's partial output, at most ~8 times a second while playing
 const HOVER_DELAY_MS = 40;
 
