@@ -204,9 +204,11 @@ class RedisState:
                  timeout: float = 10.0) -> None:
         self.url = redacted(url)
         self.prefix = prefix
-        # two quick retries (tens of ms) ride out a blip; a Redis that is down gets its 503 within about a second
+        # two quick retries of a failed connection (tens of ms) ride out a blip, so a Redis that is down gets its
+        # 503 within about a second; a Redis that stops answering is not retried: a 503 after ``timeout`` seconds
         self.client = redis.Redis.from_url(url, socket_connect_timeout=connect_timeout, socket_timeout=timeout,
-                                           retry=Retry(ExponentialBackoff(cap=0.25, base=0.05), 2),
+                                           retry=Retry(ExponentialBackoff(cap=0.25, base=0.05), 2,
+                                                       supported_errors=(redis.ConnectionError,)),
                                            health_check_interval=30)
         self._put = self.client.register_script(PUT_SCRIPT)
         self._get = self.client.register_script(GET_SCRIPT)

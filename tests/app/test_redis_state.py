@@ -4,6 +4,7 @@ StateUnavailable (a 503 with a JSON detail in the app, an error message on the W
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,6 +158,19 @@ def test_a_redis_that_is_down_raises_state_unavailable(tmp_path: Path) -> None:
         state.get(blobs(10), "k")
     with pytest.raises(StateUnavailable):
         state.put(blobs(10), "k", b"v")
+
+
+def test_a_redis_that_stops_answering_raises_state_unavailable(tmp_path: Path) -> None:
+    stalled = start_redis(tmp_path)
+    state = RedisState(stalled.url, prefix="stalled:", timeout=1.0)
+    state.put(blobs(100), "k", b"v")
+    stalled.process.send_signal(signal.SIGSTOP)  # accepts connections (the kernel does), answers nothing
+    try:
+        with pytest.raises(StateUnavailable, match="unavailable"):
+            state.get(blobs(100), "k")
+    finally:
+        stalled.process.send_signal(signal.SIGCONT)
+        stalled.stop()
 
 
 def test_the_app_answers_503_with_a_reason_while_redis_is_down(tmp_path: Path) -> None:
