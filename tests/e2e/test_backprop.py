@@ -9,12 +9,19 @@ from cnn_core.chain import pretrained
 from tests.app.test_chain_weights import drawn_seven
 from tests.e2e.conftest import shoot
 
+COMPUTE_MS = 60_000  # a shared test machine may take a while to compute a network's backward pass
 SIZES = {"1280x800": (1280, 800), "1920x1080": (1920, 1080), "800x900": (800, 900)}
 
 
 def painted(page: Page) -> None:
     """Wait until the page has laid out and painted twice."""
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def open_page(page: Page) -> None:
+    """Open the page as a user does: its cold start has begun playing before anything is clicked."""
+    page.goto("/")
+    page.wait_for_function("() => kernelLens.player.playing", timeout=COMPUTE_MS)
 
 
 def shoot_sizes(page: Page, name: str) -> None:
@@ -51,9 +58,24 @@ def shown_number(text: str) -> float:
     return float(text.replace("\u2212", "-"))
 
 
+def as_shown(value: float) -> float:
+    """The engine's number rounded as the page's formatNumber writes it (static/js/render/colors.js): integers
+    whole, 3 decimals from 1, 3 significant digits from 0.001, else 2 significant digits (1 decimal exponent)."""
+    magnitude = abs(value)
+    if float(value).is_integer() and magnitude < 1e6:
+        return float(value)
+    if magnitude >= 1000:
+        return float(f"{value:.1f}")
+    if magnitude >= 1:
+        return float(f"{value:.3f}")
+    if magnitude >= 0.001:
+        return float(f"{value:.3g}")
+    return float(f"{value:.1e}")
+
+
 def close_to_shown(shown: float, value: float) -> bool:
-    """The page shows up to 4 significant digits: the engine's number rounded so."""
-    return abs(shown - value) <= 5e-3 * abs(value) + 1e-15
+    """The number the page shows is the engine's, rounded as formatNumber rounds it."""
+    return abs(shown - as_shown(value)) <= 1e-9 * abs(shown) + 1e-300
 
 
 def engine_by_hand() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -80,19 +102,19 @@ def go_to_step(page: Page, title: str) -> None:
 
 
 def test_one_gradient_by_hand_steps_dW_with_the_engines_numbers(page: Page) -> None:
-    page.goto("/")
+    open_page(page)
     page.get_by_role("tab", name="Backprop").click()
     page.get_by_role("button", name="One gradient by hand").click()
     expect(page.locator("#bp-lesson")).to_be_visible()
     expect(page.locator("#bp-lesson-text")).to_contain_text("Every number is small enough to check on paper")
-    expect(page.locator("#bp-count")).to_have_text("step 1 of 9")
+    expect(page.locator("#bp-count")).to_have_text("step 1 of 9", timeout=COMPUTE_MS)
     shoot_sizes(page, "backprop-by-hand-forward")
     go_to_step(page, "dL/dlogits")
     expect(page.locator(".bp-classes tbody tr").last).to_contain_text("-0.182")
     shoot_sizes(page, "backprop-by-hand-logits")
     x, grad_z, grad_w = engine_by_hand()
     go_to_step(page, "dL/dW[0, 0]")
-    expect(page.locator("#output-title")).to_have_text("dL/dW[0, 0] (3, 3)")
+    expect(page.locator("#output-title")).to_have_text("dL/dW[0, 0] (3, 3)", timeout=COMPUTE_MS)
     expect(page.locator("#counter")).to_have_text("step 1 of 9")
     expect(page.locator("#bp-lesson")).to_be_visible()  # the lesson's text stays beside the stage
     for k in range(9):
@@ -119,8 +141,8 @@ def test_one_gradient_by_hand_steps_dW_with_the_engines_numbers(page: Page) -> N
         page.locator("#step-forward").click()
     go_to_step(page, "Optimizer step")
     cells = page.locator(".bp-panel .bp-grid").nth(2).locator("span").all_inner_texts()
-    assert [shown_number(t) for t in cells] == [float(f"{w:.3g}") if abs(w) < 1 else round(w, 3) for w in
-                                                (np.asarray([[1, 0, 1], [0, 1, 0], [1, 0, 1]]) - 0.1 * grad_w).ravel()]
+    after = (np.asarray([[1, 0, 1], [0, 1, 0], [1, 0, 1]]) - 0.1 * grad_w).ravel()
+    assert [shown_number(t) for t in cells] == [as_shown(w) for w in after]
     page.set_viewport_size({"width": 1920, "height": 1080})
     painted(page)
     sizes = page.locator(".bp-panel .bp-num").evaluate_all(
@@ -134,9 +156,9 @@ def test_the_pretrained_networks_conv_gradients_step_with_the_engines_numbers(pa
     from cnn_core.backprop import backprop_steps
     from cnn_core.datasets import load_digits
 
-    page.goto("/")
+    open_page(page)
     page.get_by_role("tab", name="Backprop").click()
-    expect(page.locator("#bp-count")).to_have_text("step 1 of 18")
+    expect(page.locator("#bp-count")).to_have_text("step 1 of 18", timeout=COMPUTE_MS)
     shoot_sizes(page, "backprop-mnist-forward")
     _, (x_test, y_test) = load_digits()
     chain = pretrained("mnist")
@@ -150,7 +172,7 @@ def test_the_pretrained_networks_conv_gradients_step_with_the_engines_numbers(pa
     last_conv = steps.layers[4]  # conv2d_2: input 64x5x5, dL/dz 64x3x3
     grad_w = last_conv.grads["kernel"][0, 0]
     go_to_step(page, "conv2d_2 (layer 5): dL/dW[0, 0]")
-    expect(page.locator("#output-title")).to_have_text("dL/dW[0, 0] (3, 3)")
+    expect(page.locator("#output-title")).to_have_text("dL/dW[0, 0] (3, 3)", timeout=COMPUTE_MS)
     for k in range(9):
         expect(page.locator("#counter")).to_have_text(f"step {k + 1} of 9")
         result = shown_number(page.locator("#calc-body .result").inner_text())
@@ -171,4 +193,65 @@ def test_the_pretrained_networks_conv_gradients_step_with_the_engines_numbers(pa
     go_to_step(page, "max_pool2d_1")
     expect(page.locator(".bp-grid .win").first).to_be_visible()
     shoot_sizes(page, "backprop-mnist-pool")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def train_small(base_url: str) -> str:
+    """Train the course's small cnn_1 for one epoch on 100 digits over /ws/train; its model id."""
+    import json
+
+    from websockets.sync.client import connect
+
+    config = {"model": "cnn_1", "train_size": 100, "epochs": 1, "batch_size": 50, "seed": 0}
+    with connect(base_url.replace("http", "ws") + "/ws/train", open_timeout=20) as socket:
+        socket.send(json.dumps({"type": "start", "config": config}))
+        while True:
+            message = json.loads(socket.recv(timeout=120))
+            assert message["type"] != "error", message
+            if message["type"] in ("done", "stopped"):
+                assert message["reason"] == "finished"
+                model_id: str = message["model_id"]
+                return model_id
+
+
+def test_a_cnn_1_trained_here_steps_its_first_conv_gradient(page: Page, base_url: str) -> None:
+    import io
+
+    import httpx
+
+    from cnn_core.backprop import backprop_steps
+    from cnn_core.chain import Chain
+    from cnn_core.datasets import load_digits
+
+    model_id = train_small(base_url)
+    saved = httpx.get(f"{base_url}/api/train/{model_id}/weights.npz")
+    assert saved.status_code == 200
+    trained = Chain.load(io.BytesIO(saved.content))
+    chain = Chain(trained.specs)
+    chain.build((1, 28, 28))
+    chain.set_weights([np.asarray(w, dtype=np.float64) for w in trained.get_weights()])
+    _, (x_test, y_test) = load_digits()
+    steps = backprop_steps(chain, x_test[143].astype(np.float64), int(y_test[143]))
+    open_page(page)
+    page.get_by_role("tab", name="Backprop").click()
+    expect(page.locator("#bp-count")).to_have_text("step 1 of 18", timeout=COMPUTE_MS)
+    page.locator("#bp-model").fill(model_id)
+    page.locator("#bp-model").dispatch_event("change")
+    # cnn_1: two convs, flatten, dense
+    expect(page.locator("#bp-count")).to_have_text("step 1 of 12", timeout=COMPUTE_MS)
+    go_to_step(page, "Loss")
+    assert close_to_shown(shown_number(page.locator(".bp-formula .bp-num").last.inner_text()), steps.loss)
+    second = steps.layers[1]  # conv2d_1: 8 filters 3x3 "same" on 8x28x28
+    go_to_step(page, "conv2d_1 (layer 2): dL/dW[0, 0]")
+    expect(page.locator("#output-title")).to_have_text("dL/dW[0, 0] (3, 3)", timeout=COMPUTE_MS)
+    for k in range(9):
+        expect(page.locator("#counter")).to_have_text(f"step {k + 1} of 9")
+        result = shown_number(page.locator("#calc-body .result").inner_text())
+        assert close_to_shown(result, second.grads["kernel"][0, 0].ravel()[k]), k
+        page.locator("#step-forward").click()
+    go_to_step(page, "Optimizer step")
+    after = [shown_number(t) for t in page.locator(".bp-panel .bp-grid").nth(2).locator("span").all_inner_texts()]
+    before = np.asarray(trained.get_weights()[0], dtype=np.float64)[0, 0]  # the first conv's kernel [0, 0]
+    expected = before - 0.1 * steps.layers[0].grads["kernel"][0, 0]
+    assert all(close_to_shown(s, v) for s, v in zip(after, np.ravel(expected), strict=True))
     assert page.errors == []  # type: ignore[attr-defined]

@@ -209,6 +209,8 @@ export class BackpropView {
     if (this.opening === run.run_id) { // the stream seeks to the state's step next: a gradient starts at its first
       this.opening = null;
       update({ step: 0 });
+      // a cold start plays the first run that opens: not a gradient the teacher is about to step through
+      queueMicrotask(() => { if (this.player.playing) this.player.pause(); });
     }
     if (getState().op !== "backprop" || !step?.titles || step.run.run_id !== run.run_id) return;
     this.$("input-title").textContent = step.titles[0];
