@@ -46,6 +46,20 @@ export class KernelEditor {
     document.getElementById("per-channel").addEventListener("change", (event) => this.setPerChannel(event.target.checked));
   }
 
+  /**
+   * The step moved into map `map`: where each map is one filter's, show that filter (its kernel, chip and
+   * bias), so the editor and the step panel name the same filter. Only on a change of map, so a filter
+   * picked while the step stays in one map stays picked.
+   */
+  showMap(map) {
+    if (map === this.lastMap || !this.state) return;
+    this.lastMap = map;
+    const perFilter = (this.state.op === "conv2d" && !this.state.depthwise) || this.state.op === "conv_transpose2d";
+    if (perFilter && map >= 0 && map < this.state.filters.length && map !== this.state.filterIndex) {
+      this.update({ filterIndex: map });
+    }
+  }
+
   /** The filter shown and edited: depthwise computes with filter 1 alone, so it shows filter 1. */
   get index() {
     if (this.state.depthwise && this.state.op === "conv2d") return 0;
@@ -296,7 +310,9 @@ export class KernelEditor {
       const count = this.channelCount();
       for (let c = 0; c < count; c += 1) {
         const values = this.filter.channels?.[c]?.values ?? this.values(f, c);
-        this.grids.append(this.renderGrid(values, `${count === 3 ? CHANNEL_NAMES[c] : `channel ${c + 1}`} slice`, c));
+        // R, G, B for a photo's channels; a typed matrix's are numbered, as the step panel numbers them
+        const rgb = count === 3 && (this.run?.source_kind ?? state.source?.kind) === "image";
+        this.grids.append(this.renderGrid(values, `${rgb ? CHANNEL_NAMES[c] : `ch ${c + 1}`} slice`, c));
       }
     } else {
       const depth = this.channelCount();

@@ -61,6 +61,7 @@ function showCaption() {
   layers.showCaption($("caption"), captionFor(runView.run, layers.captionState(getState()), player.playing));
 }
 
+runView.addEventListener("frame", (event) => editor.showMap(event.detail.map)); // the step's filter in the editor
 runView.addEventListener("run", (event) => {
   const run = event.detail;
   display.refresh();

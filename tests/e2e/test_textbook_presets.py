@@ -54,6 +54,10 @@ def test_the_cs231n_preset_loads_its_whole_example_and_steps_to_its_numbers(page
         expect(page.locator("#calc-body .total")).to_have_text(
             f"ch 1 + ch 2 + ch 3 + bias = {sums} + {GOLDEN['b'][f]:g} = {value:g}", use_inner_text=True)
         expect(page.locator("#calc-where")).to_have_text(f"output map {f + 1}, row {row}, col {col}")
+        # the kernel editor shows the filter of the step's map: its tab, its slices and its bias
+        expect(page.locator("#filter-tabs button[aria-pressed=true]")).to_have_text(str(f + 1))
+        expect(page.get_by_label("Bias")).to_have_value(f"{GOLDEN['b'][f]:g}")
+        expect(page.locator("#kernel-grids input").first).to_have_value(f"{GOLDEN['w'][f][0][0][0]:g}")
         if index == 9:  # map 2 at (0, 0): -1 + 3 + 0 + b1 = 2
             assert total(page) == "ch 1 + ch 2 + ch 3 + bias = -1 + 3 + 0 + 0 = 2"
             nothing_clipped(page)
