@@ -124,6 +124,9 @@ function poolPanel(layer, openRun) {
 
 function sgdPanel(step, data) {
   const layer = data.layers[step.layer];
+  // the worked example: the weight with the largest gradient (the one that moves most)
+  let [i, j] = [0, 0];
+  step.g.forEach((row, r) => row.forEach((value, c) => { if (Math.abs(value) > Math.abs(step.g[i][j])) [i, j] = [r, c]; }));
   return node("div", { className: "bp-dense" },
     node("div", { className: "bp-row" },
       figure(`w before: ${layer.name} kernel [${step.filter}, ${step.channel}]`, numberGrid(step.w_before)),
@@ -133,7 +136,7 @@ function sgdPanel(step, data) {
       figure("g = dL/dW", numberGrid(step.g)),
       node("span", { className: "bp-op", textContent: "=" }),
       figure("w after", numberGrid(step.w_after))),
-    formula("w[0, 0]: ", step.w_before[0][0], " − ", step.learning_rate, " × ", step.g[0][0], " = ", step.w_after[0][0]),
+    formula(`w[${i}, ${j}]: `, step.w_before[i][j], " − ", step.learning_rate, " × ", step.g[i][j], " = ", step.w_after[i][j]),
     node("p", { className: "hint", textContent: "One step of plain gradient descent (SGD) on this kernel, made by the " +
       "engine's optimizer on a copy: the model is not changed. Each weight moves against its gradient." }));
 }
