@@ -85,7 +85,7 @@ export class Curves {
     const ink = style.color || "#1d2330";
     ctx.font = `${font}px ui-monospace, "DejaVu Sans Mono", monospace`;
     const left = font * 3.6;
-    const bottom = font * 1.8;
+    const bottom = font * 2.9;
     const plot = { x: left, y: font * 0.7, w: Math.max(10, width - left - font), h: Math.max(10, height - bottom - font * 0.7) };
     const step = this.percent ? 0.25 : niceStep(this.top);
     const top = this.percent ? 1 : step * Math.max(1, Math.ceil(this.top / step - 1e-9));
@@ -110,8 +110,7 @@ export class Curves {
     ctx.textBaseline = "top";
     const every = Math.max(1, Math.ceil(this.epochs / 10));
     for (let e = 0; e <= this.epochs; e += every) ctx.fillText(String(e), px(e), plot.y + plot.h + font * 0.3);
-    ctx.textAlign = "right";
-    ctx.fillText("epoch", plot.x - font * 0.6, plot.y + plot.h + font * 0.3);
+    ctx.fillText("epoch", plot.x + plot.w / 2, plot.y + plot.h + font * 1.55);
 
     line(ctx, this.train.map(([x, y]) => [px(x), py(y)]), TRAIN_COLOR, 2.5, false);
     line(ctx, this.val.map(([x, y]) => [px(x), py(y)]), VAL_COLOR, 3, true);

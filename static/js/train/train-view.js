@@ -200,6 +200,10 @@ export class TrainView {
       const summary = await trainSummary(config);
       this.clearFieldErrors();
       this.drawSummary(summary);
+      if (!this.job && this.loss.count === 0) { // empty curves show the epochs asked for
+        this.loss.setEpochs(this.form.epochs);
+        this.accuracy.setEpochs(this.form.epochs);
+      }
     } catch (error) {
       if (error.name === "AbortError") return;
       if (!(error instanceof ApiError)) throw error;
