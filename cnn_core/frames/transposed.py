@@ -160,12 +160,13 @@ class ConvTranspose2dFrames(FrameSequence):
         height, width = plan.batch.shape[2:]
 
         def reach(taps: int, stride: int, dilation: int, at: Any, size: int) -> tuple[Any, Any]:
+            places, back = np.unique(at, return_inverse=True)  # a batch spans few rows; columns repeat
             shift = (np.arange(taps)[:, None] - np.arange(taps)[None, :]) * dilation  # tap t hit by tap u
             lands = shift % stride == 0
-            source = at[:, None, None] + shift // stride  # the input position whose tap u lands there
+            source = places[:, None, None] + shift // stride  # the input position whose tap u lands there
             hits = lands & (source >= 0) & (source < size)
             earlier = hits & (np.arange(taps)[None, :] > np.arange(taps)[:, None])
-            return hits.sum(axis=2), earlier.sum(axis=2)
+            return hits.sum(axis=2)[back], earlier.sum(axis=2)[back]
 
         _, rows_earlier = reach(kh, plan.stride[0], plan.dilation[0], iy, height)
         cols_all, cols_earlier = reach(kw, plan.stride[1], plan.dilation[1], ix, width)
