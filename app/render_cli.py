@@ -11,12 +11,14 @@ or ``app.gif.render_gif`` (the GIF ``POST /api/runs/{id}/gif`` makes). Options t
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from fastapi.exceptions import RequestValidationError
+from PIL import Image
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
@@ -235,7 +237,8 @@ def run(args: argparse.Namespace, settings: Settings, stderr: TextIO = sys.stder
             what = f"map {args.channel} of {made.maps().shape[0]}, {made.maps().shape[2]}x{made.maps().shape[1]}"
         else:
             data = render_gif(made, args.frames, Progress(stderr, f"rendering {args.output.name}", args.quiet))
-            what = f"{args.frames} frames over {len(made.prepared.frames):,} steps"
+            with Image.open(io.BytesIO(data)) as gif:  # fewer frames than asked when the run has fewer steps
+                what = f"{gif.n_frames} frames over {len(made.prepared.frames):,} steps"
         args.output.write_bytes(data)
     except argparse.ArgumentTypeError as error:
         parser.error(str(error))  # exit 2 with the usage line

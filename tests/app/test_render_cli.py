@@ -96,6 +96,7 @@ def test_a_small_gif_has_its_frames_and_size_and_is_the_servers(server: str, tmp
     done = render(str(photo), "--kernel", "sobel_y", "--padding", "1", "--frames", "6", "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert "rendering slide.gif [" in done.stderr and "100%" in done.stderr  # the progress bar, on stderr
+    assert f"wrote {out} (6 frames over 192 steps;" in done.stderr  # 12x16 outputs, one step each
     assert done.stdout == ""
     with Image.open(out) as gif:
         assert gif.format == "GIF" and gif.n_frames == 6
