@@ -238,7 +238,7 @@ def run(args: argparse.Namespace, settings: Settings, stderr: TextIO = sys.stder
         else:
             data = render_gif(made, args.frames, Progress(stderr, f"rendering {args.output.name}", args.quiet))
             with Image.open(io.BytesIO(data)) as gif:  # fewer frames than asked when the run has fewer steps
-                what = f"{gif.n_frames} frames over {len(made.prepared.frames):,} steps"
+                what = f"{getattr(gif, 'n_frames', 1)} frames over {len(made.prepared.frames):,} steps"
         args.output.write_bytes(data)
     except argparse.ArgumentTypeError as error:
         parser.error(str(error))  # exit 2 with the usage line
