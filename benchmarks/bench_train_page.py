@@ -10,7 +10,9 @@ the delay from the server's `sent_at` (time.time() when the worker queued the me
 the point on the loss curve (same machine, same wall clock). Then the same config trains by bare `Chain.fit` in
 this process, alternating with the streamed runs; the slowdown compares the server's own training time (the
 `done` message's seconds: the fit plus each epoch's filters, confusion matrix and wrong digits) with the bare
-fit's, by wall time and by CPU time (the server process's, from /proc, and this process's): on a shared machine
+fit's (in this process, allocating as the server does: app/memory.py's return_freed_memory pins glibc's mmap
+threshold, which alone makes training cost far more CPU; a first row measures bare fit before that), by wall time
+and by CPU time (the server process's, from /proc, and this process's): on a shared machine
 the CPU time is the steadier measure. BLAS runs single-threaded (OPENBLAS_NUM_THREADS=1 unless set), in the
 server too, so both sides do the same work. A second pair compares the server's worker function
 (app.train_worker.train: callback, filters, epoch report, every message JSON-encoded) with bare fit in this
@@ -38,12 +40,14 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # 
 import httpx
 import numpy as np
 from playwright.sync_api import Page, sync_playwright
+from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_server import free_port
 
 from app.config import Settings
+from app.memory import return_freed_memory
 from app.train_schemas import TrainConfig
 from app.train_worker import train
 from app.training import MODELS, TrainingJob, check_config
@@ -110,6 +114,23 @@ def worker_seconds(digits: int) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def socket_run(port: int, digits: int, pid: int) -> tuple[float, float]:
+    """Train once over /ws/train with a plain socket client (no browser drawing meanwhile): (the server's training
+    seconds, the server process's CPU seconds meanwhile)."""
+    config = {"model": "cnn_1", "train_size": digits, "epochs": 1, "batch_size": 128}
+    with connect(f"ws://127.0.0.1:{port}/ws/train", origin=f"http://127.0.0.1:{port}") as socket:
+        cpu = cpu_seconds(pid)
+        socket.send(json.dumps({"type": "start", "config": config}))
+        while True:
+            message = json.loads(socket.recv())
+            if message["type"] in ("done", "stopped", "error"):
+                break
+        cpu = cpu_seconds(pid) - cpu
+    if message["type"] != "done":
+        raise SystemExit(f"training did not finish: {message}")
+    return float(message["seconds"]), cpu
+
+
 def streamed_run(page: Page, base: str, digits: int, pid: int) -> tuple[list[float], list[float], float, float]:
     """Train once in the page: (frame gaps ms, batch -> curve delays ms, the server's training seconds, the
     server process's CPU seconds meanwhile)."""
@@ -143,6 +164,10 @@ def main() -> None:
     bare: list[tuple[float, float]] = []
     worker: list[tuple[float, float]] = []
     quiet: list[tuple[float, float]] = []
+    socketed: list[tuple[float, float]] = []
+    default_malloc = [bare_fit_seconds(args.digits) for _ in range(args.repeat)]
+    return_freed_memory()  # from here on, this process allocates as the server does (app/memory.py)
+    alone: list[tuple[float, float]] = []
     with tempfile.TemporaryFile() as log:
         process = start_server(port, log)
         try:
@@ -157,6 +182,9 @@ def main() -> None:
                     streamed.append((seconds, cpu))
                     bare.append(bare_fit_seconds(args.digits))
                 browser.close()
+            for _ in range(args.repeat):  # the server without a page drawing on the same cores
+                socketed.append(socket_run(port, args.digits, process.pid))
+                alone.append(bare_fit_seconds(args.digits))
             for _ in range(args.repeat):  # the same comparison without a browser or a server competing for cores
                 worker.append(worker_seconds(args.digits))
                 quiet.append(bare_fit_seconds(args.digits))
@@ -178,6 +206,10 @@ def main() -> None:
           f"RMSprop; {args.repeat} runs of each kind, streamed and bare alternating. Wall times on a shared machine "
           "are noisy; CPU seconds count only the training process's own work.\n")
     print("| measure | result | target |\n|---|---|---|")
+    print(f"| bare Chain.fit with glibc's default malloc: wall s / CPU s | {cell(default_malloc, 0)} / "
+          f"{cell(default_malloc, 1)} | |")
+    print(f"| bare Chain.fit with the server's malloc (app/memory.py pins the mmap threshold), vs default: CPU | "
+          f"{slowdown(bare + alone + quiet, default_malloc, 1)} | |")
     print(f"| frame gap while training ({gap.size:,} frames) | median {np.median(gap):.1f} ms, p95 "
           f"{np.percentile(gap, 95):.1f} ms, max {gap.max():.1f} ms | median <= 17 ms |")
     print(f"| batch finished on the server -> its point painted on the curve ({delay.size} points) | median "
@@ -187,6 +219,11 @@ def main() -> None:
     print(f"| bare Chain.fit, alternating: wall s / CPU s | {cell(bare, 0)} / {cell(bare, 1)} | |")
     print(f"| slowdown, streamed vs bare: wall / CPU | {slowdown(streamed, bare, 0)} / {slowdown(streamed, bare, 1)} "
           "| < 10% |")
+    print(f"| streamed to a socket client (no browser): server's training s / server CPU s | {cell(socketed, 0)} / "
+          f"{cell(socketed, 1)} | |")
+    print(f"| bare Chain.fit, alternating with it: wall s / CPU s | {cell(alone, 0)} / {cell(alone, 1)} | |")
+    print(f"| slowdown, socket-streamed vs bare: wall / CPU | {slowdown(socketed, alone, 0)} / "
+          f"{slowdown(socketed, alone, 1)} | < 10% |")
     print(f"| the worker alone (callback, filters, epoch report, JSON) in one process: wall s / CPU s | "
           f"{cell(worker, 0)} / {cell(worker, 1)} | |")
     print(f"| bare Chain.fit, alternating with it: wall s / CPU s | {cell(quiet, 0)} / {cell(quiet, 1)} | |")

@@ -491,6 +491,10 @@ export class TrainView {
       this.pendingEpoch = null;
       drawConfusion(this.$("train-confusion"), e.confusion);
       drawWrong(this.$("train-wrong"), e.misclassified, (index) => {
+        if (this.job) { // the model is kept (and can predict) once its job ends
+          this.status("The model can be tried once this training ends (or press Stop).", true);
+          return;
+        }
         this.showPart("try");
         this.tryView.pickValidation(index);
       });
