@@ -18,6 +18,7 @@ queue is ``kernel-lens:gif``):
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import secrets
@@ -298,3 +299,36 @@ class TrainClaims:
     def release(self, job_id: str, client: str) -> None:
         """Give the job's place back (idempotent)."""
         release(self.connection, self.keys, job_id, client)
+
+
+MODEL_TTL = 24 * 3600  # seconds a trained model stays in Redis (a day of lessons), within train_model_bytes
+
+
+class SharedModels:
+    """Trained models in Redis, so any process answers predict, weights and backprop for a model trained on
+    another: the chain's ``.npz`` (``Chain.save``) and its description, kept ``MODEL_TTL`` seconds and all of
+    them within ``train_model_bytes`` (the oldest dropped first, by the results' script)."""
+
+    def __init__(self, settings: Settings, connection: redis.Redis | None = None) -> None:
+        self.settings = settings
+        self.connection = connection or connect(str(settings.redis_url))
+        self.keys = Keys(f"{settings.redis_prefix}train:models:")
+
+    def put(self, model_id: str, chain_npz: bytes, description: dict[str, Any]) -> None:
+        """Store a model (its description as JSON, then its weights)."""
+        head = json.dumps(description).encode()
+        data = len(head).to_bytes(4, "little") + head + chain_npz
+        self.connection.eval(KEEP, 3, self.keys.results, self.keys.sizes, self.keys.result(model_id), model_id,
+                             data, MODEL_TTL, self.settings.train_model_bytes, time.time(), self.keys.result())
+
+    def get(self, model_id: str) -> tuple[dict[str, Any], bytes] | None:
+        """(description, weights .npz) of a stored model, or None."""
+        if not JOB_ID.match(model_id):
+            return None
+        data = self.connection.get(self.keys.result(model_id))
+        if data is None:
+            return None
+        raw = bytes(data)  # type: ignore[arg-type]
+        length = int.from_bytes(raw[:4], "little")
+        description: dict[str, Any] = json.loads(raw[4:4 + length])
+        return description, raw[4 + length:]

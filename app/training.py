@@ -4,6 +4,7 @@ number (running and queued), size (parameters), epochs and time; pause, resume a
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import math
 import secrets
@@ -19,7 +20,8 @@ import redis
 
 from app.chains import check_chain_limits
 from app.config import Settings
-from app.jobqueue import TrainClaims
+from app.jobqueue import SharedModels, TrainClaims
+from app.shared_state import StateUnavailable
 from app.train_schemas import TrainConfig
 from app.train_worker import train
 from cnn_core.chain import MNIST_LAYERS, Chain, check_fit_options, pretrained
@@ -128,19 +130,30 @@ class TrainedModels:
         self._models: OrderedDict[str, TrainedModel] = OrderedDict()
         self._pretrained: TrainedModel | None = None
         self._lock = threading.Lock()
+        # with Redis, models are kept there too, so any process answers for a model trained on another
+        self.shared = SharedModels(settings) if settings.redis_url else None
 
     @property
     def used(self) -> int:
         """Bytes held by the trained models kept (the pretrained one aside)."""
         return sum(model.nbytes for model in self._models.values())
 
-    def put(self, model: TrainedModel) -> None:
+    def put(self, model: TrainedModel, share: bool = True) -> None:
         """Keep a model; forget the oldest beyond the count or byte budget (the newest is always kept)."""
         with self._lock:
             self._models[model.model_id] = model
             while len(self._models) > 1 and (len(self._models) > self.settings.train_models
                                              or self.used > self.settings.train_model_bytes):
                 self._models.popitem(last=False)
+        if share and self.shared is not None:
+            buffer = io.BytesIO()
+            model.chain.save(buffer)  # type: ignore[arg-type]  # np.savez takes a file object too
+            description = {"layers": model.layers, "total_params": model.total_params, "history": model.history,
+                           "validation_stop": model.validation_stop, "validation_start": model.validation_start}
+            try:
+                self.shared.put(model.model_id, buffer.getvalue(), description)
+            except redis.exceptions.RedisError:
+                log.warning("Redis unreachable: model %s kept in this process only", model.model_id)
 
     def get(self, model_id: str) -> TrainedModel | None:
         """A model by id (the pretrained one is loaded on first use), or None."""
@@ -155,7 +168,22 @@ class TrainedModels:
             model = self._models.get(model_id)
             if model is not None:
                 self._models.move_to_end(model_id)
-            return model
+                return model
+        if self.shared is None:
+            return None
+        try:
+            stored = self.shared.get(model_id)  # trained by another process
+        except redis.exceptions.RedisError as error:
+            raise StateUnavailable(f"the shared state (Redis) is unreachable, so model {model_id} can't be "
+                                   "looked up now; try again shortly") from error
+        if stored is None:
+            return None
+        description, weights = stored
+        model = TrainedModel(model_id, Chain.load(io.BytesIO(weights)), description["layers"],
+                             description["total_params"], description["history"], description["validation_stop"],
+                             description["validation_start"])
+        self.put(model, share=False)
+        return model
 
     def __len__(self) -> int:
         return len(self._models)

@@ -223,3 +223,22 @@ def test_one_training_job_per_client_across_processes(redis_url: str, connection
             second.send_json({"type": "start", "config": TINY})
             assert until(second, "done")[0]["reason"] == "finished"
     assert connection.zcard("kernel-lens:train:jobs:active") == 0
+
+
+def test_a_model_trained_on_one_process_is_served_by_the_other(redis_url: str, connection: redis.Redis) -> None:
+    """Trained models go to Redis too: predict, validation digits and the weights download answer on a process
+    that did not train the model, with the same numbers."""
+    from tests.app.test_train import TINY, until
+
+    settings = Settings(redis_url=redis_url, train_time_limit=60.0)
+    here, there = TestClient(create_app(settings)), TestClient(create_app(settings))
+    with here, there:
+        with here.websocket_connect("/ws/train") as ws:
+            ws.send_json({"type": "start", "config": {**TINY, "validation_split": 0.2}})
+            done, _ = until(ws, "done")
+        weights = [client.get(done["weights_url"]) for client in (here, there)]
+        assert [answer.status_code for answer in weights] == [200, 200]
+        assert weights[0].content == weights[1].content
+        answers = [client.post(done["predict_url"], json={"validation_index": 3}).json() for client in (here, there)]
+        assert answers[0] == answers[1] and len(answers[1]["probabilities"]) == 10
+        assert there.get("/api/train/0123456789abcdef01234567/weights.npz").status_code == 404
