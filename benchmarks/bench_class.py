@@ -154,6 +154,8 @@ class Results:
     refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # deliberate 429s
     retries: int = 0
     reconnects: int = 0
+    playing: int = 0  # students whose WebSocket is open and playing
+    everyone_playing: asyncio.Event = field(default_factory=asyncio.Event)
     examples: list[str] = field(default_factory=list)
 
     def error(self, kind: str, what: str) -> None:
@@ -172,8 +174,9 @@ def header_of(message: bytes) -> dict[str, Any]:
 class Student:
     """One student: an address of its own, a preferred server, and the other one to fall back on."""
 
-    def __init__(self, number: int, bases: list[str], results: Results, dead: set[str]) -> None:
+    def __init__(self, number: int, bases: list[str], results: Results, dead: set[str], students: int) -> None:
         self.number = number
+        self.students = students
         self.bases = bases[number % len(bases):] + bases[:number % len(bases)]
         self.results = results
         self.dead = dead
@@ -277,6 +280,9 @@ class Student:
         rng = random.Random(self.number)
         gif_task: asyncio.Task[None] | None = None
         ws = await self.session(run_id)
+        self.results.playing += 1
+        if self.results.playing == self.students:
+            self.results.everyone_playing.set()
         pending_seek: tuple[int, float] | None = None
         awaiting: int | None = self.position or None  # batches sent before a seek are stale: not acked
 
@@ -362,13 +368,15 @@ async def round_(students: int, seconds: float, kill: bool) -> tuple[Results, di
                 await asyncio.sleep(1)
                 sample_rss(processes, samples)
 
-        async def killer() -> None:
-            await asyncio.sleep(seconds / 2 + 5)
+        async def killer() -> None:  # half-way through the playing: once every student plays, then seconds / 2
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(results.everyone_playing.wait(), 600)
+            await asyncio.sleep(seconds / 2)
             dead.add(running.bases[0])
             running.servers[0].kill()  # SIGKILL: no goodbye to its sockets
 
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            tasks = [asyncio.create_task(Student(n, running.bases, results, dead).lesson(
+            tasks = [asyncio.create_task(Student(n, running.bases, results, dead, students).lesson(
                 client, seconds, gif_at=seconds * random.Random(n).uniform(0.3, 0.7))) for n in range(students)]
             extra = [asyncio.create_task(sampler())] + ([asyncio.create_task(killer())] if kill else [])
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -396,8 +404,9 @@ def report(title: str, results: Results, samples: dict[str, list[float]], elapse
         print(f"| {kind} | {len(values)} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} | "
               f"{max(values, default=float('nan')) * 1000:.1f} | {results.errors.get(kind, 0)} | "
               f"{results.refused.get(kind, 0)} |")
-    print(f"\nerrors other than 429: {sum(results.errors.values())}; retried on the other server: "
-          f"{results.retries}; WebSocket reconnections: {results.reconnects}")
+    print(f"\nerrors other than 429: {sum(results.errors.values())}; HTTP requests retried after a transport "
+          f"error (a timeout, or the killed server): {results.retries}; WebSocket reconnections: "
+          f"{results.reconnects}")
     for example in results.examples:
         print(f"  e.g. {example}")
     print("\n| process | RSS start MiB | max | end |")
