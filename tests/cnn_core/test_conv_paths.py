@@ -140,3 +140,18 @@ def test_tiling_pools_on_odd_sizes_match_the_loop_definition(shape: tuple[int, .
     expected = np.stack([naive.pool(sample, kind, 2, 2, 0) for sample in samples]).reshape(
         *shape[:-2], shape[-2] // 2, shape[-1] // 2)
     assert_allclose(op(x, 2), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_max_pool2d_results_are_finite_without_a_final_check(ceil_mode: bool) -> None:
+    # max_pool2d skips the overflow pass: every window it computes must read at least one input pixel
+    x = np.random.default_rng(3).standard_normal((2, 7, 9))
+    for kernel in (2, 3, 4):
+        for stride in (1, 2, 3):
+            for padding in range(kernel // 2 + 1):
+                for dilation in (1, 2):
+                    try:
+                        out = ops.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)
+                    except ArgumentError:
+                        continue  # refused, as PyTorch would return -inf there
+                    assert np.isfinite(out).all(), (kernel, stride, padding, dilation, ceil_mode)
