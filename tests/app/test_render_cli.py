@@ -22,8 +22,18 @@ from tests.app.conftest import live_server
 RENDER = [sys.executable, "-m", "app.cli", "render"]
 
 
+def get(url: str, timeout: float = 60, **options: Any) -> httpx.Response:
+    """httpx.get with room for a busy machine (its default 5 s read timeout is not enough at a load of 25)."""
+    return httpx.get(url, timeout=timeout, **options)
+
+
+def post(url: str, timeout: float = 60, **options: Any) -> httpx.Response:
+    """httpx.post, as get."""
+    return httpx.post(url, timeout=timeout, **options)
+
+
 def render(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*RENDER, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([*RENDER, *args], capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +43,7 @@ def server() -> Iterator[str]:
 
 
 def sample_id(server: str, name: str) -> str:
-    found: str = next(sample["id"] for sample in httpx.get(f"{server}/api/samples").json() if sample["name"] == name)
+    found: str = next(sample["id"] for sample in get(f"{server}/api/samples").json() if sample["name"] == name)
     return found
 
 
@@ -65,9 +75,9 @@ def test_the_png_is_the_servers_result_png_for_the_same_request(server: str, tmp
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and f"wrote {out}" in done.stderr
     request = {"source": {"image_id": sample_id(server, "shapes"), "color": "gray"}, "operation": operation}
-    run = httpx.post(f"{server}/api/run", json=request)
+    run = post(f"{server}/api/run", json=request)
     assert run.status_code == 200, run.text
-    served = httpx.get(f"{server}{run.json()['result_png_url']}", params={"channel": 0})
+    served = get(f"{server}{run.json()['result_png_url']}", params={"channel": 0})
     assert served.status_code == 200
     mine = pixels(out.read_bytes())
     assert mine.shape[:2] == tuple(run.json()["output_shape"][-2:])
@@ -80,11 +90,11 @@ def test_the_png_of_an_image_file_in_colour_is_the_servers_after_an_upload(serve
     out = tmp_path / "map.png"
     done = render(str(photo), "--kernel", "laplace_8", "--padding", "1", "-o", str(out))
     assert done.returncode == 0, done.stderr
-    uploaded = httpx.post(f"{server}/api/images", files={"file": ("photo.png", photo.read_bytes(), "image/png")})
+    uploaded = post(f"{server}/api/images", files={"file": ("photo.png", photo.read_bytes(), "image/png")})
     request = {"source": {"image_id": uploaded.json()["id"]},
                "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "laplace_8"}}], "padding": 1}}
-    run = httpx.post(f"{server}/api/run", json=request).json()
-    served = httpx.get(f"{server}{run['result_png_url']}", params={"channel": 0}).content
+    run = post(f"{server}/api/run", json=request).json()
+    served = get(f"{server}{run['result_png_url']}", params={"channel": 0}).content
     assert np.array_equal(pixels(out.read_bytes()), pixels(served))
     assert pixels(out.read_bytes()).shape == (37, 53, 3)
 
@@ -103,16 +113,16 @@ def test_a_small_gif_has_its_frames_and_size_and_is_the_servers(server: str, tmp
         # the padded input (14x18) and the map (12x16) each scaled to 240 pixels high (x17 and x20), 12 pixels apart
         assert gif.size == (18 * 17 + 12 + 16 * 20, 240)
 
-    uploaded = httpx.post(f"{server}/api/images", files={"file": ("small.png", photo.read_bytes(), "image/png")})
+    uploaded = post(f"{server}/api/images", files={"file": ("small.png", photo.read_bytes(), "image/png")})
     request = {"source": {"image_id": uploaded.json()["id"]},
                "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "sobel_y"}}], "padding": 1}}
-    run = httpx.post(f"{server}/api/run", json=request).json()
-    job = httpx.post(f"{server}/api/runs/{run['run_id']}/gif", params={"frames": 6}).json()
+    run = post(f"{server}/api/run", json=request).json()
+    job = post(f"{server}/api/runs/{run['run_id']}/gif", params={"frames": 6}).json()
     deadline = time.monotonic() + 60
-    while not (status := httpx.get(f"{server}{job['status_url']}").json())["done"]:
+    while not (status := get(f"{server}{job['status_url']}").json())["done"]:
         assert time.monotonic() < deadline, "the server's GIF job did not finish"
         time.sleep(0.1)  # polling the job the page polls: there is no event to wait on
-    served = httpx.get(f"{server}{status['gif_url']}").content
+    served = get(f"{server}{status['gif_url']}").content
     assert out.read_bytes() == served
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
@@ -30,6 +31,16 @@ from tests.servers import free_port
 SERVER = [sys.executable, "-m", "app.cli", "serve"]
 
 
+def get(url: str, timeout: float = 60, **options: Any) -> httpx.Response:
+    """httpx.get with room for a busy machine (its default 5 s read timeout is not enough at a load of 25)."""
+    return httpx.get(url, timeout=timeout, **options)
+
+
+def post(url: str, timeout: float = 60, **options: Any) -> httpx.Response:
+    """httpx.post, as get."""
+    return httpx.post(url, timeout=timeout, **options)
+
+
 @contextmanager
 def server_with(args: list[str], log_path: Path) -> Iterator[str]:
     """`kernel-lens serve <args> --port <free>`; yields its own base URL (not through a proxy) once it answers."""
@@ -40,7 +51,7 @@ def server_with(args: list[str], log_path: Path) -> Iterator[str]:
         deadline = time.monotonic() + 120  # a shared, busy machine may take a while to import and start
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -80,7 +91,7 @@ def noise_png(side: int) -> bytes:
 
 def test_the_page_names_every_url_relative_to_its_base(proxied: tuple[str, PrefixProxy]) -> None:
     base, proxy = proxied
-    page = httpx.get(base + "/")
+    page = get(base + "/")
     assert page.status_code == 200
     assert '<base href="/lens/">' in page.text
     urls = re.findall(r'(?:href|src)="([^"]*)"', page.text)
@@ -88,25 +99,25 @@ def test_the_page_names_every_url_relative_to_its_base(proxied: tuple[str, Prefi
     assert [url for url in urls if url.startswith("/") and url != "/lens/"] == []
     for url in urls:
         if url.startswith("static/"):
-            assert httpx.get(urljoin(base + "/", url)).status_code == 200, url
+            assert get(urljoin(base + "/", url)).status_code == 200, url
     initial = json.loads(re.search(r'id="initial-data">(.*?)</script>', page.text, re.S).group(1))  # type: ignore[union-attr]
     preview = initial["samples"][0]["preview_url"]
     assert preview.startswith("api/images/")
-    assert httpx.get(urljoin(base + "/", preview)).headers["content-type"] == "image/png"
-    assert httpx.get(base).status_code == 200  # /lens without the slash: the same page (its base is /lens/)
+    assert get(urljoin(base + "/", preview)).headers["content-type"] == "image/png"
+    assert get(base).status_code == 200  # /lens without the slash: the same page (its base is /lens/)
     assert proxy.outside == []
 
 
 def test_docs_and_their_assets_and_the_schema_work_under_the_prefix(proxied: tuple[str, PrefixProxy]) -> None:
     base, proxy = proxied
-    docs = httpx.get(base + "/docs")
+    docs = get(base + "/docs")
     assert docs.status_code == 200 and '<base href="/lens/">' in docs.text
     urls = re.findall(r'(?:href|src)="([^"]*)"', docs.text)
     assert "docs-assets/swagger-ui-bundle.js" in urls and "static/js/docs.js" in urls
     for url in urls:
         assert url == "/lens/" or not url.startswith("/"), url
-        assert httpx.get(urljoin(base + "/docs", url)).status_code == 200, url
-    schema = httpx.get(base + "/openapi.json").json()
+        assert get(urljoin(base + "/docs", url)).status_code == 200, url
+    schema = get(base + "/openapi.json").json()
     assert schema["servers"] == [{"url": "/lens"}]  # Swagger's "Try it out" calls /lens/api/...
     assert "/api/run" in schema["paths"]
     assert proxy.outside == []
@@ -115,25 +126,25 @@ def test_docs_and_their_assets_and_the_schema_work_under_the_prefix(proxied: tup
 def test_api_run_png_upload_and_websocket_under_the_prefix(proxied: tuple[str, PrefixProxy]) -> None:
     base, proxy = proxied
     page_url = base + "/"
-    samples = httpx.get(page_url + "api/samples").json()
+    samples = get(page_url + "api/samples").json()
     request = {"source": {"image_id": samples[0]["id"]},
                "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "sobel_x"}}]}}
-    run = httpx.post(page_url + "api/run", json=request).json()
-    png = httpx.get(resolve(page_url, run["result_png_url"]) + "?channel=0")
+    run = post(page_url + "api/run", json=request).json()
+    png = get(resolve(page_url, run["result_png_url"]) + "?channel=0")
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(png.content)).size == (run["output_shape"][-1], run["output_shape"][-2])
-    frames = httpx.get(resolve(page_url, run["frames_url"]) + "&start=0&count=3")
+    frames = get(resolve(page_url, run["frames_url"]) + "&start=0&count=3")
     assert frames.status_code == 200
 
     big = noise_png(900)  # over the 2 MB JSON body limit, under the upload limit: /lens/api/images has its own
     assert len(big) > 2_000_000
-    uploaded = httpx.post(page_url + "api/images", files={"file": ("noise.png", big, "image/png")}, timeout=60)
+    uploaded = post(page_url + "api/images", files={"file": ("noise.png", big, "image/png")}, timeout=60)
     assert uploaded.status_code == 201, uploaded.text
-    assert httpx.get(resolve(page_url, uploaded.json()["preview_url"])).status_code == 200
+    assert get(resolve(page_url, uploaded.json()["preview_url"])).status_code == 200
 
     async def play() -> tuple[dict[str, object], dict[str, object]]:
         socket_url = page_url.replace("http://", "ws://") + "ws/animate"
-        async with websockets.connect(socket_url, max_size=2**24) as ws:
+        async with websockets.connect(socket_url, max_size=2**24, open_timeout=60) as ws:
             await ws.send(json.dumps({"type": "open", "request": request}))
             opened = json.loads(await ws.recv())
             await ws.send(json.dumps({"type": "seek", "index": 42}))
@@ -141,7 +152,7 @@ def test_api_run_png_upload_and_websocket_under_the_prefix(proxied: tuple[str, P
                 pass
             return opened, decode_batch(message)[0]
 
-    opened, batch = asyncio.run(asyncio.wait_for(play(), 30))
+    opened, batch = asyncio.run(asyncio.wait_for(play(), 120))
     assert opened["type"] == "opened" and opened["run"]["run_id"] == run["run_id"]  # type: ignore[index]
     assert batch["start"] == 42
     assert proxy.outside == []
@@ -149,10 +160,10 @@ def test_api_run_png_upload_and_websocket_under_the_prefix(proxied: tuple[str, P
 
 
 def test_without_the_proxy_the_same_server_answers_on_both_forms(upstream: str) -> None:
-    assert '<base href="/lens/">' in httpx.get(upstream + "/").text  # as a stripping proxy sends it
-    assert '<base href="/lens/">' in httpx.get(upstream + "/lens/").text  # as a passing proxy sends it
-    assert httpx.get(upstream + "/lens/static/js/stream.js").status_code == 200
-    assert httpx.get(upstream + "/nothing-here").status_code == 404
+    assert '<base href="/lens/">' in get(upstream + "/").text  # as a stripping proxy sends it
+    assert '<base href="/lens/">' in get(upstream + "/lens/").text  # as a passing proxy sends it
+    assert get(upstream + "/lens/static/js/stream.js").status_code == 200
+    assert get(upstream + "/nothing-here").status_code == 404
 
 
 def test_a_bad_root_path_is_refused_naming_what_is_allowed() -> None:
@@ -164,6 +175,6 @@ def test_a_bad_root_path_is_refused_naming_what_is_allowed() -> None:
 
 def test_without_a_root_path_the_page_is_based_at_the_root(tmp_path: Path) -> None:
     with server_with([], tmp_path / "server.log") as base:
-        page = httpx.get(base + "/")
+        page = get(base + "/")
         assert '<base href="/">' in page.text
-        assert httpx.get(base + "/lens/").status_code == 404
+        assert get(base + "/lens/").status_code == 404

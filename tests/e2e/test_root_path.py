@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -35,6 +36,11 @@ SPREAD = """canvas => {
 }"""
 
 
+def get(url: str, timeout: float = 60, **options: Any) -> httpx.Response:
+    """httpx.get with room for a busy machine (its default 5 s read timeout is not enough at a load of 25)."""
+    return httpx.get(url, timeout=timeout, **options)
+
+
 @pytest.fixture(scope="module")
 def lens_server() -> Iterator[str]:
     """The app with KERNEL_LENS_ROOT_PATH=/lens, in uvicorn in a thread."""
@@ -48,7 +54,7 @@ def lens_server() -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)  # waiting for a thread to bind: there is no event to await
     base = f"http://127.0.0.1:{config.port}"
-    assert httpx.get(base + "/healthz").status_code == 200
+    assert get(base + "/healthz").status_code == 200
     yield base
     server.should_exit = True
     thread.join(timeout=10)
@@ -87,7 +93,7 @@ def test_the_page_under_a_prefix_paints_the_first_map(browser: Browser, lens_ser
                 shoot(page, f"root-path-{'strip' if strip else 'pass'}-{width}x{height}")
             icon = page.locator("link[rel=icon]").evaluate("link => link.href")
             assert icon == f"{base}/static/favicon.svg"
-            assert httpx.get(icon).status_code == 200
+            assert get(icon).status_code == 200
             page.goto(f"{base}/docs")
             expect(page.locator(".swagger-ui .info .title")).to_contain_text("Kernel Lens", timeout=60_000)
             expect(page.locator(".swagger-ui .servers select")).to_contain_text("/lens", timeout=30_000)
