@@ -222,9 +222,11 @@ class ImageStore:
         if self._local is None:
             return await self.state.aget(self.space, image_id)
         image = self._local.get(image_id)
-        if image is not None and image_id in self._touched and not self._touch_due(image_id):
-            return image
-        return await anyio.to_thread.run_sync(self.get, image_id)
+        if image is None:
+            return await anyio.to_thread.run_sync(self.get, image_id)
+        if self._touch_due(image_id):
+            await anyio.to_thread.run_sync(self._touch, image_id)
+        return image
 
     def put(self, image_id: str, image: StoredImage, pinned: bool = False) -> None:
         """Store an image (pinned: never evicted). A pinned image (a sample) is kept locally even when the

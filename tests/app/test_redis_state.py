@@ -4,6 +4,7 @@ StateUnavailable (a 503 with a JSON detail in the app, an error message on the W
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 from collections.abc import Iterator
@@ -148,6 +149,23 @@ def test_image_store_finds_an_image_another_process_stored(server: RedisServer, 
     found = second.get("c" * 24)
     assert found is not None and np.array_equal(found.rgb, pixels) and found.name == "x.png"
     assert second.get("d" * 24) is None
+
+
+def test_an_image_a_process_keeps_using_from_its_own_copy_stays_recently_used_in_redis(server: RedisServer,
+                                                                                      state: RedisState) -> None:
+    def image(name: str) -> StoredImage:
+        pixels = freeze(np.full((3, 4, 5), float(ord(name)), dtype=np.float32))
+        return StoredImage(name * 24, pixels, freeze(pixels[:1].copy()), name)
+
+    size = len(encode_image(image("x")))
+    store = ImageStore(2 * size + size // 2, state)  # room for two
+    store.put("x" * 24, image("x"))
+    store.put("y" * 24, image("y"))
+    store._touched["x" * 24] -= store.TOUCH_SECONDS + 1  # x was last marked used in Redis a while ago
+    assert asyncio.run(store.aget("x" * 24)) is not None  # served from this process' copy, and marked used
+    store.put("z" * 24, image("z"))
+    other = ImageStore(1 << 20, RedisState(server.url, prefix=state.prefix))
+    assert other.get("x" * 24) is not None and other.get("y" * 24) is None  # y, not x, was least recently used
 
 
 def test_a_redis_that_is_down_raises_state_unavailable(tmp_path: Path) -> None:
