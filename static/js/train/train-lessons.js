@@ -6,7 +6,7 @@ export const TRAIN_LESSONS = [
     name: "filters-learned", title: "Filters are learned",
     text: "A convolution layer's kernels are not designed by hand: they start as random numbers and gradient descent "
       + "changes them until they help to tell digits apart. Train the course's small network cnn_1 for one epoch and "
-      + "watch its first-layer filters (5×5, blue negative, red positive) change at the end of the epoch. Compare "
+      + "watch its first-layer filters (5×5, blue negative, red positive) change as it trains. Compare "
       + "them with the hand-made Sobel x and y edge detectors beside them: several learned filters end up as edge "
       + "or stroke detectors of their own, light on one side and dark on the other.",
     config: { model: "cnn_1", train_size: 2000, epochs: 1, batch_size: 128, optimizer: "rmsprop", learning_rate: 0.001,
