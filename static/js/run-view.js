@@ -128,6 +128,15 @@ export class RunView extends EventTarget {
     const state = this.getState();
     if (!frame.output_index || frame.contribution || state.map < 0) return;
     const f = frame.output_index.data[0];
+    if (this.fresh) { // a run just opened on a chosen map (a chain's thumbnail, a link): step in that map
+      this.fresh = false;
+      if (f !== state.map && state.map < this.mapCount()) {
+        const [, row, col] = frame.output_index.data;
+        this.wantedMap = state.map;
+        this.stream.seekPosition([state.map, row, col]);
+        return;
+      }
+    }
     if (this.wantedMap !== null) {
       if (f === this.wantedMap) this.wantedMap = null;
       return;
@@ -154,9 +163,10 @@ export class RunView extends EventTarget {
     const $ = this.$;
     const stage = this.stage;
     if (!peek) {
+      const arrived = current !== this.frame; // a new frame from the stream, not a repaint
       this.frame = current;
       this.update({ step: current.index });
-      this.followMap(current);
+      if (arrived) this.followMap(current);
     }
     const frame = this.frame;
     const map = this.shownMap(this.getState(), frame);
@@ -199,6 +209,8 @@ export class RunView extends EventTarget {
     const state = this.getState();
     const run = { ...described, source_kind: state.source?.kind };
     this.run = run;
+    this.fresh = true;
+    this.wantedMap = null;
     const $ = this.$;
     const g = run.geometry;
     $("formula-rows").textContent = run.formula.rows;

@@ -35,6 +35,8 @@ def test_three_layer_chain_summary_thumbnails_and_stepping_a_layer(page: Page) -
     shoot(page, "layers-chain")
     page.get_by_role("button", name="Open max_pool2d map 2 on the stage").click()
     expect(page.locator("#status")).to_contain_text("max_pool2d: 4×240×320 → 4×120×160")
+    expect(page.locator("#calc-where")).to_contain_text("output map 2, row 0, col 0")  # the map clicked
+    expect(page.get_by_label("Output map", exact=True)).to_have_value("1")
     page.get_by_role("button", name="Step forward").click()
     expect(page.locator("#calc-title")).to_have_text(re.compile(r"^Step [\d,]+$"))
     expect(page.locator("#calc-body")).to_contain_text("max =")
