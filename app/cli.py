@@ -12,7 +12,6 @@ import uvicorn
 from pydantic import ValidationError
 
 from app import __version__, config, prefix, render_cli
-from app.memory import return_freed_memory
 
 
 def _root_path(value: str) -> str:
@@ -81,7 +80,6 @@ def main(argv: list[str] | None = None) -> None:
                        "redis://localhost:6379/0). Without Redis each process keeps its own images, runs and chains "
                        "in memory, so an image uploaded to one process is a 404 on the others. Start Redis and set "
                        "KERNEL_LENS_REDIS_URL, or serve with --workers 1.\n")
-    return_freed_memory()
     extra: dict[str, Any] = {}
     if args.workers > 1 and "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
         # a worker must answer uvicorn's ping within this while it imports NumPy and decodes the samples: 5 s

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(20_000_000, ge=1, description="largest accepted upload, in bytes")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="largest JSON request body, in bytes")
     body_idle_timeout: float = Field(30.0, gt=0, description="seconds a request body may stop arriving")
+    idle_trim_seconds: float = Field(5.0, gt=0, description="seconds without a request after which freed memory "
+                                                             "is returned to the system")
     max_image_side: int = Field(1024, ge=8, le=4096, description="longer side after downscaling an upload")
     max_image_pixels: int = Field(50_000_000, ge=1, description="largest image (from its header) to decode")
     max_kernel_side: int = Field(15, ge=1, le=31)

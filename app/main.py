@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.errors import install_error_handlers
 from app.jobqueue import QueuedJobs
 from app.jobs import Jobs
+from app.memory import IdleTrim
 from app.openapi import documented_openapi
 from app.paths import STATIC
 from app.playback import PlaybackShare
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])
+    app.add_middleware(IdleTrim, idle_seconds=settings.idle_trim_seconds)  # frees memory once idle
     app.add_middleware(RootPath, prefix=settings.root_path)  # outermost: the others see the path with the prefix
     install_error_handlers(app)
     app.add_exception_handler(StateUnavailable, unavailable)  # Redis down: 503 with the reason, not a 500

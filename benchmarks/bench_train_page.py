@@ -10,9 +10,8 @@ the delay from the server's `sent_at` (time.time() when the worker queued the me
 the point on the loss curve (same machine, same wall clock). Then the same config trains by bare `Chain.fit` in
 this process, alternating with the streamed runs; the slowdown compares the server's own training time (the
 `done` message's seconds: the fit plus each epoch's filters, confusion matrix and wrong digits) with the bare
-fit's (in this process, allocating as the server does: app/memory.py's return_freed_memory pins glibc's mmap
-threshold, which alone makes training cost far more CPU; a first row measures bare fit before that), by wall time
-and by CPU time (the server process's, from /proc, and this process's): on a shared machine
+fit's (in this process; both use glibc's default malloc: the server only trims freed memory once idle, see
+app/memory.py), by wall time and by CPU time (the server process's, from /proc, and this process's): on a shared machine
 the CPU time is the steadier measure. BLAS runs single-threaded (OPENBLAS_NUM_THREADS=1 unless set), in the
 server too, so both sides do the same work. A second pair compares the server's worker function
 (app.train_worker.train: callback, filters, epoch report, every message JSON-encoded) with bare fit in this
@@ -47,7 +46,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_server import free_port
 
 from app.config import Settings
-from app.memory import return_freed_memory
 from app.train_schemas import TrainConfig
 from app.train_worker import train
 from app.training import MODELS, TrainingJob, check_config
@@ -165,8 +163,6 @@ def main() -> None:
     worker: list[tuple[float, float]] = []
     quiet: list[tuple[float, float]] = []
     socketed: list[tuple[float, float]] = []
-    default_malloc = [bare_fit_seconds(args.digits) for _ in range(args.repeat)]
-    return_freed_memory()  # from here on, this process allocates as the server does (app/memory.py)
     alone: list[tuple[float, float]] = []
     with tempfile.TemporaryFile() as log:
         process = start_server(port, log)
@@ -206,10 +202,6 @@ def main() -> None:
           f"RMSprop; {args.repeat} runs of each kind, streamed and bare alternating. Wall times on a shared machine "
           "are noisy; CPU seconds count only the training process's own work.\n")
     print("| measure | result | target |\n|---|---|---|")
-    print(f"| bare Chain.fit with glibc's default malloc: wall s / CPU s | {cell(default_malloc, 0)} / "
-          f"{cell(default_malloc, 1)} | |")
-    print(f"| bare Chain.fit with the server's malloc (app/memory.py pins the mmap threshold), vs default: CPU | "
-          f"{slowdown(bare + alone + quiet, default_malloc, 1)} | |")
     print(f"| frame gap while training ({gap.size:,} frames) | median {np.median(gap):.1f} ms, p95 "
           f"{np.percentile(gap, 95):.1f} ms, max {gap.max():.1f} ms | median <= 17 ms |")
     print(f"| batch finished on the server -> its point painted on the curve ({delay.size} points) | median "
