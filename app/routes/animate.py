@@ -97,6 +97,7 @@ class AnimationSession:
         self.run: Run | None = None
         self.position = -1
         self.acked = -1
+        self.sent_last = -1  # the furthest frame of this run sent (acks may name it after a seek back)
         self._playing = False
         self.per_frame = 1  # bytes each frame adds to a message (for the playback rate)
         self.fps = 30.0
@@ -197,9 +198,10 @@ class AnimationSession:
             await self.send_frames(index, index + 1, peek=True)
         elif kind == "ack":
             index = _integer(message, "index")
-            if not -1 <= index <= self.position:
-                raise ClientError(f"ack index must be from -1 to {self.position} (the last frame sent), got {index}")
-            self.acked = max(self.acked, index)
+            if not -1 <= index <= self.sent_last:
+                raise ClientError(f"ack index must be from -1 to {self.sent_last} (the last frame sent), got {index}")
+            # a frame sent before a seek back may be acked late: it counts only up to the new position
+            self.acked = min(max(self.acked, index), self.position)
             self.wake.set()
         elif kind == "status":
             await self.send_state()
@@ -254,6 +256,7 @@ class AnimationSession:
         self.window = max(min(self.settings.ws_window_frames, self.settings.ws_window_bytes // per_frame), 1)
         self.position = min(self.position, self.total - 1) if keep_position else -1
         self.acked = min(self.acked, self.position)
+        self.sent_last = self.position
         await self.send_json({"type": "opened", "run": describe(run).model_dump(), "position": self.position})
         if self.position >= 0:
             await self.send_frames(self.position, self.position + 1)
@@ -327,6 +330,8 @@ class AnimationSession:
             else:
                 await self.websocket.send_text(payload)
         self.frames_sent += stop - start
+        if not peek:
+            self.sent_last = max(self.sent_last, stop - 1)
 
     async def send_state(self, ended: bool = False) -> None:
         await self.send_json({"type": "state", "playing": self.playing, "position": self.position,

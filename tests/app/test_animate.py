@@ -179,3 +179,21 @@ def test_step_by_rows_moves_a_whole_row_of_the_map(client: TestClient) -> None:
         assert receive(ws)["start"] == 20
         ws.send_json({"type": "step", "rows": -1})
         assert receive(ws)["start"] == 10
+
+
+def test_a_late_ack_for_a_frame_sent_before_a_seek_back_is_taken(client: TestClient) -> None:
+    # Before: "ack index must be from -1 to 3" for frame 42, which the server itself had sent before the seek to 3
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        receive(ws)
+        ws.send_json({"type": "seek", "index": 42})
+        assert receive(ws)["start"] == 42
+        ws.send_json({"type": "seek", "index": 3})
+        assert receive(ws)["start"] == 3
+        ws.send_json({"type": "ack", "index": 42})  # in flight while the page moved back
+        ws.send_json({"type": "status"})
+        state = receive_until(ws, "state")
+        assert (state["position"], state["acked"]) == (3, 3)  # counted only up to where playback is now
+        ws.send_json({"type": "ack", "index": 43})  # never sent: still refused
+        error = receive_until(ws, "error")
+        assert "from -1 to 42" in error["detail"]
