@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
+from app.colors import PALETTE_LENGTHS, color_indices, ink
 from app.runs import Run, encode_png
 from app.schemas import Conv2dSpec
 from cnn_core import to_display
@@ -148,3 +149,29 @@ def render_png(run: Run, channel: int, choice: DisplayChoice) -> bytes:
 
     key = "rgb" if choice.rgb else str(channel)
     return run.png(f"view-{choice.mode}-{choice.contrast}-{key}", make)
+
+
+# The step panel's colours, computed here so the page only looks them up (docs/frames-binary.md).
+COLORED_FIELDS = {"patch": "input", "input": "input", "products": "products", "channel_sums": "products",
+                  "value": "output", "contribution": "output", "sums_after": "output"}
+"""Frame fields the step panel tints, and the run scale (``Run.scales``) each is coloured on."""
+
+
+def frame_colors(batch: dict[str, Any], scales: dict[str, Any]) -> dict[str, NDArray[np.int16]]:
+    """``<field>_color`` (int16) for each field of a frame batch the step panel tints (when the run has its scale)."""
+    colors = {}
+    for name, scale_name in COLORED_FIELDS.items():
+        scale = scales.get(scale_name)
+        if name in batch and scale is not None:
+            colors[f"{name}_color"] = color_indices(batch[name], scale.scheme, scale.low, scale.high)
+    return colors
+
+
+def palettes_with_ink() -> dict[str, list[str]]:
+    """Each scheme's colours, low to high, and as ``<scheme>_ink`` the text colour to write on each."""
+    tables: dict[str, list[str]] = {}
+    for scheme in PALETTE_LENGTHS:
+        colors = palette(scheme)
+        tables[scheme] = colors
+        tables[f"{scheme}_ink"] = [ink(color) for color in colors]
+    return tables

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
+from app.colors import color_indices
+
 # strict: true and false are not integers (JSON has no tuple, so a [rows, cols] list still becomes one)
 IntOrPair = Annotated[StrictInt | tuple[StrictInt, StrictInt], Field(description="an int, or [rows, cols]")]
 PaddingValue = Annotated[StrictInt | tuple[StrictInt, StrictInt] | Literal["valid", "same", "full"],
@@ -164,6 +166,8 @@ class RunResponse(BaseModel):
     stats: Stats
     display: Display
     weight: list[Any] | None = Field(None, description="the kernel(s) as computed on, (F, C, kh, kw) or (kh, kw)")
+    weight_colors: list[Any] | None = Field(
+        None, description="each weight's palette index on scales.kernel (the shape of weight; GET /api/palettes)")
     bias: list[float] | None = None
     scales: dict[str, Display] = Field(default_factory=dict,
                                        description="colour scales for the input, kernel, products and output "
@@ -207,6 +211,16 @@ class KernelEntry(BaseModel):
     description: str
     params: dict[str, int | float]
     kernel: list[list[float]]
+    colors: list[list[int]] = Field(default_factory=list,
+                                    description="each value's index in the diverging palette (GET /api/palettes) "
+                                                "on the kernel's own symmetric scale, ±its largest magnitude")
+
+    @model_validator(mode="after")
+    def _color(self) -> KernelEntry:
+        if not self.colors:
+            extent = max((abs(value) for row in self.kernel for value in row), default=0.0)
+            self.colors = color_indices(self.kernel, "diverging", -extent, extent).tolist()
+        return self
 
 
 class ParseRequest(Strict):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.colors import color_indices
 from app.config import Settings
 
 if TYPE_CHECKING:
@@ -22,12 +23,14 @@ MAX_FILTERS = 32  # first-layer filters reported per epoch
 
 
 def first_filters(job: TrainingJob) -> dict[str, Any] | None:
-    """The first conv layer's kernels on its first input channel, (F, kh, kw), with a symmetric colour scale."""
+    """The first conv layer's kernels on its first input channel, (F, kh, kw), with a symmetric colour scale and
+    each value's index in the diverging palette on it (``colors``, the page paints them)."""
     for layer in job.chain.layers:
         if layer.kind == "conv2d" and layer.weight is not None:
             kernels = np.asarray(layer.weight[:MAX_FILTERS, 0], dtype=np.float64)
+            scale = float(np.abs(kernels).max())
             return {"layer": layer.name, "shape": list(kernels.shape), "values": np.round(kernels, 5).tolist(),
-                    "scale": float(np.abs(kernels).max())}
+                    "scale": scale, "colors": color_indices(kernels, "diverging", -scale, scale).tolist()}
     return None
 
 

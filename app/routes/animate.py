@@ -34,7 +34,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from app.codec import encode_batch, frame_bytes
+from app.codec import encode_batch, frame_bytes, run_batch
 from app.config import Settings
 from app.errors import validation_message
 from app.operations import NotFound
@@ -250,7 +250,7 @@ class AnimationSession:
             raise ClientError(str(error), 503) from None
         self.run, self.format, self.precision = run, chosen, precision
         sequence = run.prepared.frames
-        per_frame = frame_bytes(sequence.batch(0, min(1, len(sequence))), self.format, self.precision)
+        per_frame = frame_bytes(run_batch(run, 0, min(1, len(sequence))), self.format, self.precision)
         self.per_frame = per_frame
         self.per_message = max(self.settings.max_message_bytes // per_frame, 1)
         self.window = max(min(self.settings.ws_window_frames, self.settings.ws_window_bytes // per_frame), 1)
@@ -313,14 +313,13 @@ class AnimationSession:
     async def send_frames(self, start: int, stop: int, peek: bool = False) -> None:
         """Send frames start..stop-1 as one message; a peek (hover) does not move the position."""
         run = self.require_run()
-        sequence = run.prepared.frames
         meta = {"type": "frames", "run_id": run.run_id, "start": start, "count": stop - start, "total": self.total,
                 "peek": peek}
 
         def build() -> bytes | str:
             if self.format == "binary":
-                return encode_batch(sequence.batch(start, stop), meta, self.precision)
-            return json.dumps({**meta, "frames": batch_as_json(sequence, start, stop)}, allow_nan=False)
+                return encode_batch(run_batch(run, start, stop), meta, self.precision)
+            return json.dumps({**meta, "frames": batch_as_json(run, start, stop)}, allow_nan=False)
 
         payload = build() if stop - start <= INLINE_FRAMES else await anyio.to_thread.run_sync(
             build, limiter=self.share.limiter)  # playback's own slot: runs and seeks never wait behind it

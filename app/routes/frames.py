@@ -9,18 +9,19 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 
-from app.codec import encode_batch, frame_bytes
+from app.codec import encode_batch, frame_bytes, run_batch
 from app.config import SettingsDep
 from app.deps import RegistryDep
+from app.runs import Run
 from app.schemas import ErrorBody
-from cnn_core.frames import Frame, FrameSequence
+from cnn_core.frames import Frame
 
 router = APIRouter(prefix="/api/frames", tags=["frames"])
 
 
-def batch_as_json(sequence: FrameSequence, start: int, stop: int) -> list[dict[str, Any]]:
-    """Frames start..stop-1 as JSON-ready dicts (one vectorised batch, then split)."""
-    batch = sequence.batch(start, stop)
+def batch_as_json(run: Run, start: int, stop: int) -> list[dict[str, Any]]:
+    """Frames start..stop-1 (with their colour indices) as JSON-ready dicts (one vectorised batch, then split)."""
+    batch = run_batch(run, start, stop)
     return [Frame({name: values[i] for name, values in batch.items()}).to_dict() for i in range(stop - start)]
 
 
@@ -48,7 +49,7 @@ async def frame_range(run_id: str, registry: RegistryDep, settings: SettingsDep,
         raise HTTPException(422, f"start must be at most {len(sequence):,} (the frame count), got {start:,}")
     if precision not in (32, 64):
         raise HTTPException(422, f"precision must be 32 or 64, got {precision}")
-    per_frame = frame_bytes(sequence.batch(0, min(1, len(sequence))), format, precision)
+    per_frame = frame_bytes(run_batch(run, 0, min(1, len(sequence))), format, precision)
     fit = max(settings.max_response_bytes // per_frame, 1)
     if count > fit:
         raise HTTPException(422, f"count must be at most {fit:,} for this run (each frame takes up to {per_frame:,} "
@@ -61,7 +62,7 @@ async def frame_range(run_id: str, registry: RegistryDep, settings: SettingsDep,
         async def binary() -> AsyncIterator[bytes]:
             for first, last in chunks:
                 yield await registry.in_thread(lambda first=first, last=last: encode_batch(
-                    sequence.batch(first, last), {**meta, "start": first, "count": last - first}, precision))
+                    run_batch(run, first, last), {**meta, "start": first, "count": last - first}, precision))
 
         return StreamingResponse(binary(), media_type="application/x-kernel-lens-frames")
 
@@ -69,7 +70,7 @@ async def frame_range(run_id: str, registry: RegistryDep, settings: SettingsDep,
         head = _dumps({"run_id": run_id, "start": start, "count": stop - start, "total": len(sequence)})
         yield head[:-1] + b',"frames":['
         for number, (first, last) in enumerate(chunks):
-            frames = await registry.in_thread(batch_as_json, sequence, first, last)
+            frames = await registry.in_thread(batch_as_json, run, first, last)
             yield (b"," if number and frames else b"") + _dumps(frames)[1:-1]
         yield b"]}"
 

@@ -8,14 +8,14 @@ from typing import Any, Literal
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from app.colors import color_indices
 from app.deps import RegistryDep
-from app.display import Contrast, DisplayChoice, Mode, render_png, resolve
+from app.display import Contrast, DisplayChoice, Mode, palettes_with_ink, render_png, resolve
 from app.runs import Run, encode_png
 from app.schemas import ErrorBody, RunRequest, RunResponse
 from cnn_core import to_display
 from cnn_core.errors import ArgumentError
 from cnn_core.frames import ConvTranspose2dFrames
-from cnn_core.imageio import palette
 
 router = APIRouter(prefix="/api", tags=["operations"])
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
@@ -28,12 +28,15 @@ def describe(run: Run) -> RunResponse:
     input_url = (f"/api/images/{source.image_id}.png?color={source.color}" if source.image_id
                  else f"/api/runs/{run_id}/input.png")
     bias = prepared.bias
+    kernel_scale = run.scales.get("kernel")
+    weight_colors = None if prepared.weight is None or kernel_scale is None else color_indices(
+        prepared.weight, kernel_scale.scheme, kernel_scale.low, kernel_scale.high).tolist()
     return RunResponse(
         run_id=run_id, op=run.request.operation.op, input_shape=list(prepared.x.shape),
         output_shape=list(run.result.shape), frame_count=len(prepared.frames),
         frame_fields=list(prepared.frames.batch(0, 0)), formula=run.formula, stats=run.stats,
         display=run.display, geometry=run.geometry, scales=run.scales, comparison=run.comparison,
-        weight=None if prepared.weight is None else prepared.weight.tolist(),
+        weight=None if prepared.weight is None else prepared.weight.tolist(), weight_colors=weight_colors,
         bias=None if bias is None else np.atleast_1d(np.asarray(bias, dtype=float)).tolist(),
         result_png_url=f"/api/runs/{run_id}/result.png", result_npy_url=f"/api/runs/{run_id}/result.npy",
         input_png_url=input_url, padded_png_url=f"/api/runs/{run_id}/padded.png",
@@ -53,8 +56,9 @@ async def run_operation(body: RunRequest, registry: RegistryDep) -> RunResponse:
 
 @router.get("/palettes", response_model=dict[str, list[str]])
 async def palettes() -> dict[str, list[str]]:
-    """The colours of each scheme, low to high ('#rrggbb'; viridis and gray 256, diverging 255)."""
-    return {scheme: palette(scheme) for scheme in ("diverging", "sequential", "gray")}
+    """The colours of each scheme, low to high ('#rrggbb'; viridis and gray 256, diverging 255), and as
+    ``<scheme>_ink`` the text colour ("#111" or "#fff") that reads on each of them."""
+    return palettes_with_ink()
 
 
 @router.get("/runs/{run_id}", response_model=RunResponse, responses={404: {"model": ErrorBody}})

@@ -11,9 +11,9 @@ from fastapi.templating import Jinja2Templates
 
 from app import __version__
 from app.config import SettingsDep
+from app.display import palettes_with_ink
 from app.paths import TEMPLATES
 from app.routes.kernels import CATALOGUE
-from cnn_core.imageio import palette
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=TEMPLATES)
@@ -40,7 +40,7 @@ async def index(request: Request, settings: SettingsDep) -> HTMLResponse:
         "version": __version__,
         "samples": [relative_urls(sample.model_dump()) for sample in request.app.state.samples],
         "kernels": [entry.model_dump() for entry in CATALOGUE],
-        "palettes": {scheme: palette(scheme) for scheme in ("diverging", "sequential", "gray")},
+        "palettes": palettes_with_ink(),
         "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_kernel_side": settings.max_kernel_side,
                    "max_stride": settings.max_stride, "max_padding": settings.max_padding,
                    "max_dilation": settings.max_dilation, "max_filters": settings.max_filters,

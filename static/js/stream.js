@@ -3,7 +3,7 @@
 
 import { relativeUrls } from "./api.js";
 
-const TYPED = { i4: Int32Array, f4: Float32Array, f8: Float64Array };
+const TYPED = { i2: Int16Array, i4: Int32Array, f4: Float32Array, f8: Float64Array };
 
 /**
  * Decode a KLF1 message (docs/frames-binary.md) into its header and typed-array fields, without copying.

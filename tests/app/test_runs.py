@@ -45,6 +45,8 @@ def test_textbook_5x5_with_3x3_filter(client: TestClient) -> None:
         "stats": {"min": 2.0, "max": 4.0, "mean": 29 / 9},
         "display": {"scheme": "sequential", "low": 0.0, "high": 4.0},
         "weight": [[[[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]]], "bias": [0.0],
+        # each weight's palette index on the kernel scale (diverging -1..1, 255 colours): 1 -> 254, 0 -> 127
+        "weight_colors": [[[[254, 127, 254], [127, 254, 127], [254, 127, 254]]]],
         "comparison": {},
         "scales": {"input": {"scheme": "sequential", "low": 0.0, "high": 1.0, "palette": []},
                    "output": {"scheme": "sequential", "low": 0.0, "high": 4.0, "palette": []},

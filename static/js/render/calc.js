@@ -2,7 +2,7 @@
 // the bias and the value; or the pool window, the up-sampling sources, the transposed scatter.
 // Every number shown comes from the server's frame; nothing is recomputed here.
 
-import { colorOf, formatNumber, inkOn } from "./colors.js";
+import { formatNumber, paletteEntry } from "./colors.js";
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -11,29 +11,36 @@ function element(tag, className, text) {
   return node;
 }
 
-function tinted(node, value, scale, palettes) {
-  if (!scale) return node;
-  const colour = colorOf(value, scale, palettes);
-  node.style.background = colour;
-  node.style.color = inkOn(colour);
+/** Colour `node` with the server's palette index `index` on `scale`'s scheme (no scale: left plain). */
+function tinted(node, index, scale, palettes) {
+  if (!scale || index === undefined) return node;
+  const entry = paletteEntry(index, scale.scheme, palettes);
+  node.style.background = entry ? entry.background : "transparent";
+  node.style.color = entry ? entry.ink : "inherit";
   return node;
 }
 
-/** A numeric grid (rows x cols from a flat array), each cell tinted on `scale`. */
-function grid(values, rows, cols, scale, palettes, options = {}) {
+/** A numeric grid (rows x cols from flat arrays of numbers and their palette indices), tinted on `scale`. */
+function grid(values, colors, rows, cols, scale, palettes, options = {}) {
   const box = element("div", "num-grid");
   box.style.gridTemplateColumns = `repeat(${cols}, auto)`;
   box.setAttribute("role", "table");
   for (let r = 0; r < rows; r += 1) {
     for (let c = 0; c < cols; c += 1) {
       const value = values[r * cols + c];
-      const cell = tinted(element("span", "", formatNumber(value === -Infinity ? -Infinity : value)), value, scale, palettes);
+      const cell = tinted(element("span", "", formatNumber(value === -Infinity ? -Infinity : value)),
+        colors?.[r * cols + c], scale, palettes);
       if (options.padding?.(r, c)) cell.classList.add("pad");
       if (options.mark?.(r, c)) cell.classList.add("win");
       box.append(cell);
     }
   }
   return box;
+}
+
+/** Elements start..stop-1 of a frame field's data (undefined when the frame lacks the field). */
+function part(field, start, stop) {
+  return field?.data.subarray(start, stop);
 }
 
 function channelNames(run, count) {
@@ -48,8 +55,8 @@ function isPadding(frame, run) {
   return (r, c) => rows[r] < 0 || rows[r] >= height || cols[c] < 0 || cols[c] >= width;
 }
 
-function kernelSlice(run, f, c) {
-  const weight = run.weight;
+function kernelSlice(weight, f, c) {
+  if (!weight) return undefined;
   if (!Array.isArray(weight[0][0])) return weight.flat(); // depthwise (kh, kw)
   return weight[f][c].flat();
 }
@@ -65,13 +72,16 @@ function convCalc(body, frame, run, palettes) {
     const size = kh * kw;
     const row = element("div", "calc-row");
     row.append(element("span", "label", names[c]),
-      grid(frame.patch.data.subarray(c * size, (c + 1) * size), kh, kw, run.scales.input, palettes, { padding: pad }),
+      grid(part(frame.patch, c * size, (c + 1) * size), part(frame.patch_color, c * size, (c + 1) * size), kh, kw,
+        run.scales.input, palettes, { padding: pad }),
       element("span", "calc-op", "⊙"),
-      grid(kernelSlice(run, f, depthwise ? 0 : c), kh, kw, run.scales.kernel, palettes),
+      grid(kernelSlice(run.weight, f, depthwise ? 0 : c), kernelSlice(run.weight_colors, f, depthwise ? 0 : c), kh, kw,
+        run.scales.kernel, palettes),
       element("span", "calc-op", "="),
-      grid(frame.products.data.subarray(c * size, (c + 1) * size), kh, kw, run.scales.products, palettes),
+      grid(part(frame.products, c * size, (c + 1) * size), part(frame.products_color, c * size, (c + 1) * size), kh, kw,
+        run.scales.products, palettes),
       element("span", "calc-op", "Σ →"),
-      tinted(element("span", "sum", formatNumber(frame.channel_sums.data[c])), frame.channel_sums.data[c],
+      tinted(element("span", "sum", formatNumber(frame.channel_sums.data[c])), frame.channel_sums_color?.data[c],
         run.scales.products, palettes));
     rows.append(row);
   }
@@ -81,7 +91,8 @@ function convCalc(body, frame, run, palettes) {
   const terms = Array.from(frame.channel_sums.data, (s) => formatNumber(s)).join(" + ");
   total.append(element("span", "", channels > 1 ? `${names.join(" + ")} + bias = ${terms} + ${formatNumber(bias)} =` :
     `${terms} + bias ${formatNumber(bias)} =`));
-  total.append(tinted(element("span", "result", formatNumber(frame.value.data[0])), frame.value.data[0], run.scales.output, palettes));
+  total.append(tinted(element("span", "result", formatNumber(frame.value.data[0])), frame.value_color?.data[0], run.scales.output,
+    palettes));
   body.append(total);
 }
 
@@ -93,14 +104,15 @@ function poolCalc(body, frame, run, palettes) {
   const cols = frame.cols.data;
   const mark = argmax ? (r, c) => rows[r] === argmax[0] && cols[c] === argmax[1] : null;
   const row = element("div", "calc-row");
-  row.append(element("span", "label", "window"), grid(frame.patch.data, kh, kw, run.scales.input, palettes, { padding: pad, mark }));
+  row.append(element("span", "label", "window"), grid(frame.patch.data, frame.patch_color?.data, kh, kw, run.scales.input,
+    palettes, { padding: pad, mark }));
   const value = frame.value.data[0];
   let prefix = "Σ =";
   if (argmax) prefix = "max =";
   else if (frame.divisor) prefix = `sum ${formatNumber(frame.sum.data[0])} ÷ ${formatNumber(frame.divisor.data[0])} =`;
   const total = element("div", "total");
   total.append(element("span", "", prefix),
-    tinted(element("span", "result", formatNumber(value)), value, run.scales.output, palettes));
+    tinted(element("span", "result", formatNumber(value)), frame.value_color?.data[0], run.scales.output, palettes));
   if (argmax) total.append(element("span", "hint", `winner at row ${argmax[0]}, col ${argmax[1]}; padding counts as −∞`));
   row.append(total);
   body.append(row);
@@ -116,7 +128,8 @@ function upsampleCalc(body, frame, run, palettes) {
     parts.push(`${formatNumber(weight)} × ${formatNumber(values[k])} (row ${sources[3 * k]}, col ${sources[3 * k + 1]})`);
   }
   total.append(element("span", "", parts.join(" + ") + " ="),
-    tinted(element("span", "result", formatNumber(frame.value.data[0])), frame.value.data[0], run.scales.output, palettes));
+    tinted(element("span", "result", formatNumber(frame.value.data[0])), frame.value_color?.data[0], run.scales.output,
+      palettes));
   body.append(total);
 }
 
@@ -145,7 +158,8 @@ function transposedCalc(body, frame, run, palettes, mapIndex) {
     ? Array.from(inputs, (v, c) => `${formatNumber(v)} × ${names[c]} slice`).join(" + ")
     : `${formatNumber(depthwise ? inputs[f] : inputs[0])} × kernel`;
   row.append(element("span", "label", "stamp"), element("span", "sum", terms), element("span", "calc-op", "="),
-    grid(frame.contribution.data.subarray(f * size, (f + 1) * size), kh, kw, run.scales.output, palettes));
+    grid(part(frame.contribution, f * size, (f + 1) * size), part(frame.contribution_color, f * size, (f + 1) * size),
+      kh, kw, run.scales.output, palettes));
   body.append(row);
   const before = frame.sums_before?.data;
   const after = frame.sums_after?.data;
@@ -167,7 +181,7 @@ function transposedCalc(body, frame, run, palettes, mapIndex) {
         : formatNumber(frame.contribution.data[at]);
       const cell = element("span", "sum-cell");
       cell.append(element("span", "", `${formatNumber(before[at])} + ${added} = `),
-        tinted(element("b", "", formatNumber(after[at])), after[at], run.scales.output, palettes));
+        tinted(element("b", "", formatNumber(after[at])), frame.sums_after_color?.data[at], run.scales.output, palettes));
       const overlap = stamps && stamps[i * kw + j] > 0;
       const cropped = r < 0 || c < 0 || r >= height || c >= width;
       if (overlap) cell.classList.add("overlap");
@@ -189,9 +203,10 @@ function transposedCalc(body, frame, run, palettes, mapIndex) {
 function activationCalc(body, frame, run, palettes) {
   const total = element("div", "total");
   total.append(element("span", "", `${run.op}(`),
-    tinted(element("span", "sum", formatNumber(frame.input.data[0])), frame.input.data[0], run.scales.input, palettes),
+    tinted(element("span", "sum", formatNumber(frame.input.data[0])), frame.input_color?.data[0], run.scales.input, palettes),
     element("span", "", ") ="),
-    tinted(element("span", "result", formatNumber(frame.value.data[0])), frame.value.data[0], run.scales.output, palettes));
+    tinted(element("span", "result", formatNumber(frame.value.data[0])), frame.value_color?.data[0], run.scales.output,
+      palettes));
   body.append(total);
 }
 

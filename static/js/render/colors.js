@@ -1,23 +1,18 @@
-// Looks a value up in a server-given colour scale ({scheme, low, high} + the scheme's palette).
+// Paints server-given colours: a palette index (from the frame's `<field>_color`, the run's `weight_colors`,
+// the training filters' `colors`) is looked up in the server's palettes; nothing is computed here.
+
+/** The server's marker for a number without a colour (non-finite, e.g. max-pool padding). */
+export const TRANSPARENT = -1;
 
 /**
- * The palette colour of a value (the server's display_range/palette; values beyond the ends saturate).
- * @returns {string} "#rrggbb"
+ * The background and text colour of palette index `index` in `scheme` (GET /api/palettes gives each scheme's
+ * colours and, as `<scheme>_ink`, the text colour that reads on each), or null for TRANSPARENT.
+ * @returns {{background: string, ink: string} | null}
  */
-export function colorOf(value, scale, palettes) {
-  const palette = palettes[scale.scheme] ?? palettes.sequential;
-  if (!Number.isFinite(value)) return "transparent";
-  const span = scale.high - scale.low;
-  const position = span > 0 ? (value - scale.low) / span : (scale.scheme === "diverging" ? 0.5 : 0);
-  const index = Math.round(Math.min(Math.max(position, 0), 1) * (palette.length - 1));
-  return palette[index];
-}
-
-/** Black or white text, whichever reads better on a "#rrggbb" background. */
-export function inkOn(hex) {
-  if (!hex.startsWith("#")) return "inherit";
-  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-  return 0.299 * r + 0.587 * g + 0.114 * b > 150 ? "#111" : "#fff";
+export function paletteEntry(index, scheme, palettes) {
+  const name = palettes[scheme] ? scheme : "sequential";
+  if (index === undefined || index === null || index < 0) return null;
+  return { background: palettes[name][index], ink: palettes[`${name}_ink`]?.[index] ?? "inherit" };
 }
 
 /** A number as a learner reads it: integers plain, others with up to 4 significant decimals. */

@@ -1,17 +1,16 @@
-// First-layer filters as small magnified images: each kernel value one crisp cell, coloured on the diverging
-// palette over [-scale, scale] with the server's scale. Canvases are reused, so a new epoch only repaints.
+// First-layer filters as small magnified images: each kernel value one crisp cell, in the diverging palette's
+// colour the server chose for it (its index on [-scale, scale]). Canvases are reused, so a new epoch only repaints.
 
-import { colorOf, formatNumber } from "../render/colors.js";
+import { formatNumber, paletteEntry } from "../render/colors.js";
 
 /**
  * Paint kernels into `container`, one canvas per kernel.
  * @param {HTMLElement} container
- * @param {{name: string, values: number[][]}[]} kernels
- * @param {number} scale paint on [-scale, scale]
+ * @param {{name: string, values: number[][], colors: number[][]}[]} kernels values and the server's palette
+ *   index of each (the /ws/train filters' `colors`, a catalogue kernel's `colors`)
  * @param {object} palettes the server's palettes
  */
-export function drawKernels(container, kernels, scale, palettes) {
-  const range = { scheme: "diverging", low: -scale, high: scale };
+export function drawKernels(container, kernels, palettes) {
   while (container.children.length > kernels.length) container.lastElementChild.remove();
   kernels.forEach((kernel, k) => {
     let figure = container.children[k];
@@ -27,8 +26,11 @@ export function drawKernels(container, kernels, scale, palettes) {
     canvas.height = rows;
     canvas.style.aspectRatio = `${cols} / ${rows}`;
     const ctx = canvas.getContext("2d");
-    kernel.values.forEach((row, r) => row.forEach((value, c) => {
-      ctx.fillStyle = colorOf(value, range, palettes);
+    ctx.clearRect(0, 0, cols, rows);
+    kernel.colors.forEach((row, r) => row.forEach((index, c) => {
+      const entry = paletteEntry(index, "diverging", palettes);
+      if (!entry) return; // no colour (a non-finite value)
+      ctx.fillStyle = entry.background;
       ctx.fillRect(c, r, 1, 1);
     }));
     canvas.setAttribute("aria-label", `${kernel.name}: ${kernel.values.map((row) => row.map(formatNumber).join(" ")).join("; ")}`);

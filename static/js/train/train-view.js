@@ -479,8 +479,8 @@ export class TrainView {
       this.pendingFilters = null;
       const [count] = f.filters.shape;
       this.$("train-filters-title").textContent = `Learned filters: ${f.filters.layer}, ${count} of ${f.filters.shape.join("×")}, ${f.label}`;
-      drawKernels(this.$("train-filters"), f.filters.values.map((values, k) => ({ name: `#${k + 1}`, values })),
-        f.filters.scale, this.palettes);
+      drawKernels(this.$("train-filters"),
+        f.filters.values.map((values, k) => ({ name: `#${k + 1}`, values, colors: f.filters.colors[k] })), this.palettes);
       drawScale(this.$("train-filters-legend"), f.filters.scale, this.palettes);
       this.probe.filterPaints += 1;
       this.probe.lastFilters = [...this.$("train-filters").querySelectorAll("canvas")].map((canvas) => canvas.toDataURL());
@@ -507,8 +507,8 @@ export class TrainView {
       const sobel = ["sobel_x", "sobel_y"].map((name) => catalogue.find((entry) => entry.name === name)).filter(Boolean);
       // each on its own symmetric range: its largest magnitude, read from the server's numbers
       const scale = Math.max(...sobel.flatMap((entry) => entry.kernel.flat().map(Math.abs)));
-      drawKernels(this.$("train-sobel"), sobel.map((entry) => ({ name: `${entry.name.replace("_", " ")} ±${formatNumber(scale)}`, values: entry.kernel })),
-        scale, this.palettes);
+      drawKernels(this.$("train-sobel"), sobel.map((entry) => ({ name: `${entry.name.replace("_", " ")} ±${formatNumber(scale)}`,
+        values: entry.kernel, colors: entry.colors })), this.palettes);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
     }
