@@ -401,6 +401,8 @@ export class TrainView {
       this.addRun(m, job);
       this.links(m);
       this.tryView.setModel(m.model_id, this.validationSize);
+      // the Backprop tab offers the model just trained (it listens for this)
+      document.dispatchEvent(new CustomEvent("kernellens:trained", { detail: { model_id: m.model_id } }));
     } else {
       this.status("Stopped before it started (it was waiting in the queue).");
     }
