@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,7 +228,9 @@ def test_a_class_through_nginx_two_servers_a_worker_and_redis(tmp_path: Path) ->
             text = log.read_text()
             assert f"/api/images/{image['id']}.png" in text and f"/api/frames?run_id={run_id}" in text, log.name
 
-        seen = asyncio.run(play(proxy.base, origin, run_id, total))
+        # in a thread of its own: the browser tests' sync Playwright may have left an event loop on this one
+        with ThreadPoolExecutor(1) as thread:
+            seen = thread.submit(asyncio.run, play(proxy.base, origin, run_id, total)).result()
         assert seen[:total] == list(range(total)) and seen[-1] == 7
 
         job = client.post(f"/api/runs/{run_id}/gif?frames=6", headers={"origin": origin})
