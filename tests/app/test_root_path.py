@@ -8,10 +8,8 @@ import asyncio
 import io
 import json
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +24,7 @@ from PIL import Image
 
 from app.codec import decode_batch
 from tests.prefix_proxy import PrefixProxy, prefix_proxy
-from tests.servers import free_port
+from tests.servers import serving
 
 SERVER = [sys.executable, "-m", "app.cli", "serve"]
 
@@ -44,25 +42,9 @@ def post(url: str, timeout: float = 60, **options: Any) -> httpx.Response:
 @contextmanager
 def server_with(args: list[str], log_path: Path) -> Iterator[str]:
     """`kernel-lens serve <args> --port <free>`; yields its own base URL (not through a proxy) once it answers."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([*SERVER, *args, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120  # a shared, busy machine may take a while to import and start
-        while True:
-            try:
-                if get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    pytest.fail(f"the server did not start: {log_path.read_text()}")
-                time.sleep(0.1)  # polling a starting process: there is no event to wait on
-        try:
-            yield base
-        finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=10)
+    # a shared, busy machine may take a while to import and start
+    with serving(SERVER[:-1], log_path, timeout=120, args=args) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
