@@ -10,7 +10,9 @@ Client -> server (JSON text messages):
     {"type": "seek", "index": 1234}                jump and send that frame at once
     {"type": "seek", "position": [0, 12, 40]}      the same, naming an output element (f, oy, ox)
     {"type": "peek", "position": [0, 12, 40]}      send that frame marked "peek" without moving (hover)
-    {"type": "ack", "index": 1234}                 the client has painted up to this frame
+    {"type": "ack", "index": 1234, "run_id": "..."} the client has painted up to this frame of that run
+                                                   (an ack naming a run no longer open is ignored: it was in
+                                                   flight while the page opened another)
     {"type": "status"}
     {"type": "close"}
 Server -> client: {"type": "opened", "run": <RunResponse>, "position": i}, frame batches (binary KLF1
@@ -198,6 +200,11 @@ class AnimationSession:
             await self.send_frames(index, index + 1, peek=True)
         elif kind == "ack":
             index = _integer(message, "index")
+            run_id = message.get("run_id")
+            if run_id is not None and not isinstance(run_id, str):
+                raise ClientError(f"ack run_id must be a run id string, got {run_id!r}")
+            if run_id is not None and (self.run is None or run_id != self.run.run_id):
+                return True  # painted before the page's open reached us: nothing of this run to count
             if not -1 <= index <= self.sent_last:
                 raise ClientError(f"ack index must be from -1 to {self.sent_last} (the last frame sent), got {index}")
             # a frame sent before a seek back may be acked late: it counts only up to the new position
@@ -324,6 +331,8 @@ class AnimationSession:
         payload = build() if stop - start <= INLINE_FRAMES else await anyio.to_thread.run_sync(
             build, limiter=self.share.limiter)  # playback's own slot: runs and seeks never wait behind it
         async with self.send_lock:
+            if self.run is not run:  # an open came while this batch was built: its frames belong to no run now
+                return
             if isinstance(payload, bytes):
                 await self.websocket.send_bytes(payload)
             else:

@@ -30,20 +30,18 @@ export class Player {
   }
 
   tick(time) {
+    requestAnimationFrame((next) => this.tick(next)); // first: a paint that throws must not stop the clock
     if (this.lastPaint && this.playing) this.intervals.push(time - this.lastPaint);
     if (this.intervals.length > 2000) this.intervals.splice(0, 1000);
     this.lastPaint = time;
-    if (this.peeked) {
-      this.paint(this.peeked, true);
-      this.peeked = null;
-    }
-    if (this.latest) {
-      const frame = this.latest;
-      this.latest = null;
+    const current = (frame) => frame && frame.runId === this.stream.runId; // not of a run replaced since
+    const [peeked, frame] = [this.peeked, this.latest];
+    [this.peeked, this.latest] = [null, null];
+    if (current(peeked)) this.paint(peeked, true);
+    if (current(frame)) {
       this.paint(frame, false);
-      this.stream.ack(frame.index);
+      this.stream.ack(frame.index, frame.runId);
     }
-    requestAnimationFrame((next) => this.tick(next));
   }
 
   play(speed = this.speed) {

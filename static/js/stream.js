@@ -25,7 +25,7 @@ export function decodeBatch(buffer) {
 
 /** One frame of a batch: each field as {data, shape} without the frame axis (views, not copies). */
 export function frameOf(batch, i) {
-  const frame = { index: batch.start + i };
+  const frame = { index: batch.start + i, runId: batch.run_id };
   for (const [name, field] of Object.entries(batch.fields)) {
     const shape = field.shape.slice(1);
     const size = shape.reduce((a, b) => a * b, 1);
@@ -69,6 +69,7 @@ export class FrameStream extends EventTarget {
     this.url = url.href;
     this.queue = [];
     this.lastOpen = null;
+    this.runId = null; // the run the server last opened: frames and acks of any other are stale
     this.position = -1;
     this.retry = 0;
     this.playing = false; // whether the session should be playing (sent play, or the server's last state)
@@ -118,6 +119,7 @@ export class FrameStream extends EventTarget {
       const batch = fromJson(message);
       this.emit("frames", batch);
     } else {
+      if (message.type === "opened") this.runId = message.run.run_id;
       if (message.type === "opened" || message.type === "state") this.position = message.position;
       if (message.type === "state") this.playing = message.playing;
       this.emit(message.type, message);
@@ -145,5 +147,6 @@ export class FrameStream extends EventTarget {
   seek(index) { this.send({ type: "seek", index }); }
   seekPosition(position) { this.send({ type: "seek", position }); }
   peek(position) { this.send({ type: "peek", position }); }
-  ack(index) { this.send({ type: "ack", index }); }
+  /** The page painted frame `index` of run `runId`: the server ignores an ack of a run it has replaced since. */
+  ack(index, runId) { this.send({ type: "ack", index, run_id: runId }); }
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
@@ -197,3 +198,73 @@ def test_a_late_ack_for_a_frame_sent_before_a_seek_back_is_taken(client: TestCli
         ws.send_json({"type": "ack", "index": 43})  # never sent: still refused
         error = receive_until(ws, "error")
         assert "from -1 to 42" in error["detail"]
+
+
+def test_an_ack_for_a_run_no_longer_open_is_ignored(client: TestClient) -> None:
+    # Before: "ack index must be from -1 to -1" for a frame the page painted while its open of another run was in
+    # flight; the page showed it as a refused setting
+    other = {**REQUEST, "operation": {**REQUEST["operation"], "padding": 0}}
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        first = receive(ws)["run"]["run_id"]
+        ws.send_json({"type": "seek", "index": 42})
+        assert receive(ws)["start"] == 42
+        ws.send_json({"type": "open", "request": other})
+        second = receive_until(ws, "opened")["run"]["run_id"]
+        assert second != first
+        ws.send_json({"type": "ack", "index": 42, "run_id": first})  # painted before the open arrived
+        ws.send_json({"type": "status"})
+        state = receive(ws)
+        assert (state["type"], state["acked"], state["position"]) == ("state", -1, -1)
+        ws.send_json({"type": "seek", "index": 5})
+        assert receive(ws)["run_id"] == second
+        ws.send_json({"type": "ack", "index": 5, "run_id": second})
+        ws.send_json({"type": "status"})
+        assert receive(ws)["acked"] == 5
+        ws.send_json({"type": "ack", "index": 6, "run_id": second})  # never sent: refused as before
+        assert "from -1 to 5" in receive_until(ws, "error")["detail"]
+        ws.send_json({"type": "ack", "index": 5, "run_id": 7})
+        assert "run_id must be a run id string" in receive_until(ws, "error")["detail"]
+
+
+def test_frames_built_for_a_run_replaced_meanwhile_are_not_sent(client: TestClient,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: a batch of the old run, built in a thread while an open was handled, went out after "opened" of
+    # the new run; the page painted it against the new run, and its painter stopped for good
+    import threading
+    import time
+
+    from app.routes import animate
+
+    building, release, built = threading.Event(), threading.Event(), threading.Event()
+    real = animate.run_batch
+
+    def slow_batch(run: Any, start: int, stop: int) -> Any:
+        if stop - start > 1 and not building.is_set():  # the first batch played, built off the event loop
+            building.set()
+            release.wait(10)
+            try:
+                return real(run, start, stop)
+            finally:
+                built.set()
+        return real(run, start, stop)
+
+    monkeypatch.setattr(animate, "run_batch", slow_batch)
+    monkeypatch.setattr(animate, "INLINE_FRAMES", 1)  # the test's small window: its batches go to a thread too
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        receive(ws)
+        ws.send_json({"type": "play", "fps": 100_000})
+        assert building.wait(10)
+        ws.send_json({"type": "open", "request": {**REQUEST, "operation": {**REQUEST["operation"], "padding": 0}}})
+        second = receive_until(ws, "opened")["run"]["run_id"]
+        release.set()
+        assert built.wait(10)
+        time.sleep(0.3)  # the player task, resumed, would send the batch now
+        ws.send_json({"type": "status"})
+        after: list[dict[str, Any]] = [receive(ws)]
+        while after[-1]["type"] != "state":
+            after.append(receive(ws))
+        shown = [(m["run_id"], m["start"]) for m in after if m["type"] == "frames"]
+        assert shown and {run_id for run_id, _ in shown} == {second}  # playing on: the new run, from its start
+        assert shown[0][1] == 0
