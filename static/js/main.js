@@ -40,8 +40,8 @@ const display = new DisplayView(document, initial.palettes, currentRun, getState
 const fourier = new FourierView(document, currentRun);
 const transport = new TransportView(document, { player, stream, stage, currentRun, getState, update });
 const layers = new LayersView(document, { runView, player, sources, getState, update });
-new TrainView(document, initial); // the Train tab (static/js/train/): its own form, socket and painters
-new BackpropView(document, { runView, player }); // the Backprop tab (static/js/backprop/): its steps open runs on the stage
+new TrainView(document, initial, runView); // the Train tab (static/js/train/): its own form, socket and painters
+new BackpropView(document, { runView }); // the Backprop tab (static/js/backprop/): its steps open runs on the stage
 let lastChangedControl = null; // the control behind the latest request, where a refusal is shown
 let coldStart = false; // opened without a link: play the first run row by row, unasked
 

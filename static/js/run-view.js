@@ -72,6 +72,17 @@ export class RunView extends EventTarget {
     this.stream.openRun(runId);
   }
 
+  /**
+   * Open a run the server made at its first step, paused (a gradient or a trained layer the teacher is about to
+   * step through): "open", not "set", so it starts from its own first step, not at the last run's.
+   */
+  openAtStart(runId) {
+    this.player.pause();
+    this.opening = runId;
+    this.lastRequest = "";
+    this.stream.send({ type: "open", run_id: runId });
+  }
+
   /** The output map shown: the chosen one, or the current step's. */
   shownMap(state = this.getState(), current = this.frame) {
     if (!this.run) return 0;
@@ -234,6 +245,12 @@ export class RunView extends EventTarget {
     select.value = String(Math.min(state.map, maps - 1));
     this.stage.setRun(run);
     this.stage.inputChannel = 0;
+    if (this.opening === run.run_id) { // openAtStart: the stream seeks to the state's step next, so make it 0
+      this.opening = null;
+      this.update({ step: 0 });
+      // a cold start plays the first run that opens: not one the teacher is about to step through
+      queueMicrotask(() => { if (this.player.playing) this.player.pause(); });
+    }
     this.dispatchEvent(new CustomEvent("run", { detail: run }));
   }
 

@@ -126,3 +126,41 @@ def test_each_training_lesson_sets_the_form_starts_and_keeps_its_text_visible(pa
     expect(page.locator("#train-status")).to_contain_text(re.compile(r"^(Stopped|Done)"), timeout=60_000)
     expect(page.locator("#train-lesson-text")).to_be_visible()  # the text stays beside the stage
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_try_it_layer_opens_on_the_stage_with_the_learned_kernels_on_that_digit(page: Page) -> None:
+    # Before: Try it showed each layer's maps as thumbnails only; no layer could be stepped
+    import numpy as np
+
+    from cnn_core import conv2d
+    from cnn_core.chain import pretrained
+    from cnn_core.datasets import load_digits
+    from tests.e2e.test_backprop import close_to_shown, shown_number
+
+    open_train(page)
+    page.get_by_role("button", name="Try it").click()
+    page.get_by_role("button", name="Use this digit").click()  # held-out test digit 0, pretrained network
+    expect(page.locator("#try-answer")).to_contain_text("It says", timeout=30_000)
+    first = page.locator("#try-maps .try-layer").first
+    expect(first).to_contain_text("conv2d")
+    first.get_by_role("button", name="Step it on the stage").click()
+    counter = page.locator("#counter")
+    expect(counter).to_have_text("step 1 of 21,632", timeout=30_000)  # 32 maps of 26x26: one step per value
+    expect(page.locator("#train-stage-title")).to_contain_text("the pretrained network on a shipped")
+    expect(page.locator("#output-canvas")).to_be_visible()
+    expect(page.locator("#train-try")).to_be_hidden()
+    _, (x_test, _) = load_digits()
+    weights = pretrained("mnist").get_weights()
+    kernel, bias = np.asarray(weights[0], dtype=np.float64), np.asarray(weights[1], dtype=np.float64)
+    z = conv2d(x_test[0].astype(np.float64), kernel, bias)
+    for k in range(3):
+        expect(counter).to_have_text(f"step {k + 1} of 21,632")
+        cells = page.locator("#calc-body .num-grid").nth(1).locator("span").all_inner_texts()
+        assert all(close_to_shown(shown_number(t), v) for t, v in zip(cells, kernel[0, 0].ravel(), strict=True))
+        assert close_to_shown(shown_number(page.locator("#calc-body .result").inner_text()), z[0, 0, k])
+        page.locator("#step-forward").click()
+    shoot_sizes(page, "train-try-stage")
+    page.get_by_role("button", name="Back to Try it").click()
+    expect(page.locator("#train-try")).to_be_visible()
+    expect(page.locator("#output-canvas")).to_be_hidden()
+    assert page.errors == []  # type: ignore[attr-defined]

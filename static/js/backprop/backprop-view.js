@@ -13,13 +13,12 @@ const FETCH_DELAY_MS = 250;
 export class BackpropView {
   /**
    * @param {Document} document
-   * @param {{runView: object, player: object}} parts the run on stage (openRun, "run" events) and the player
+   * @param {{runView: object}} parts the run on stage (openAtStart, "run" events)
    */
-  constructor(document, { runView, player }) {
+  constructor(document, { runView }) {
     this.$ = (id) => document.getElementById(id);
     this.document = document;
     this.runView = runView;
-    this.player = player;
     this.data = null;
     this.steps = [];
     this.index = 0;
@@ -197,21 +196,12 @@ export class BackpropView {
 
   /** Open a run on the stage at its first step, paused. */
   openOnStage(runId) {
-    this.player.pause();
-    this.opening = runId;
-    this.runView.lastRequest = ""; // as runView.openRun: the next settings change asks afresh
-    this.runView.stream.send({ type: "open", run_id: runId }); // "open", not "set": from the first step, not the last run's
+    this.runView.openAtStart(runId);
   }
 
   /** The stage's headers name what the run's numbers are (once the run is open). */
   titleRun(run) {
     const step = this.onStage;
-    if (this.opening === run.run_id) { // the stream seeks to the state's step next: a gradient starts at its first
-      this.opening = null;
-      update({ step: 0 });
-      // a cold start plays the first run that opens: not a gradient the teacher is about to step through
-      queueMicrotask(() => { if (this.player.playing) this.player.pause(); });
-    }
     if (getState().op !== "backprop" || !step?.titles || step.run.run_id !== run.run_id) return;
     this.$("input-title").textContent = step.titles[0];
     this.$("output-title").textContent = step.titles[1];

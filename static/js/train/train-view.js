@@ -11,6 +11,7 @@ import { drawKernels, drawScale } from "./filters.js";
 import { kernelCatalogue, relative, trainSummary } from "./train-api.js";
 import { TRAIN_LESSONS } from "./train-lessons.js";
 import { TrainStream } from "./train-stream.js";
+import { TryStage } from "./try-stage.js";
 import { PRETRAINED, TryView } from "./try-view.js";
 
 /** The course's defaults (Keras' MNIST example: RMSprop, batch 128, 5 epochs, validation split 0.2). */
@@ -90,7 +91,12 @@ function fromQuery(search) {
 }
 
 export class TrainView {
-  constructor(document, initial) {
+  /**
+   * @param {Document} document
+   * @param {object} initial the page's initial data (palettes)
+   * @param {object} runView the run on stage, where Try it opens a layer
+   */
+  constructor(document, initial, runView) {
     const $ = (id) => document.getElementById(id);
     this.$ = $;
     this.palettes = initial.palettes;
@@ -113,7 +119,7 @@ export class TrainView {
     this.loss = new Curves($("train-loss"), { painted });
     this.accuracy = new Curves($("train-accuracy"), { percent: true });
     this.probe.curves = { loss: this.loss, accuracy: this.accuracy };
-    this.tryView = new TryView(document);
+    this.tryView = new TryView(document, new TryStage(document, runView));
     this.showForm();
     this.bindForm();
     this.bindStream();

@@ -17,9 +17,14 @@ function node(tag, props = {}, ...children) {
 }
 
 export class TryView {
-  constructor(document) {
+  /**
+   * @param {Document} document
+   * @param {import("./try-stage.js").TryStage} stage opens a layer on the stage
+   */
+  constructor(document, stage) {
     const $ = (id) => document.getElementById(id);
     this.$ = $;
+    this.stage = stage;
     this.modelId = PRETRAINED;
     this.hasValidation = false;
     this.pad = new DrawPad($("try-pad"));
@@ -141,11 +146,27 @@ export class TryView {
     this.$("try-steps").replaceChildren(...items);
   }
 
+  /** What the digit on the pad is, in words, for the stage's title. */
+  digitName(answer) {
+    if (answer.steps) return "your digit";
+    return answer.label === null || answer.label === undefined ? "this digit" : `a shipped ${answer.label}`;
+  }
+
   showMaps(chain) {
-    const rows = chain.layers.filter((layer) => layer.maps.length).map((layer) => node("div", { className: "try-layer" },
-      node("span", { className: "try-layer-name", textContent: `${layer.name} (${layer.output_shape.join("×")})` }),
-      node("div", { className: "thumbs" }, ...layer.maps.map((url, k) => node("img", {
-        src: relative(url), alt: `${layer.name} map ${k + 1}` })))));
+    const answer = this.answer;
+    const model = this.modelId === PRETRAINED ? "the pretrained network" : "the network you trained";
+    const rows = chain.layers.filter((layer) => layer.maps.length).map((layer) => {
+      const head = node("div", { className: "try-layer-head" },
+        node("span", { className: "try-layer-name", textContent: `${layer.name} (${layer.output_shape.join("×")})` }));
+      if (layer.run_url) {
+        head.append(node("button", { type: "button", className: "button small", textContent: "Step it on the stage",
+          title: `Open ${layer.name} on the stage: ${layer.type === "conv2d" ? "its learned kernels" : "its windows"} ` +
+            "on this digit, step by step", onclick: () => this.stage.open(layer, model, this.digitName(answer)) }));
+      }
+      return node("div", { className: "try-layer" }, head,
+        node("div", { className: "thumbs" }, ...layer.maps.map((url, k) => node("img", {
+          src: relative(url), alt: `${layer.name} map ${k + 1}` }))));
+    });
     this.$("try-maps").replaceChildren(...rows);
   }
 }
