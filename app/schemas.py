@@ -213,13 +213,14 @@ class KernelEntry(BaseModel):
     kernel: list[list[float]]
     colors: list[list[int]] = Field(default_factory=list,
                                     description="each value's index in the diverging palette (GET /api/palettes) "
-                                                "on the kernel's own symmetric scale, ±its largest magnitude")
+                                                "on the kernel's own symmetric scale, ±extent")
+    extent: float = Field(0.0, description="the kernel's largest magnitude: its colours run from -extent to +extent")
 
     @model_validator(mode="after")
     def _color(self) -> KernelEntry:
+        self.extent = max((abs(value) for row in self.kernel for value in row), default=0.0)
         if not self.colors:
-            extent = max((abs(value) for row in self.kernel for value in row), default=0.0)
-            self.colors = color_indices(self.kernel, "diverging", -extent, extent).tolist()
+            self.colors = color_indices(self.kernel, "diverging", -self.extent, self.extent).tolist()
         return self
 
 

@@ -163,3 +163,6 @@ def test_catalogue_kernels_carry_their_colours(client: TestClient) -> None:
     # sobel_x on (-2, 2): -1 -> 63.5 -> 64, 0 -> 127, 1 -> 190.5 -> 191, -2 -> 0, 2 -> 254
     assert catalogue["sobel_x"]["colors"] == [[64, 127, 191], [0, 127, 254], [64, 127, 191]]
     assert catalogue["identity"]["colors"] == [[127, 127, 127], [127, 254, 127], [127, 127, 127]]
+    # the range those colours span, given (before, the Train tab took max |k| itself for its "sobel x ±2" label)
+    assert (catalogue["sobel_x"]["extent"], catalogue["identity"]["extent"]) == (2, 1)
+    assert catalogue["laplace_4"]["extent"] == 4

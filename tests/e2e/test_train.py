@@ -52,6 +52,7 @@ def test_training_500_digits_draws_curves_and_changes_the_filters(page: Page) ->
     first, last = probe(page, "firstFilters"), probe(page, "lastFilters")
     assert len(first) == len(last) == 8 and first != last  # the filters' pixels changed as they learned
     assert page.locator("#train-filters canvas").count() == 8 and page.locator("#train-sobel canvas").count() == 2
+    expect(page.locator("#train-sobel")).to_contain_text("sobel x ±2")  # the range the server coloured them on
     expect(page.locator("table.confusion tbody tr")).to_have_count(10)
     final = probe(page, "lastFinal")
     assert final["type"] == "done" and final["model_id"]

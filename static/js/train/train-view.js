@@ -513,9 +513,8 @@ export class TrainView {
     try {
       const catalogue = await kernelCatalogue();
       const sobel = ["sobel_x", "sobel_y"].map((name) => catalogue.find((entry) => entry.name === name)).filter(Boolean);
-      // each on its own symmetric range: its largest magnitude, read from the server's numbers
-      const scale = Math.max(...sobel.flatMap((entry) => entry.kernel.flat().map(Math.abs)));
-      drawKernels(this.$("train-sobel"), sobel.map((entry) => ({ name: `${entry.name.replace("_", " ")} ±${formatNumber(scale)}`,
+      // each on its own symmetric range, ±its largest magnitude (the server's extent)
+      drawKernels(this.$("train-sobel"), sobel.map((entry) => ({ name: `${entry.name.replace("_", " ")} ±${formatNumber(entry.extent)}`,
         values: entry.kernel, colors: entry.colors })), this.palettes);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
