@@ -88,7 +88,7 @@ stream.addEventListener("opened", (event) => {
   }
   if (coldStart && run.frame_count > 1) {
     coldStart = false;
-    transport.playRows();
+    if ($("output-canvas").checkVisibility()) transport.playRows(); // not if a tab that hides the stage came first
   }
 });
 stream.addEventListener("state", showCaption);
@@ -115,6 +115,11 @@ function scheduleHash() {
   hashTimer = setTimeout(() => history.replaceState(null, "", toHash(getState())), HASH_DELAY_MS);
 }
 
+/** The stage plays only while it is on screen: a tab that hides it (Train, a Backprop panel, the chain) pauses it. */
+function pauseIfHidden() {
+  if (player.playing && !$("output-canvas").checkVisibility()) player.pause();
+}
+
 onChange((state, changed) => {
   if (changed.size === 1 && changed.has("step")) { // a new frame: painted already; only the link follows it
     scheduleHash();
@@ -133,6 +138,7 @@ onChange((state, changed) => {
   }
   if (changed.has("map")) runView.showMap(state.map);
   if (changed.has("fitEach")) transport.showFit(stage, state.fitEach);
+  if (changed.has("op") || changed.has("openLayer")) pauseIfHidden();
   showCaption();
   scheduleHash();
 });

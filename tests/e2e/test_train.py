@@ -165,3 +165,22 @@ def test_a_try_it_layer_opens_on_the_stage_with_the_learned_kernels_on_that_digi
     expect(page.locator("#train-try")).to_be_visible()
     expect(page.locator("#output-canvas")).to_be_hidden()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_train_tab_pauses_the_cold_start_so_it_does_not_compete_with_training(page: Page) -> None:
+    # Before: the stage, hidden behind the Train tab, kept streaming the bundled photo at 6,400 steps/s; the
+    # server's training took 2.5x the CPU of a bare fit while the page was open (benchmarks/bench_train_page.py)
+    page.goto("/")
+    page.wait_for_function("() => kernelLens.player.playing", timeout=30_000)
+    page.get_by_role("tab", name="Train").click()
+    page.wait_for_function("() => !kernelLens.player.playing")
+    before = page.evaluate("() => kernelLens.getState().step")
+    page.wait_for_timeout(500)  # a paused stream sends nothing more: the step stays where it stopped
+    assert page.evaluate("() => kernelLens.getState().step") == before
+    page.get_by_role("tab", name="Convolution").click()
+    expect(page.locator("#output-canvas")).to_be_visible()
+    page.wait_for_function("() => !document.querySelector('#counter').textContent.includes('computing')")
+    start = page.evaluate("() => kernelLens.getState().step")
+    page.locator("#play").click()  # the stage, back on screen, plays again when asked
+    page.wait_for_function(f"() => kernelLens.player.playing && kernelLens.getState().step !== {start}", timeout=30_000)
+    assert page.errors == []  # type: ignore[attr-defined]

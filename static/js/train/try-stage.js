@@ -50,7 +50,9 @@ export class TryStage {
   }
 
   leave() {
-    if (this.on) this.show(false);
+    if (!this.on) return;
+    this.runView.player.pause(); // the stage goes out of sight: it stops streaming
+    this.show(false);
   }
 
   show(on) {
