@@ -13,7 +13,7 @@ import numpy as np
 from cnn_core import grad, optim
 from cnn_core._augment import augment_batch, check_augment
 from cnn_core._checks import FloatArray, ResultOverflowError, as_array, check_finite, compute_dtype, is_int
-from cnn_core._dense import check_labels, cross_entropy
+from cnn_core._dense import check_labels, cross_entropy, softmax
 from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 if TYPE_CHECKING:
@@ -256,9 +256,11 @@ def fit(chain: Chain, x: object, y: object, epochs: object = 1, batch_size: obje
                 history.stopped_by_callback = True
                 break
         logs = {"loss": loss_sum / seen, "accuracy": correct / seen}
+        reported: dict[str, Any] = {}
         if validation is not None:
-            scores = chain.evaluate(*validation)
+            scores, logits = chain._evaluated(*validation)
             logs.update(val_loss=scores["loss"], val_accuracy=scores["accuracy"])
+            reported["val_probabilities"] = softmax(logits, axis=1)  # what predict would give: no second pass
         history.epoch.append(epoch)
         for key, value in logs.items():
             history.history.setdefault(key, []).append(value)
@@ -267,7 +269,7 @@ def fit(chain: Chain, x: object, y: object, epochs: object = 1, batch_size: obje
         if stopper is not None and stopper.update(epoch, logs, chain):
             history.stopped_early = True
         if callback is not None and callback({"end_of_epoch": True, "epoch": epoch, "epochs": count_epochs,
-                                              **logs}) is False:
+                                              **logs, **reported}) is False:
             history.stopped_by_callback = True
             break
         if history.stopped_early:

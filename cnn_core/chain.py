@@ -190,7 +190,8 @@ class Chain:
         before shuffling; ``augment`` is a dict of ``shift`` (pixels), ``rotate`` (degrees), ``noise`` (std);
         ``early_stopping`` is ``{"monitor": "val_loss", "patience": 2, "restore_best_weights": True}`` (and
         ``min_delta``); ``callback(event)`` is called after every batch (``epoch``, ``batch``, ``batches``,
-        running ``loss`` and ``accuracy``) and every epoch (``end_of_epoch``: True and the epoch's logs);
+        running ``loss`` and ``accuracy``) and every epoch (``end_of_epoch``: True, the epoch's logs and, with
+        validation data, ``val_probabilities``, the (N, K) class probabilities ``predict`` would give on it);
         returning False stops training. The chain trains in x's dtype; a built chain continues from its weights.
         The same ``seed`` (shuffling, dropout masks, augmentation) gives the same weights bit for bit.
 
@@ -223,10 +224,15 @@ class Chain:
 
     def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
         """``{"loss": mean cross-entropy, "accuracy": fraction right}`` on (N, C, H, W) ``x`` and labels ``y``."""
+        return self._evaluated(x, y, batch_size)[0]
+
+    def _evaluated(self, x: Any, y: Any, batch_size: int = 256) -> tuple[dict[str, float], FloatArray]:
+        """:meth:`evaluate`'s scores and the logits they came from (fit reports the validation probabilities)."""
         values, targets = _fit.check_data(x, y)
         logits = self._logits(values, batch_size)
         labels = check_labels(targets, len(values), logits.shape[1], "y")
-        return {"loss": cross_entropy(logits, labels), "accuracy": float((logits.argmax(axis=1) == labels).mean())}
+        scores = {"loss": cross_entropy(logits, labels), "accuracy": float((logits.argmax(axis=1) == labels).mean())}
+        return scores, logits
 
     def run(self, x: Any) -> list[FloatArray]:
         """Every layer's output for one input ``x`` ((C, H, W) or (H, W)), in order (a softmax layer gives

@@ -193,6 +193,26 @@ def test_callback_sees_every_batch_and_can_stop_training() -> None:
     assert not np.array_equal(replay.get_weights()[0], Chain(SMALL).build((1, 8, 8))[0].weight)
 
 
+def test_the_end_of_epoch_event_carries_the_validation_probabilities_predict_gives() -> None:
+    # the server's epoch report (confusion matrix, wrong digits) reads them instead of a second forward pass
+    x, y = _digits_like(50)
+    chain = Chain(SMALL, seed=0)
+    held = x[40:]  # validation_split 0.2: the last fifth, as Keras takes it
+    checked: list[int] = []
+
+    def check(event: dict[str, Any]) -> None:
+        if event.get("end_of_epoch"):
+            assert_array_equal(event["val_probabilities"], chain.predict(held))
+            assert event["val_accuracy"] == chain.evaluate(held, y[40:])["accuracy"]
+            checked.append(event["epoch"])
+
+    chain.fit(x, y, epochs=2, batch_size=20, validation_split=0.2, callback=check)
+    assert checked == [0, 1]
+    events: list[dict[str, Any]] = []
+    Chain(SMALL).fit(x, y, epochs=1, batch_size=20, callback=events.append)
+    assert "val_probabilities" not in events[-1]  # no validation data, nothing to report
+
+
 def test_early_stopping_restores_the_best_epoch() -> None:
     x, y = _digits_like(80)
     chain = Chain(SMALL, seed=0)
