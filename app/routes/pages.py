@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from app import __version__
 from app.config import SettingsDep
 from app.display import palettes_with_ink
+from app.modules import page_modules
 from app.paths import TEMPLATES
 from app.routes.kernels import CATALOGUE
 
@@ -47,7 +48,8 @@ async def index(request: Request, settings: SettingsDep) -> HTMLResponse:
                    "max_scale_factor": settings.max_scale_factor, "max_matrix_side": settings.max_matrix_side},
     }
     return templates.TemplateResponse(request, "index.html", {"initial": initial, "version": __version__,
-                                                              "root_path": root_path_of(request)})
+                                                              "root_path": root_path_of(request),
+                                                              "modules": page_modules()})
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -19,8 +19,6 @@ import { decides, DEFAULTS, fromHash, getState, onChange, toHash, update } from 
 import { status } from "./status-view.js";
 import { dropKeptFrame, geometryOf, startStep } from "./step-policy.js";
 import { FrameStream } from "./stream.js";
-import { TrainView } from "./train/train-view.js";
-import { BackpropView } from "./backprop/backprop-view.js";
 import { TransportView } from "./transport-view.js";
 import { bindUploads } from "./upload-view.js";
 
@@ -40,16 +38,31 @@ const display = new DisplayView(document, initial.palettes, currentRun, getState
 const fourier = new FourierView(document, currentRun);
 const transport = new TransportView(document, { player, stream, stage, currentRun, getState, update });
 const layers = new LayersView(document, { runView, player, sources, getState, update });
-new TrainView(document, initial, runView); // the Train tab (static/js/train/): its own form, socket and painters
-new BackpropView(document, { runView }); // the Backprop tab (static/js/backprop/): its steps open runs on the stage
+let tabsLoading = null;
+/**
+ * The Train tab (static/js/train/: its own form, socket and painters) and the Backprop tab (static/js/backprop/:
+ * its steps open runs on the stage), loaded once the first map is on screen, or at once when a link opens one of
+ * them: the first picture does not wait for twenty modules it does not use.
+ */
+function loadTabs() {
+  tabsLoading ??= Promise.all([import("./train/train-view.js"), import("./backprop/backprop-view.js")])
+    .then(([{ TrainView }, { BackpropView }]) => {
+      new TrainView(document, initial, runView);
+      new BackpropView(document, { runView }).show(getState());
+      window.kernelLens.tabsLoaded = true;
+      pauseIfHidden(); // a tab opened before its module came now hides the stage
+    });
+  return tabsLoading;
+}
 let lastChangedControl = null; // the control behind the latest request, where a refusal is shown
 let coldStart = false; // opened without a link: play the first run row by row, unasked
 
 bindPresentation(document, (on) => runView.setNumbersMax(on ? 64 : 40));
-window.kernelLens = { getState, player, stage, firstMapAt: null }; // for benchmarks and tests: read-only handles
+window.kernelLens = { getState, player, stage, firstMapAt: null, tabsLoaded: false }; // for benchmarks and tests: read-only
 stage.addEventListener("imageloaded", (event) => {
   if (event.detail.which === "output" && window.kernelLens.firstMapAt === null) {
     requestAnimationFrame(() => { window.kernelLens.firstMapAt = performance.now(); }); // once it is on screen
+    setTimeout(loadTabs, 0);
   }
   if (event.detail.which === "output") {
     requestAnimationFrame(() => { window.kernelLens.mapPainted = { at: performance.now(), url: event.detail.url }; });
@@ -112,7 +125,9 @@ stream.addEventListener("disconnected", () => status("connection lost: reconnect
 let hashTimer = null;
 function scheduleHash() {
   clearTimeout(hashTimer);
-  hashTimer = setTimeout(() => history.replaceState(null, "", toHash(getState())), HASH_DELAY_MS);
+  // the whole URL: a bare "#..." resolves against the page's <base>, which would drop the Train tab's query
+  hashTimer = setTimeout(() => history.replaceState(null, "", `${location.pathname}${location.search}${toHash(getState())}`),
+    HASH_DELAY_MS);
 }
 
 /** The stage plays only while it is on screen: a tab that hides it (Train, a Backprop panel, the chain) pauses it. */
@@ -138,7 +153,8 @@ onChange((state, changed) => {
   }
   if (changed.has("map")) runView.showMap(state.map);
   if (changed.has("fitEach")) transport.showFit(stage, state.fitEach);
-  if (changed.has("op") || changed.has("openLayer")) pauseIfHidden();
+  if (changed.has("op") && (state.op === "train" || state.op === "backprop")) loadTabs();
+  if (changed.has("op") || changed.has("openLayer")) queueMicrotask(pauseIfHidden); // once every view has followed
   showCaption();
   scheduleHash();
 });
@@ -160,6 +176,7 @@ bindMatrixDialog(document, () => getState().source, (text, example = {}) => {
 });
 
 // --- start: a shared link's settings, or the first sample ---------------------------------------
+setTimeout(loadTabs, 4000); // even if no map ever loads (an image gone, a refused link)
 const fromLink = fromHash(location.hash);
 coldStart = Object.keys(fromLink).length === 0;
 update({ ...DEFAULTS, source: sources.first(), ...fromLink });

@@ -245,6 +245,8 @@ export class RunView extends EventTarget {
     select.value = String(Math.min(state.map, maps - 1));
     this.stage.setRun(run);
     this.stage.inputChannel = 0;
+    // ask for the map's picture now, not after the first frame's round trip (the frame asks for the same URL)
+    if (run.op !== "conv_transpose2d") this.stage.setImage("output", this.outputImageUrl(this.shownMap(state, null), null));
     if (this.opening === run.run_id) { // openAtStart: the stream seeks to the state's step next, so make it 0
       this.opening = null;
       this.update({ step: 0 });

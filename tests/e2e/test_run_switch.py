@@ -21,6 +21,7 @@ def test_switching_runs_while_playing_fast_never_freezes_the_stage(page: Page, b
     open_page(page)  # the cold start plays the bundled photo, row by row
     counter = page.locator("#counter")
     expect(counter).to_contain_text("of 76,800", timeout=COMPUTE_MS)
+    page.wait_for_function("() => kernelLens.tabsLoaded")  # the Backprop tab's module loads after the first map
     big = page.evaluate("() => kernelLensBackprop.runView.run.run_id")
     small = httpx.post(f"{base_url}/api/run", json=SMALL, timeout=60).json()["run_id"]
     for _ in range(6):

@@ -174,8 +174,9 @@ def test_the_train_tab_pauses_the_cold_start_so_it_does_not_compete_with_trainin
     page.wait_for_function("() => kernelLens.player.playing", timeout=30_000)
     page.get_by_role("tab", name="Train").click()
     page.wait_for_function("() => !kernelLens.player.playing")
+    page.wait_for_timeout(500)  # frames sent before the server read the pause still arrive
     before = page.evaluate("() => kernelLens.getState().step")
-    page.wait_for_timeout(500)  # a paused stream sends nothing more: the step stays where it stopped
+    page.wait_for_timeout(700)  # a paused stream sends nothing more: the step stays where it stopped
     assert page.evaluate("() => kernelLens.getState().step") == before
     page.get_by_role("tab", name="Convolution").click()
     expect(page.locator("#output-canvas")).to_be_visible()

@@ -13,8 +13,5 @@ export const trainSummary = (config) => post("train-summary", "api/train/summary
 /** POST api/train/{model}/predict: one digit's probabilities, preparation steps and every layer's maps. */
 export const predictDigit = (modelId, body) => post("train-predict", `api/train/${encodeURIComponent(modelId)}/predict`, body);
 
-/** GET api/kernels: the server's kernel catalogue (Sobel for comparison with the learned filters). */
-export const kernelCatalogue = () => request("train-kernels", "api/kernels");
-
 /** A server path ("/api/...") as a URL relative to the document. */
 export const relative = (path) => (path && path.startsWith("/") ? path.slice(1) : path);

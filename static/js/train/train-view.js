@@ -8,7 +8,7 @@ import { getState, onChange, update } from "../state.js";
 import { drawConfusion, drawWrong } from "./confusion.js";
 import { chartFont, Curves } from "./curves.js";
 import { drawKernels, drawScale } from "./filters.js";
-import { kernelCatalogue, relative, trainSummary } from "./train-api.js";
+import { relative, trainSummary } from "./train-api.js";
 import { TRAIN_LESSONS } from "./train-lessons.js";
 import { TrainStream } from "./train-stream.js";
 import { TryStage } from "./try-stage.js";
@@ -93,7 +93,7 @@ function fromQuery(search) {
 export class TrainView {
   /**
    * @param {Document} document
-   * @param {object} initial the page's initial data (palettes)
+   * @param {object} initial the page's initial data (palettes, the kernel catalogue)
    * @param {object} runView the run on stage, where Try it opens a layer
    */
   constructor(document, initial, runView) {
@@ -125,7 +125,7 @@ export class TrainView {
     this.bindStream();
     this.bindButtons();
     this.drawLessons();
-    this.loadSobel();
+    this.drawSobel(initial.kernels);
     this.showView(getState());
     onChange((state, changed) => {
       if (changed.has("op")) this.showView(state);
@@ -509,16 +509,12 @@ export class TrainView {
     }
   }
 
-  async loadSobel() {
-    try {
-      const catalogue = await kernelCatalogue();
-      const sobel = ["sobel_x", "sobel_y"].map((name) => catalogue.find((entry) => entry.name === name)).filter(Boolean);
-      // each on its own symmetric range, ±its largest magnitude (the server's extent)
-      drawKernels(this.$("train-sobel"), sobel.map((entry) => ({ name: `${entry.name.replace("_", " ")} ±${formatNumber(entry.extent)}`,
-        values: entry.kernel, colors: entry.colors })), this.palettes);
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-    }
+  /** Sobel x and y from the page's catalogue (the server's numbers and colours), beside the learned filters. */
+  drawSobel(catalogue) {
+    const sobel = ["sobel_x", "sobel_y"].map((name) => catalogue.find((entry) => entry.name === name)).filter(Boolean);
+    // each on its own symmetric range, ±its largest magnitude (the server's extent)
+    drawKernels(this.$("train-sobel"), sobel.map((entry) => ({ name: `${entry.name.replace("_", " ")} ±${formatNumber(entry.extent)}`,
+      values: entry.kernel, colors: entry.colors })), this.palettes);
   }
 }
 
