@@ -11,7 +11,14 @@ export class TextFitter {
     this.element = element;
     this.limits = limits;
     this.key = "";
-    new ResizeObserver(() => this.fit(this.key, true)).observe(element);
+    this.size = ""; // the box's size at the last fit: a resize refits only if it really changed
+    new ResizeObserver(() => {
+      if (this.size !== this.boxSize()) this.fit(this.key, true);
+    }).observe(element);
+  }
+
+  boxSize() {
+    return `${this.element.clientWidth}x${this.element.clientHeight}`;
   }
 
   fits() {
@@ -19,18 +26,34 @@ export class TextFitter {
     return box.scrollHeight <= box.clientHeight && box.scrollWidth <= box.clientWidth;
   }
 
-  /** Refit when the content's structure (`key`) or the box changed, or when new numbers overflow. */
+  /**
+   * Refit when the content's structure (`key`) or the box changed, or when new numbers overflow. Each check is a
+   * layout, so the search starts at the current size: a similar content (another kernel, the next run) is
+   * settled in two checks (this size fits, one more does not), else halving towards the side it must go.
+   */
   fit(key, force = false) {
     if (!force && key === this.key && this.fits()) return;
     this.key = key;
-    let [low, high] = [this.limits.min, this.limits.max];
-    while (low < high) { // the largest size that fits
+    const at = (px) => {
+      this.element.style.fontSize = `${px}px`;
+      return this.fits();
+    };
+    const { min, max } = this.limits;
+    const current = Math.min(Math.max(Math.round(parseFloat(this.element.style.fontSize) || max), min), max);
+    let [low, high] = [min, max];
+    if (at(current)) {
+      if (current === max || !at(current + 1)) [low, high] = [current, current];
+      else low = current + 1;
+    } else {
+      high = current - 1;
+    }
+    while (low < high) { // the largest size that fits, between low (fits or the floor) and high
       const middle = Math.ceil((low + high) / 2);
-      this.element.style.fontSize = `${middle}px`;
-      if (this.fits()) low = middle;
+      if (at(middle)) low = middle;
       else high = middle - 1;
     }
     this.element.style.fontSize = `${low}px`;
+    this.size = this.boxSize();
   }
 
   /** A new ceiling (presentation mode), then a refit. */
