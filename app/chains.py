@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from app.config import Settings
 from app.operations import check_limits, check_rows, load_source
-from app.runs import encode_png
+from app.runs import map_png
 from app.schemas import (
     ActivationSpec,
     ChainRequest,
@@ -29,7 +29,6 @@ from app.schemas import (
 )
 from app.shared_state import MemoryState, SharedState, Space, raw
 from app.store import ByteBudgetLRU, ImageStore, StoredImage, content_id, freeze, held_bytes
-from cnn_core import to_display
 from cnn_core.chain import Chain, Layer, pretrained
 from cnn_core.errors import ArgumentError
 from cnn_core.imageio import display_range
@@ -69,7 +68,7 @@ class ComputedChain:
 
         def make() -> bytes:
             scheme, low, high = display_range(output)
-            return encode_png(to_display(output[channel], scheme, (low, high)))
+            return map_png(output[channel], scheme, (low, high))
 
         return self.pngs.cached(f"{self.chain_id}/{index}/{channel}", make)
 

@@ -12,9 +12,8 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from app.colors import PALETTE_LENGTHS, color_indices, ink
-from app.runs import Run, encode_png
+from app.runs import Run, encode_png, map_png
 from app.schemas import Conv2dSpec
-from cnn_core import to_display
 from cnn_core.errors import ArgumentError
 from cnn_core.imageio import display_range, palette
 
@@ -145,7 +144,7 @@ def render_png(run: Run, channel: int, choice: DisplayChoice) -> bytes:
             pixels = np.clip(np.rint((maps - choice.low) * scale), 0, 255).astype(np.uint8)
             return encode_png(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
         plane = np.abs(maps[channel]) if choice.mode == "abs" else maps[channel]
-        return encode_png(to_display(plane, choice.scheme, span))
+        return map_png(plane, choice.scheme, span)
 
     key = "rgb" if choice.rgb else str(channel)
     return run.png(f"view-{choice.mode}-{choice.contrast}-{key}", make)

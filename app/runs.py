@@ -21,7 +21,7 @@ from app.operations import NotFound, Prepared, prepare
 from app.schemas import Conv2dSpec, Display, RunRequest, Stats
 from app.shared_state import SharedState, Space, raw
 from app.store import ByteBudgetLRU, ImageStore, held_bytes
-from cnn_core import ops, to_display
+from cnn_core import ops
 from cnn_core.errors import ArgumentError
 from cnn_core.frames import (
     ActivationFrames,
@@ -31,7 +31,7 @@ from cnn_core.frames import (
     PoolFrames,
     UpsampleFrames,
 )
-from cnn_core.imageio import display_range, palette
+from cnn_core.imageio import display_indices, display_range, palette
 from cnn_core.spectral import flip_kernel
 
 SERVER_RUN = b"S"  # a remembered server-built run (its limits and request); a user's request starts with "{"
@@ -97,7 +97,7 @@ class Run:
                 return encode_png(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
             scheme, low, high = display_range(self.prepared.x)
             plane = np.nan_to_num(finite[channel], nan=low)
-            return encode_png(to_display(plane, scheme, (low, high)))
+            return map_png(plane, scheme, (low, high))
 
         return self.png("padded" if self.photo and padded.shape[0] in (1, 3) else f"padded{channel}", make)
 
@@ -117,14 +117,25 @@ class Run:
         maps = self.maps()
         if not 0 <= channel < maps.shape[0]:
             raise ArgumentError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
-        return self.png(f"result{channel}", lambda: encode_png(
-            to_display(maps[channel], self.display.scheme, (self.display.low, self.display.high))))
+        return self.png(f"result{channel}", lambda: map_png(
+            maps[channel], self.display.scheme, (self.display.low, self.display.high)))
 
 
 def encode_png(rgb: NDArray[np.uint8]) -> bytes:
     """(H, W, 3) uint8 -> PNG bytes (fast compression: these are made per request)."""
     buffer = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def map_png(plane: Any, scheme: str = "auto", value_range: tuple[float, float] | None = None) -> bytes:
+    """A map coloured as :func:`cnn_core.to_display` colours it, stored as a palette PNG (one byte a pixel and
+    the scheme's colour table: the same pixels, in about half the bytes and half the time of RGB)."""
+    index, lut = display_indices(plane, scheme, value_range)
+    picture = Image.fromarray(np.ascontiguousarray(index), "P")
+    picture.putpalette(lut.tobytes())
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()
 
 

@@ -294,9 +294,24 @@ def to_display(feature_map: Any, scheme: str = "auto",
     viridis; all channels share one scale. A constant map does not divide by zero.
     ``value_range`` (low, high), e.g. from :func:`display_range` of a finished result, fixes the
     ends of the scale (values beyond them saturate), so partial maps match the final one.
+    The colours are ``lut[index]`` of :func:`display_indices`.
 
     >>> to_display(np.zeros((1, 2))).shape
     (1, 2, 3)
+    """
+    index, lut = display_indices(feature_map, scheme, value_range)
+    return lut[index]
+
+
+def display_indices(feature_map: Any, scheme: str = "auto", value_range: tuple[float, float] | None = None
+                    ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """:func:`to_display`'s colouring as (index, lut): each value's entry in the scheme's colour table
+    (uint8, the map's shape, a leading axis of 1 dropped) and the table (L, 3) uint8, L <= 256, so a
+    picture can be stored as a palette image.
+
+    >>> index, lut = display_indices(np.array([[-1.0, 0.0, 1.0]]))
+    >>> index.tolist(), lut.shape
+    ([[0, 127, 254]], (255, 3))
     """
     array = as_array(feature_map, "feature_map")
     if array.ndim not in (2, 3):
@@ -313,5 +328,4 @@ def to_display(feature_map: Any, scheme: str = "auto",
     else:
         levels = np.full(array.shape, top / 2 if chosen == "diverging" else 0.0)
     index = np.clip(levels, 0, top).astype(np.uint8)
-    rgb = _LUTS[chosen][index]
-    return rgb[0] if rgb.ndim == 4 and rgb.shape[0] == 1 else rgb
+    return (index[0] if index.ndim == 3 and index.shape[0] == 1 else index), _LUTS[chosen]

@@ -13,9 +13,8 @@ from app.export import keras_code, pytorch_code
 from app.gif import render_gif
 from app.jobqueue import QueuedJobs
 from app.jobs import Jobs, client_of
-from app.runs import Run, encode_png
+from app.runs import Run, map_png
 from app.schemas import ActivationSpec, Conv2dSpec, ErrorBody, PoolSpec, UpsampleSpec
-from cnn_core import to_display
 from cnn_core.chain import Chain
 from cnn_core.errors import ArgumentError
 from cnn_core.spectral import fft_conv2d
@@ -50,7 +49,7 @@ def _spectral(run: Run, made: dict[str, bytes] | None = None) -> dict[str, Any]:
     pictures = {"image": np.log1p(route.image_spectrum), "kernel": np.log1p(route.kernel_spectrum),
                 "product": np.log1p(route.product_spectrum), "result": route.result}
     for name, values in pictures.items():
-        png = encode_png(to_display(values))
+        png = map_png(values)
         run.pngs.put(f"{run.run_id}/spectral-{name}", png)
         if made is not None:
             made[name] = png

@@ -11,9 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from app.colors import color_indices
 from app.deps import RegistryDep
 from app.display import Contrast, DisplayChoice, Mode, palettes_with_ink, render_png, resolve
-from app.runs import Run, encode_png
+from app.runs import Run, map_png
 from app.schemas import ErrorBody, RunRequest, RunResponse
-from cnn_core import to_display
 from cnn_core.errors import ArgumentError
 from cnn_core.frames import ConvTranspose2dFrames
 
@@ -113,7 +112,7 @@ async def input_png(run_id: str, registry: RegistryDep, channel: int = 0) -> Res
     x = run.prepared.x if run.prepared.x.ndim == 3 else run.prepared.x[None]
     if not 0 <= channel < x.shape[0]:
         raise HTTPException(422, f"channel must be from 0 to {x.shape[0] - 1}, got {channel}")
-    png = await registry.in_thread(lambda: encode_png(to_display(x[channel])))
+    png = await registry.in_thread(lambda: map_png(x[channel]))
     return Response(png, media_type="image/png", headers=IMMUTABLE)
 
 
@@ -151,7 +150,7 @@ async def partial_png(run_id: str, index: int, registry: RegistryDep, channel: i
         maps = partial if partial.ndim == 3 else partial[None]
         if not 0 <= channel < maps.shape[0]:
             raise ArgumentError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
-        return encode_png(to_display(maps[channel], run.display.scheme, (run.display.low, run.display.high)))
+        return map_png(maps[channel], run.display.scheme, (run.display.low, run.display.high))
 
     try:
         png = await registry.in_thread(render)

@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
 from cnn_core import load_image, to_display
-from cnn_core.imageio import display_range
+from cnn_core.imageio import display_indices, display_range
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
@@ -281,3 +281,14 @@ def test_to_display_errors() -> None:
         to_display(np.array([[np.nan, 1.0]]))
     with pytest.raises(ValueError, match=r"feature_map must be \(H, W\) or \(C, H, W\), got shape \(3,\)"):
         to_display(np.zeros(3))
+
+
+def test_display_indices_are_to_displays_colours_as_a_palette() -> None:
+    values = np.array([[[-3.0, -1.0, 0.0], [0.5, 1.0, 3.0]]])
+    index, lut = display_indices(values, "diverging", (-2.0, 2.0))
+    assert index.shape == (2, 3) and index.dtype == np.uint8 and lut.shape == (255, 3)
+    # by hand: level = rint((v + 2) * 254 / 4), clipped to 0..254
+    assert index.tolist() == [[0, 64, 127], [159, 190, 254]]
+    assert np.array_equal(lut[index], to_display(values, "diverging", (-2.0, 2.0)))
+    rgb_index, _ = display_indices(np.ones((3, 2, 2)))
+    assert rgb_index.shape == (3, 2, 2)  # several channels keep their axis
