@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     train_time_limit: float = Field(600.0, gt=0, description="seconds a training job may run (pauses count)")
     train_models: int = Field(16, ge=1, description="trained models kept for prediction and download")
     train_model_bytes: int = Field(64 << 20, ge=1 << 16, description="memory budget of the trained models kept")
+    train_heartbeat: float = Field(5.0, gt=0, le=60, description="with Redis: seconds between the heartbeats of a "
+                                                                 "queued training job's socket; the worker stops "
+                                                                 "a job whose heartbeat is three of these late")
+    worker_queues: Annotated[list[Literal["gif", "train"]], NoDecode, BeforeValidator(security.listed)] = Field(
+        ["gif", "train"], min_length=1, description="the queues `kernel-lens worker` serves, each by its own "
+                                                    "process")
 
 
 @lru_cache

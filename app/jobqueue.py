@@ -13,6 +13,10 @@ queue is ``kernel-lens:gif``):
 - ``kernel-lens:jobs:result:<id>``: the finished GIF, kept ``job_result_ttl`` seconds, and all results together
   within ``job_result_bytes`` (the oldest go first, the newest always stays), by a second Lua script.
 - Progress (0..1) is the RQ job's meta, saved by the worker and read by whichever server process is asked.
+
+Training jobs have a queue of their own (``kernel-lens:train``, so a long training never waits behind GIFs nor
+GIFs behind it), their places in ``kernel-lens:train:jobs:active`` and ``kernel-lens:train:jobs:client:<address>``
+(:class:`TrainClaims`) and the rest of their keys in :mod:`app.train_queue`.
 """
 
 from __future__ import annotations
@@ -278,23 +282,37 @@ class QueuedJobs:
 
 
 class TrainClaims:
-    """Training jobs stay in the process holding their WebSocket (they stream every batch to it and obey its
-    pause and stop); with Redis, the per-client cap (``train_max_per_client``) is counted here across every
-    process, by the same claim script as GIF jobs, so a student can't train on each server at once."""
+    """Training jobs' places across every process, claimed by the same script as GIF jobs' (with Redis training
+    jobs run on the training queue, ``app.train_queue``): at most ``train_concurrent + train_max_queue`` running
+    or waiting in all, and ``train_max_per_client`` per client address, so a student can't train on each server
+    at once. A place's score is the time by which it lapses: the socket's heartbeat pushes it on
+    (:meth:`refresh`), so the places of a server process that died free themselves."""
 
     def __init__(self, settings: Settings, connection: redis.Redis | None = None) -> None:
         self.settings = settings
         self.connection = connection or connect(str(settings.redis_url))
         self.keys = Keys(f"{settings.redis_prefix}train:")
 
-    def claim(self, job_id: str, client: str) -> int:
-        """Count the job for its client; returns 0 when claimed, else how many the client already has."""
+    @property
+    def total(self) -> int:
+        """The most training jobs running or waiting in all."""
+        return self.settings.train_concurrent + self.settings.train_max_queue
+
+    def claim(self, job_id: str, client: str, ttl: float) -> tuple[int, int]:
+        """Claim a place for ``ttl`` seconds: (0, 0) when claimed, (1, count) when all places are taken, (2, count)
+        when the client already has its most."""
         now = time.time()
-        deadline = now + 2 * self.settings.train_time_limit + QUEUE_TTL  # surely over (a lost process' claim)
-        claimed = self.connection.eval(CLAIM, 2, self.keys.active, self.keys.client(client), now, deadline, job_id,
-                                       2**31, self.settings.train_max_per_client)
+        claimed = self.connection.eval(CLAIM, 2, self.keys.active, self.keys.client(client), now, now + ttl, job_id,
+                                       self.total, self.settings.train_max_per_client)
         code, count = [*claimed, 0][:2]
-        return 0 if int(code) == 0 else int(count)
+        return int(code), int(count)
+
+    def refresh(self, pipe: Any, job_id: str, client: str, ttl: float) -> None:
+        """Queue on ``pipe`` (a pipeline, sync or asyncio) what keeps the job's place ``ttl`` seconds more."""
+        until = time.time() + ttl
+        pipe.zadd(self.keys.active, {job_id: until}, xx=True)
+        pipe.zadd(self.keys.client(client), {job_id: until}, xx=True)
+        pipe.expireat(self.keys.client(client), int(until) + 1)
 
     def release(self, job_id: str, client: str) -> None:
         """Give the job's place back (idempotent)."""

@@ -28,6 +28,7 @@ from app.schemas import SampleInfo
 from app.security import SameOrigin, SecurityHeaders
 from app.shared_state import StateUnavailable, state_from, unavailable
 from app.store import ImageStore
+from app.train_queue import QueuedTrainer
 from app.training import Trainer
 
 DESCRIPTION = """
@@ -64,6 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.playback = PlaybackShare(settings.playback_bytes_per_second,
                                        settings.playback_connection_bytes_per_second, settings.playback_concurrent)
     app.state.trainer = Trainer(settings)
+    # training jobs: in threads of this process (default) or on the Redis queue, for `kernel-lens worker`
+    app.state.train_runner = QueuedTrainer(settings, app.state.trainer.models) if settings.redis_url \
+        else app.state.trainer
     app.state.samples = _load_samples(app, settings)
     upload_limit = settings.max_upload_bytes + images.FORM_OVERHEAD
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, idle_timeout=settings.body_idle_timeout,

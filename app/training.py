@@ -1,5 +1,9 @@
 """Training jobs: a config checked whole before any work, run by Chain.fit in a worker thread, bounded in
-number (running and queued), size (parameters), epochs and time; pause, resume and stop from the event loop."""
+number (running and queued), size (parameters), epochs and time; pause, resume and stop from the event loop.
+
+:class:`Trainer` runs jobs in threads of this process (without Redis); ``app.train_queue.QueuedTrainer`` puts them
+on the Redis queue for ``kernel-lens worker``. Both are a :class:`TrainRunner` for the socket, and both run a job
+with :func:`run_job`."""
 
 from __future__ import annotations
 
@@ -13,17 +17,17 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import redis
 
 from app.chains import check_chain_limits
 from app.config import Settings
-from app.jobqueue import SharedModels, TrainClaims
+from app.jobqueue import SharedModels
 from app.shared_state import StateUnavailable
 from app.train_schemas import TrainConfig
-from app.train_worker import train
+from app.train_worker import Send, train
 from cnn_core.chain import MNIST_LAYERS, Chain, check_fit_options, pretrained
 from cnn_core.datasets import load_digits
 from cnn_core.errors import ArgumentError, ArgumentTypeError
@@ -31,6 +35,7 @@ from cnn_core.errors import ArgumentError, ArgumentTypeError
 log = logging.getLogger("kernel_lens")
 INPUT_SHAPE = (1, 28, 28)
 PRETRAINED = "mnist-pretrained"
+IN_PROCESS = "in_process"  # the "worker" of a job run by a thread of the server process
 
 _CONV = {"type": "conv2d", "padding": "same", "activation": "relu"}
 _POOL = {"type": "max_pool2d", "pool_size": 2, "strides": 2, "padding": "same"}
@@ -49,11 +54,12 @@ MODELS: dict[str, list[dict[str, Any]]] = {
 
 
 class TrainBusy(Exception):
-    """Too many training jobs: try again after ``retry_after`` seconds."""
+    """Too many training jobs (or none can run now: ``status`` 503): try again after ``retry_after`` seconds."""
 
-    def __init__(self, detail: str, retry_after: int) -> None:
+    def __init__(self, detail: str, retry_after: int, status: int = 429) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.status = status
 
 
 def config_layers(config: TrainConfig) -> list[dict[str, Any]]:
@@ -223,6 +229,50 @@ class TrainingJob:
         self.running.set()
 
 
+def run_job(job: TrainingJob, data: tuple[Any, ...], settings: Settings, send: Send, models: TrainedModels,
+            worker: str) -> dict[str, Any]:
+    """Train the job (blocking: a worker thread or an RQ job), keep its model, and give its final message: "done"
+    or "stopped" with the model's id and URLs, or "error". ``worker`` names where it ran."""
+    job.started = time.monotonic()
+    try:
+        final = train(job, data, settings, send)
+        plan = job.plan
+        models.put(TrainedModel(job.job_id, job.chain, plan.layers, plan.total_params, final["history"],
+                                plan.config.train_size if plan.validation_size else None, plan.train_size))
+        final.update(model_id=job.job_id, weights_url=f"/api/train/{job.job_id}/weights.npz",
+                     predict_url=f"/api/train/{job.job_id}/predict", worker=worker)
+        return final
+    except (ArgumentError, ArgumentTypeError) as error:
+        return {"type": "error", "job_id": job.job_id, "detail": str(error), "status": 422}
+    except Exception:
+        log.exception("training job %s failed", job.job_id)
+        return {"type": "error", "job_id": job.job_id, "status": 500,
+                "detail": f"internal error: training failed (the {'server' if worker == IN_PROCESS else 'worker'} "
+                          "logged why)"}
+
+
+class TrainRunner(Protocol):
+    """Where a socket's jobs run: :class:`Trainer` (threads of this process) or ``app.train_queue.QueuedTrainer``
+    (``kernel-lens worker`` processes, through Redis). A job's messages reach the socket through ``job.emit``."""
+
+    settings: Settings
+
+    async def submit(self, job: TrainingJob) -> int:
+        """Start or queue a job; its queue position (0: started). TrainBusy when it can't be taken now."""
+
+    def pause(self, job: TrainingJob) -> None:
+        """Pause after the running batch (a waiting job pauses as soon as it starts)."""
+
+    def resume(self, job: TrainingJob) -> None:
+        """Go on after a pause."""
+
+    def cancel(self, job: TrainingJob, reason: str = "stopped") -> None:
+        """Stop a job: a waiting one leaves the queue at once, a running one after its current batch."""
+
+    async def load(self) -> tuple[int, int]:
+        """(running, waiting) jobs."""
+
+
 class Trainer:
     """Training jobs: at most ``train_concurrent`` running (own thread slots), ``train_max_queue`` waiting."""
 
@@ -234,8 +284,6 @@ class Trainer:
         self.idle = threading.Event()  # set when no job is running or waiting (tests wait on it)
         self.idle.set()
         self.models = TrainedModels(settings)
-        # with Redis, the per-client cap counts this client's jobs on every server process (app.jobqueue)
-        self.claims = TrainClaims(settings) if settings.redis_url else None
         self._data: tuple[Any, ...] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -252,7 +300,16 @@ class Trainer:
                 for job in self.running.values()]
         return max(1, math.ceil(min(ends, default=1.0)))
 
-    def submit(self, job: TrainingJob) -> int:
+    async def load(self) -> tuple[int, int]:
+        return len(self.running), len(self.waiting)
+
+    def pause(self, job: TrainingJob) -> None:
+        job.pause()
+
+    def resume(self, job: TrainingJob) -> None:
+        job.resume()
+
+    async def submit(self, job: TrainingJob) -> int:
         """Start a job, or queue it; returns its queue position (0: started). TrainBusy when the queue is full or
         the job's client already has ``train_max_per_client`` jobs running or waiting (on any of its sockets)."""
         mine = [other for other in (*self.running.values(), *self.waiting) if other.client == job.client]
@@ -267,7 +324,6 @@ class Trainer:
             wait = self.retry_after()
             raise TrainBusy(f"the server is training {len(self.running)} models and {len(self.waiting)} wait, the "
                             f"most allowed; try again in about {wait} s", wait)
-        self._claim(job)
         if starts:
             self._start(job)
             return 0
@@ -275,33 +331,10 @@ class Trainer:
         self.idle.clear()
         return len(self.waiting)
 
-    def _claim(self, job: TrainingJob) -> None:
-        """Count the job in Redis for its client across processes (TrainBusy beyond the per-client cap)."""
-        if self.claims is None:
-            return
-        try:
-            held = self.claims.claim(job.job_id, job.client)
-        except redis.exceptions.RedisError:
-            log.warning("Redis unreachable: training job refused", exc_info=True)
-            raise TrainBusy("the shared state (Redis) is unreachable; try again shortly", 5) from None
-        if held:
-            raise TrainBusy(f"this address already has {held} training job{'s' if held > 1 else ''} running or "
-                            f"waiting on this class's servers, the most allowed per client "
-                            f"({self.settings.train_max_per_client}); stop it (another tab?) or try again later",
-                            math.ceil(self.settings.train_time_limit / 10))
-
-    def _release(self, job: TrainingJob) -> None:
-        if self.claims is not None:
-            try:
-                self.claims.release(job.job_id, job.client)
-            except redis.exceptions.RedisError:  # its claim expires on its own
-                log.warning("Redis unreachable: training job %s's claim left to expire", job.job_id)
-
     def cancel(self, job: TrainingJob, reason: str = "stopped") -> None:
         """Stop a job: a waiting one leaves the queue at once, a running one after its current batch."""
         if job in self.waiting:
             self.waiting.remove(job)
-            self._release(job)
             job.stop(reason)
             job.emit({"type": "stopped", "job_id": job.job_id, "reason": reason, "model_id": None})
             self._positions()
@@ -321,7 +354,7 @@ class Trainer:
         self.running[job.job_id] = job
         self.idle.clear()
         if job.announce:
-            job.emit(job.announce)
+            job.emit({**job.announce, "worker": IN_PROCESS})
         task = asyncio.get_running_loop().create_task(self._run(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -332,25 +365,11 @@ class Trainer:
         def send(message: dict[str, Any]) -> None:  # from the worker thread
             loop.call_soon_threadsafe(job.emit, message)
 
-        job.started = time.monotonic()
         try:
-            final = await anyio.to_thread.run_sync(lambda: train(job, self.data(), self.settings, send),
-                                                   limiter=self.limiter)
-            plan = job.plan
-            self.models.put(TrainedModel(job.job_id, job.chain, plan.layers, plan.total_params, final["history"],
-                                         plan.config.train_size if plan.validation_size else None,
-                                         plan.train_size))
-            final.update(model_id=job.job_id, weights_url=f"/api/train/{job.job_id}/weights.npz",
-                         predict_url=f"/api/train/{job.job_id}/predict")
-        except (ArgumentError, ArgumentTypeError) as error:
-            final = {"type": "error", "job_id": job.job_id, "detail": str(error), "status": 422}
-        except Exception:
-            log.exception("training job %s failed", job.job_id)
-            final = {"type": "error", "job_id": job.job_id, "status": 500,
-                     "detail": "internal error: training failed (the server logged why)"}
+            final = await anyio.to_thread.run_sync(
+                lambda: run_job(job, self.data(), self.settings, send, self.models, IN_PROCESS), limiter=self.limiter)
         finally:
             del self.running[job.job_id]
-            self._release(job)
             while self.waiting and len(self.running) < self.settings.train_concurrent:
                 self._start(self.waiting.popleft())
             self._positions()

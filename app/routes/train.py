@@ -7,16 +7,19 @@ Client -> server (JSON text messages on /ws/train):
     {"type": "stop"}                                            ends the job after its batch, keeping the weights
 Server -> client (JSON):
     {"type": "queued", "job_id", "position"}                    again each time it moves up
-    {"type": "started", "job_id", "model_id", "from", "config", <TrainSummary>}
+    {"type": "started", "job_id", "model_id", "from", "config", <TrainSummary>, "worker"}
     {"type": "progress", "job_id", "epoch", "epochs", "batch", "batches", "loss", "accuracy", "seconds",
      "seconds_left"}                                            at most every 0.1 s, and each epoch's last batch
     {"type": "epoch", "job_id", "epoch", "epochs", "logs", "seconds", "filters", "confusion", "misclassified"}
     {"type": "paused", "job_id", "epoch", "batch"}              once the worker has finished its batch and waits
     {"type": "resumed", "job_id", "epoch", "batch"}
     {"type": "done" | "stopped", "job_id", "reason", "history", "epochs_run", "best_epoch", "seconds",
-     "model_id", "weights_url", "predict_url"}                  a queued job stopped has "model_id": null only
-    {"type": "error", "detail", "status"}                       "retry_after" (seconds) with status 429
-A bad message gets an error and the connection stays open; closing the socket stops its job.
+     "model_id", "weights_url", "predict_url", "worker"}        a queued job stopped has "model_id": null only
+    {"type": "error", "detail", "status"}                       "retry_after" (seconds) with status 429 (and 503)
+"worker" says where the job ran: "in_process" (a thread of this server: no Redis) or the name of the
+`kernel-lens worker` process (RQ's worker name) that took it from the Redis queue (app.train_queue); the
+messages are the same either way. A bad message gets an error and the connection stays open; closing the
+socket stops its job.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from app.training import (
     TrainedModel,
     Trainer,
     TrainingJob,
+    TrainRunner,
     check_config,
     config_layers,
 )
@@ -79,11 +83,12 @@ def summary_of(plan: Plan) -> TrainSummary:
 
 
 class TrainingSession:
-    """One socket's training: at most one job at a time, and the last model it trained."""
+    """One socket's training: at most one job at a time, and the last model it trained. Its jobs run where
+    ``runner`` runs them (this process, or the Redis queue)."""
 
-    def __init__(self, websocket: WebSocket, trainer: Trainer) -> None:
+    def __init__(self, websocket: WebSocket, runner: TrainRunner) -> None:
         self.websocket = websocket
-        self.trainer = trainer
+        self.runner = runner
         self.job: TrainingJob | None = None
         self.current: Chain | None = None
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -97,7 +102,7 @@ class TrainingSession:
                 if message["type"] == "websocket.disconnect":
                     return
                 try:
-                    self.handle(message.get("text"))
+                    await self.handle(message.get("text"))
                 except ClientError as error:
                     self.outbox.put_nowait({"type": "error", "detail": str(error), "status": error.status,
                                             **error.extra})
@@ -105,7 +110,7 @@ class TrainingSession:
             return
         finally:
             if self.job is not None:
-                self.trainer.cancel(self.job, "closed")
+                self.runner.cancel(self.job, "closed")
             sender.cancel()
 
     async def send_loop(self) -> None:
@@ -128,7 +133,7 @@ class TrainingSession:
             self.job = None
         self.outbox.put_nowait(message)
 
-    def handle(self, text: str | None) -> None:
+    async def handle(self, text: str | None) -> None:
         """Apply one control message."""
         if text is None:
             raise ClientError("send control messages as JSON text, e.g. {\"type\": \"start\", \"config\": {}}")
@@ -140,20 +145,20 @@ class TrainingSession:
             raise ClientError("messages must be JSON objects with a 'type'")
         kind = message.get("type")
         if kind == "start":
-            self.start(message)
+            await self.start(message)
             return
         if kind not in ("pause", "resume", "stop"):
             raise ClientError(f"unknown message type {kind!r}; use start, pause, resume or stop")
         if self.job is None:
             raise ClientError(f"there is no training job to {kind}; send start first", 409)
         if kind == "pause":  # the worker says "paused" when it has finished its batch and waits
-            self.job.pause()
+            self.runner.pause(self.job)
         elif kind == "resume":
-            self.job.resume()
+            self.runner.resume(self.job)
         else:
-            self.trainer.cancel(self.job, "stopped")
+            self.runner.cancel(self.job, "stopped")
 
-    def start(self, message: dict[str, Any]) -> None:
+    async def start(self, message: dict[str, Any]) -> None:
         """Check the whole config, then start or queue a job (429 when the queue is full)."""
         if self.job is not None:
             raise ClientError("a training job is already running on this connection; stop it first", 409)
@@ -171,13 +176,13 @@ class TrainingSession:
                 if config_layers(config) != self.current.specs:
                     raise ClientError("from 'current' continues the last model, so model, layers, dropout and "
                                       "batch_norm must be as they were; start from scratch to change them")
-                plan = check_config(config, self.trainer.settings, self.current.specs)
+                plan = check_config(config, self.runner.settings, self.current.specs)
                 chain = Chain(self.current.specs, seed=config.seed)
                 chain.build(INPUT_SHAPE)
                 chain.set_weights(self.current.get_weights())
             else:
-                plan = check_config(config, self.trainer.settings)
-                chain = Chain(plan.layers, seed=config.seed, max_weights=self.trainer.settings.max_layer_weights)
+                plan = check_config(config, self.runner.settings)
+                chain = Chain(plan.layers, seed=config.seed, max_weights=self.runner.settings.max_layer_weights)
         except ValidationError as error:
             raise ClientError(validation_message(error)) from None  # type: ignore[arg-type]
         except (ArgumentError, ArgumentTypeError) as error:
@@ -188,10 +193,10 @@ class TrainingSession:
                         "config": config.model_dump(), **summary_of(plan).model_dump()}
         self.job = job
         try:
-            position = self.trainer.submit(job)
+            position = await self.runner.submit(job)
         except TrainBusy as error:
             self.job = None
-            raise ClientError(str(error), 429, retry_after=error.retry_after) from None
+            raise ClientError(str(error), error.status, retry_after=error.retry_after) from None
         if position:
             self.outbox.put_nowait({"type": "queued", "job_id": job.job_id, "position": position})
 
@@ -200,7 +205,7 @@ class TrainingSession:
 async def train_socket(websocket: WebSocket) -> None:
     """Training with live progress; see the module docstring for the protocol."""
     await websocket.accept()
-    await TrainingSession(websocket, websocket.app.state.trainer).serve()
+    await TrainingSession(websocket, websocket.app.state.train_runner).serve()
 
 
 def _trainer(request: Request) -> Trainer:
@@ -219,13 +224,13 @@ def _model(request: Request, model_id: str) -> TrainedModel:
 @router.get("/api/train/limits", response_model=TrainLimits)
 async def limits(request: Request) -> TrainLimits:
     """The training limits of this server and its current load."""
-    trainer = _trainer(request)
-    settings = trainer.settings
+    settings = _trainer(request).settings
+    running, queued = await request.app.state.train_runner.load()
     return TrainLimits(concurrent=settings.train_concurrent, max_queue=settings.train_max_queue,
                        max_per_client=settings.train_max_per_client,
                        max_params=settings.train_max_params, max_epochs=settings.train_max_epochs,
-                       time_limit=settings.train_time_limit, running=len(trainer.running),
-                       queued=len(trainer.waiting), models=[*MODELS, "custom"])
+                       time_limit=settings.train_time_limit, running=running, queued=queued,
+                       models=[*MODELS, "custom"])
 
 
 @router.post("/api/train/summary", response_model=TrainSummary, responses={422: {"model": ErrorBody}})
