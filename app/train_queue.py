@@ -192,10 +192,11 @@ class QueuedTrainer:
             self.connection.delete(keys.socket(job.job_id), keys.input(job.job_id))
             raise
 
-    def forget(self, job_id: str) -> None:
-        """A job stopped while it waited: off the queue, its keys gone."""
+    def forget(self, job_id: str, client: str) -> None:
+        """A job stopped while it waited: off the queue, its place and keys gone."""
         with suppress(redis.exceptions.RedisError):
             self.queue.remove(job_id)
+            self.claims.release(job_id, client)
             with suppress(Exception):
                 Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer).delete()
             self.connection.delete(self.keys.input(job_id), self.keys.control(job_id))
@@ -239,6 +240,7 @@ class Follow:
         self.over = False  # the final message was passed on (or the socket is gone and the wait for it over)
         self.closed_at: float | None = None  # when the socket closed: the heartbeat stops
         self.position: int | None = None
+        self.dropped = False  # stopped while it waited: being taken off the queue
         self.client: aioredis.Redis = aioredis.Redis.from_url(str(trainer.settings.redis_url),
                                                               health_check_interval=30)
 
@@ -301,6 +303,8 @@ class Follow:
         """While waiting: its position, again when it moved up (or why it left the queue). While running: that its
         worker still beats. Once the socket closed: give up waiting for the last message after a while."""
         job_id = self.job.job_id
+        if self.dropped:
+            return
         if self.closed_at is not None and time.monotonic() - self.closed_at > 2 * self.trainer.timing.lapse:
             self.over = True
             return
@@ -358,11 +362,12 @@ class Follow:
         if self.over:
             return
         if await self.client.set(self.keys.state(job_id), "stopped", nx=True, ex=self.trainer.timing.keep):
-            # it never runs now: its place is free before the page hears so; then clear it away
-            await anyio.to_thread.run_sync(self.trainer.claims.release, job_id, self.job.client)
+            # it never runs now: off the queue with its place free before the page hears so (the page may start
+            # another job at once); meanwhile a check must not take it for lost
+            self.dropped = True
+            await anyio.to_thread.run_sync(self.trainer.forget, job_id, self.job.client)
             self.job.stop(reason)
             self._end({"type": "stopped", "job_id": job_id, "reason": reason, "model_id": None})
-            await anyio.to_thread.run_sync(self.trainer.forget, job_id)
             return
         async with self.client.pipeline(transaction=False) as pipe:  # it runs: the worker stops after its batch
             pipe.rpush(self.keys.control(job_id), f"stop {reason}")
