@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     ws_window_frames: int = Field(65_536, ge=1, description="frames a WebSocket may run ahead of acks")
     ws_window_bytes: int = Field(8 << 20, ge=1 << 12, description="bytes of frames a WebSocket may run ahead of acks")
     ws_max_fps: int = Field(1_000_000, ge=1)
+    ws_messages_per_second: float = Field(
+        240, ge=1, description="messages one WebSocket may send per second, sustained (twice that in a burst); "
+                               "more wait their turn, so a flood of seeks or restarts can't take the event loop "
+                               "from other clients (a person stepping, scrubbing and hovering sends under 150)")
     playback_bytes_per_second: int = Field(128 << 20, ge=1 << 10, description="frames streamed per second by all "
                                                                                "players together, shared equally")
     playback_connection_bytes_per_second: int = Field(64 << 20, ge=1 << 10, description="the same, per player")

@@ -40,7 +40,7 @@ from app.codec import encode_batch, frame_bytes, run_batch
 from app.config import Settings
 from app.errors import validation_message
 from app.operations import NotFound
-from app.playback import PlaybackShare
+from app.playback import MessageBudget, PlaybackShare
 from app.routes.frames import batch_as_json
 from app.routes.ops import describe
 from app.runs import Run, RunRegistry
@@ -110,6 +110,7 @@ class AnimationSession:
         self.window = 1  # frames ahead of the last ack, within the window's frames and bytes
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
+        self.budget = MessageBudget(settings.ws_messages_per_second, 2 * settings.ws_messages_per_second)
 
     @property
     def playing(self) -> bool:
@@ -143,6 +144,9 @@ class AnimationSession:
                 message = await self.websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     return
+                wait = self.budget.take()
+                if wait > 0:  # over its message budget: this connection waits, the others don't
+                    await asyncio.sleep(wait)
                 try:
                     if not await self.handle(message.get("text")):
                         return
