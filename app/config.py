@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     playback_bytes_per_second: int = Field(128 << 20, ge=1 << 10, description="frames streamed per second by all "
                                                                                "players together, shared equally")
     playback_connection_bytes_per_second: int = Field(64 << 20, ge=1 << 10, description="the same, per player")
+    playback_busy_share: float = Field(0.35, gt=0, le=1, description="the fraction of each second the players "
+                                                                   "together may spend building and sending frames; "
+                                                                   "beyond it playback slows, other requests don't")
     playback_concurrent: int = Field(1, ge=1, description="threads building large playback batches")
     cors_origins: list[str] = Field(default_factory=list, description="other origins allowed to post and to open "
                                                                    "WebSockets (and by CORS); none by default")

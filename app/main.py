@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.chains = ChainStore(settings.run_cache_bytes, app.state.shared_state, settings.run_request_bytes)
     app.state.jobs = QueuedJobs(settings) if settings.redis_url else Jobs(settings)
     app.state.playback = PlaybackShare(settings.playback_bytes_per_second,
-                                       settings.playback_connection_bytes_per_second, settings.playback_concurrent)
+                                       settings.playback_connection_bytes_per_second, settings.playback_concurrent,
+                                       settings.playback_busy_share)
     app.state.trainer = Trainer(settings)
     # training jobs: in threads of this process (default) or on the Redis queue, for `kernel-lens worker`
     app.state.train_runner = QueuedTrainer(settings, app.state.trainer.models) if settings.redis_url \

@@ -40,7 +40,7 @@ from app.codec import encode_batch, frame_bytes, run_batch
 from app.config import Settings
 from app.errors import validation_message
 from app.operations import NotFound
-from app.playback import MessageBudget, PlaybackShare
+from app.playback import PlaybackShare, TokenBucket
 from app.routes.frames import batch_as_json
 from app.routes.ops import describe
 from app.runs import Run, RunRegistry
@@ -110,7 +110,7 @@ class AnimationSession:
         self.window = 1  # frames ahead of the last ack, within the window's frames and bytes
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
-        self.budget = MessageBudget(settings.ws_messages_per_second, 2 * settings.ws_messages_per_second)
+        self.budget = TokenBucket(settings.ws_messages_per_second, 2 * settings.ws_messages_per_second)
 
     @property
     def playing(self) -> bool:
@@ -304,6 +304,10 @@ class AnimationSession:
                 await self.wake.wait()
                 credit, last = 1.0, time.perf_counter()  # the first frame goes out at once
                 continue
+            busy = self.share.busy.due()
+            if busy > 0:  # the players together have had their share of this second: the others' turn
+                await asyncio.sleep(busy)
+                continue
             # at most a few ticks of credit: a stalled client does not earn a burst
             fps = self.effective_fps()
             credit = min(credit + (now - last) * fps, fps * TICK * 4 + 1)
@@ -324,6 +328,7 @@ class AnimationSession:
     async def send_frames(self, start: int, stop: int, peek: bool = False) -> None:
         """Send frames start..stop-1 as one message; a peek (hover) does not move the position."""
         run = self.require_run()
+        began = time.perf_counter()
         meta = {"type": "frames", "run_id": run.run_id, "start": start, "count": stop - start, "total": self.total,
                 "peek": peek}
 
@@ -332,8 +337,11 @@ class AnimationSession:
                 return encode_batch(run_batch(run, start, stop), meta, self.precision)
             return json.dumps({**meta, "frames": batch_as_json(run, start, stop)}, allow_nan=False)
 
-        payload = build() if stop - start <= INLINE_FRAMES else await anyio.to_thread.run_sync(
-            build, limiter=self.share.limiter)  # playback's own slot: runs and seeks never wait behind it
+        if stop - start <= INLINE_FRAMES:
+            payload = build()
+        else:
+            payload = await anyio.to_thread.run_sync(build, limiter=self.share.limiter)  # playback's own slot
+            began = time.perf_counter()  # built off the event loop: only the send below is charged to it
         async with self.send_lock:
             if self.run is not run:  # an open came while this batch was built: its frames belong to no run now
                 return
@@ -341,6 +349,7 @@ class AnimationSession:
                 await self.websocket.send_bytes(payload)
             else:
                 await self.websocket.send_text(payload)
+        self.share.busy.take(time.perf_counter() - began)  # the event loop's time for it (seeks and peeks too)
         self.frames_sent += stop - start
         if not peek:
             self.sent_last = max(self.sent_last, stop - 1)
