@@ -91,6 +91,25 @@ const postJson = (key, url, body) => request(key, url, {
 });
 
 /** POST /api/chains: run a chain of layers on a source. */
+/** A run's map picture as the stage shows it: map `map` coloured by the display mode and contrast. */
+export const mapImageUrl = (run, map, displayMode, contrast) =>
+  `${run.result_png_url}?channel=${map}&mode=${displayMode}&contrast=${contrast}`;
+
+/**
+ * Ask for a run over HTTP and fetch its first map's picture, while the page is still building itself: the
+ * WebSocket's "set" for the same request then finds the run made, and the stage finds the picture in the
+ * browser's cache (its URL is the run's, cached as immutable). Errors are left to the WebSocket to report.
+ */
+export async function prefetchRun(body, displayMode, contrast) {
+  try {
+    const run = await postJson("prefetch", "api/run", body);
+    const picture = new Image();
+    picture.src = mapImageUrl(run, 0, displayMode, contrast);
+  } catch {
+    // the stream asks again and says what went wrong
+  }
+}
+
 export const runChain = (body) => postJson("chain", "api/chains", body);
 
 /** POST /api/train/{model_id}/backprop: one digit's forward pass, loss and backward pass, stepped. */

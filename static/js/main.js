@@ -1,6 +1,7 @@
 // Composition root: makes the state, stream, player, stage and the views, and routes events between them.
 // Each concern lives in its own view module; nothing here computes or paints.
 
+import { prefetchRun } from "./api.js";
 import { captionFor } from "./caption.js";
 import { bindControls, OP_DEFAULTS, showControls } from "./controls.js";
 import { DisplayView } from "./display-view.js";
@@ -20,11 +21,17 @@ import { status } from "./status-view.js";
 import { dropKeptFrame, geometryOf, startStep } from "./step-policy.js";
 import { FrameStream } from "./stream.js";
 import { TransportView } from "./transport-view.js";
+import { buildRequest } from "./request.js";
 import { bindUploads } from "./upload-view.js";
 
 const $ = (id) => document.getElementById(id);
 const initial = JSON.parse($("initial-data").textContent);
 const HASH_DELAY_MS = 250;
+const fromLink = fromHash(location.hash);
+const firstState = { ...DEFAULTS, source: { kind: "image", imageId: initial.samples[0].id, name: initial.samples[0].name },
+  ...fromLink };
+const firstRequest = buildRequest(firstState);
+if (firstRequest) prefetchRun(firstRequest, firstState.displayMode, firstState.contrast); // while the page builds
 
 const stream = new FrameStream();
 const stage = new StageView(document);
@@ -177,7 +184,6 @@ bindMatrixDialog(document, () => getState().source, (text, example = {}) => {
 
 // --- start: a shared link's settings, or the first sample ---------------------------------------
 setTimeout(loadTabs, 4000); // even if no map ever loads (an image gone, a refused link)
-const fromLink = fromHash(location.hash);
 coldStart = Object.keys(fromLink).length === 0;
 update({ ...DEFAULTS, source: sources.first(), ...fromLink });
 sources.show(getState().source);

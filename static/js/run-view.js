@@ -5,6 +5,7 @@
 import { TextFitter } from "./fit-text.js";
 import { drawCalc, describeFrame } from "./render/calc.js";
 import { formatNumber } from "./render/colors.js";
+import { mapImageUrl } from "./api.js";
 import { buildRequest } from "./request.js";
 
 const REQUEST_DELAY_MS = 30; // keys typed together ("12") ask once; a click or a step of a field at once
@@ -110,7 +111,7 @@ export class RunView extends EventTarget {
       return current ? `api/runs/${run.run_id}/partial.png?index=${current.index}&channel=${map}` : null;
     }
     const state = this.getState(); // "auto" is resolved by the server, so the picture need not wait for /display
-    return `${run.result_png_url}?channel=${map}&mode=${state.displayMode}&contrast=${state.contrast}`;
+    return mapImageUrl(run, map, state.displayMode, state.contrast);
   }
 
   /**
