@@ -11,6 +11,7 @@ import { formatNumber, paletteEntry } from "../render/colors.js";
  * @param {object} palettes the server's palettes
  */
 export function drawKernels(container, kernels, palettes) {
+  container.classList.toggle("many", kernels.length > 16); // a few filters are drawn large, many smaller
   while (container.children.length > kernels.length) container.lastElementChild.remove();
   kernels.forEach((kernel, k) => {
     let figure = container.children[k];
