@@ -189,6 +189,11 @@ def test_the_pretrained_networks_conv_gradients_step_with_the_engines_numbers(pa
     expect(page.locator("#counter")).to_have_text("step 1 of 9", timeout=COMPUTE_MS)
     stamp = page.locator("#calc-body .calc-row").first.locator(".sum").inner_text()
     assert "× ch 1 slice" in stamp
+    # 64 channels: the first three terms and the last, all 64 on hover; before, one line of 64 terms at 9 px
+    assert stamp.endswith("(64 channels)") and stamp.count(" slice") == 4
+    assert page.locator("#calc-body .calc-row").first.locator(".sum").get_attribute("title").count(" slice") == 64
+    size = page.locator("#calc-body").evaluate("node => parseFloat(getComputedStyle(node).fontSize)")
+    assert size >= 16, size  # 19 px at 1280x800
     first = shown_number(stamp.split(" × ")[0])
     assert close_to_shown(first, last_conv.grad_preactivation[0, 0, 0])
     shoot_sizes(page, "backprop-mnist-dX")

@@ -141,6 +141,8 @@ function transposedKernel(run, f, c) {
   return weight[c]?.[f]?.flat() ?? null; // (C, F, kh, kw)
 }
 
+const MAX_STAMP_TERMS = 4; // channel terms written out in a transposed conv's stamp (and the last)
+
 /**
  * A transposed conv's step: the pixel scales the kernel (the stamp), then each stamped cell of the shown
  * map as `previous + x·k = new` with the running sums from the frame; overlaps (cells earlier stamps
@@ -154,10 +156,16 @@ function transposedCalc(body, frame, run, palettes, mapIndex) {
   const names = channelNames(run, inputs.length);
   const size = kh * kw;
   const row = element("div", "calc-row");
-  const terms = inputs.length > 1 && !depthwise
-    ? Array.from(inputs, (v, c) => `${formatNumber(v)} × ${names[c]} slice`).join(" + ")
-    : `${formatNumber(depthwise ? inputs[f] : inputs[0])} × kernel`;
-  row.append(element("span", "label", "stamp"), element("span", "sum", terms), element("span", "calc-op", "="),
+  const all = inputs.length > 1 && !depthwise ? Array.from(inputs, (v, c) => `${formatNumber(v)} × ${names[c]} slice`) : null;
+  // many channels (a 64-channel gradient): the first few and the last, all of them on hover, so the numbers
+  // stay large enough to read instead of one line of 64 terms in the smallest font
+  const terms = !all ? `${formatNumber(depthwise ? inputs[f] : inputs[0])} × kernel`
+    : all.length <= MAX_STAMP_TERMS ? all.join(" + ")
+      : `${all.slice(0, MAX_STAMP_TERMS - 1).join(" + ")} + … + ${all[all.length - 1]} (${all.length} channels)`;
+  const sum = element("span", "sum", terms);
+  if (all) sum.title = all.join(" + ");
+  if (all && all.length > MAX_STAMP_TERMS) sum.classList.add("terms");
+  row.append(element("span", "label", "stamp"), sum, element("span", "calc-op", "="),
     grid(part(frame.contribution, f * size, (f + 1) * size), part(frame.contribution_color, f * size, (f + 1) * size),
       kh, kw, run.scales.output, palettes));
   body.append(row);
