@@ -1,5 +1,5 @@
 """The ``kernel-lens`` command: ``kernel-lens serve [--host] [--port] [--reload]``, ``kernel-lens worker [--burst]``
-(queued GIF jobs, with KERNEL_LENS_REDIS_URL), ``kernel-lens --version``."""
+(queued GIF and training jobs, with KERNEL_LENS_REDIS_URL), ``kernel-lens --version``."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--root-path", type=_root_path, default=None, metavar="PREFIX",
                        help="the path prefix a reverse proxy serves the app under, e.g. /lens (sets "
                             "KERNEL_LENS_ROOT_PATH); the proxy may strip it or pass it on")
-    worker = commands.add_parser("worker", help="render queued GIF jobs (needs KERNEL_LENS_REDIS_URL)")
+    worker = commands.add_parser("worker", help="run queued GIF and training jobs (needs KERNEL_LENS_REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="stop once the queue is empty")
     worker.add_argument("--name", default=None, help="the worker's name in RQ (default: generated)")
     render_cli.add_parser(commands)
