@@ -6,9 +6,10 @@ discovering them one import level at a time (four round trips before the first r
 
 from __future__ import annotations
 
+import posixpath
 import re
 from functools import cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from app.paths import STATIC
 
@@ -26,23 +27,12 @@ def page_modules(entry: str = "main.js") -> tuple[str, ...]:
     in the order first reached."""
     root = STATIC / "js"
     seen: list[str] = []
-    pending = [PurePosixPath(entry)]
+    pending = [entry]
     while pending:
         current = pending.pop(0)
         for relative in imports_of(root / current):
-            target = PurePosixPath(*_normalised(current.parent / relative))
-            name = str(target)
+            name = posixpath.normpath(posixpath.join(posixpath.dirname(current), relative))
             if name != entry and name not in seen and (root / name).is_file():
                 seen.append(name)
-                pending.append(target)
+                pending.append(name)
     return tuple(seen)
-
-
-def _normalised(path: PurePosixPath) -> list[str]:
-    parts: list[str] = []
-    for part in path.parts:
-        if part == "..":
-            parts.pop()
-        elif part != ".":
-            parts.append(part)
-    return parts

@@ -34,13 +34,11 @@ def first_filters(job: TrainingJob) -> dict[str, Any] | None:
     return None
 
 
-def epoch_report(job: TrainingJob, x_val: Any, y_val: Any, probabilities: Any = None) -> dict[str, Any]:
+def epoch_report(x_val: Any, y_val: Any, probabilities: Any) -> dict[str, Any]:
     """The confusion matrix (rows: true class, columns: predicted) and a few wrong digits with probabilities
-    (``probabilities``: fit's own on the validation digits, when it gave them; else predicted here)."""
+    (``probabilities``: fit's own on the validation digits, its end-of-epoch ``val_probabilities``)."""
     if x_val is None or len(x_val) == 0:
         return {"confusion": None, "misclassified": []}
-    if probabilities is None:
-        probabilities = job.chain.predict(x_val)
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (y_val, predicted), 1)
@@ -73,7 +71,7 @@ def train(job: TrainingJob, data: tuple[Any, ...], settings: Settings, send: Sen
             logs = {key: float(event[key]) for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in event}
             send({"type": "epoch", "job_id": job.job_id, "epoch": event["epoch"], "epochs": config.epochs,
                   "logs": logs, "seconds": round(elapsed, 3), "filters": first_filters(job),
-                  **epoch_report(job, x_val, y_val, event.get("val_probabilities"))})
+                  **epoch_report(x_val, y_val, event.get("val_probabilities"))})
         else:
             batches = int(event["batches"])
             done = event["epoch"] * batches + event["batch"] + 1

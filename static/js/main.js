@@ -14,7 +14,7 @@ import { bindMatrixDialog } from "./matrix-view.js";
 import { Player } from "./player.js";
 import { bindPresentation } from "./present.js";
 import { RunView } from "./run-view.js";
-import { SourceView } from "./source-view.js";
+import { sampleSource, SourceView } from "./source-view.js";
 import { StageView } from "./stage-view.js";
 import { decides, DEFAULTS, fromHash, getState, onChange, toHash, update } from "./state.js";
 import { status } from "./status-view.js";
@@ -28,8 +28,7 @@ const $ = (id) => document.getElementById(id);
 const initial = JSON.parse($("initial-data").textContent);
 const HASH_DELAY_MS = 250;
 const fromLink = fromHash(location.hash);
-const firstState = { ...DEFAULTS, source: { kind: "image", imageId: initial.samples[0].id, name: initial.samples[0].name },
-  ...fromLink };
+const firstState = { ...DEFAULTS, source: sampleSource(initial.samples[0]), ...fromLink }; // a link's, or the first sample
 const firstRequest = buildRequest(firstState);
 if (firstRequest) prefetchRun(firstRequest, firstState.displayMode, firstState.contrast); // while the page builds
 
@@ -185,7 +184,7 @@ bindMatrixDialog(document, () => getState().source, (text, example = {}) => {
 // --- start: a shared link's settings, or the first sample ---------------------------------------
 setTimeout(loadTabs, 4000); // even if no map ever loads (an image gone, a refused link)
 coldStart = Object.keys(fromLink).length === 0;
-update({ ...DEFAULTS, source: sources.first(), ...fromLink });
+update(firstState);
 sources.show(getState().source);
 transport.showSpeed();
 showControls(document, getState());

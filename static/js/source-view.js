@@ -2,6 +2,9 @@
 
 const CUSTOM = "custom";
 
+/** The state's source for a bundled sample. */
+export const sampleSource = (sample) => ({ kind: "image", imageId: sample.id, name: sample.name });
+
 export class SourceView {
   /**
    * @param {Document} document
@@ -24,7 +27,7 @@ export class SourceView {
 
   /** The state's source for a bundled sample. */
   sourceOf(sample) {
-    return { kind: "image", imageId: sample.id, name: sample.name };
+    return sampleSource(sample);
   }
 
   /** The first sample, where the page starts (and falls back to). */
