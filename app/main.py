@@ -54,7 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="Kernel Lens", version=__version__, description=DESCRIPTION, docs_url=None,
                   redoc_url=None)
-    app.dependency_overrides[get_settings] = lambda: settings
     app.state.settings = settings
     # images, run and chain requests: in this process (default) or in Redis, shared by every process
     app.state.shared_state = state_from(settings.redis_url, settings.redis_prefix)

@@ -248,6 +248,9 @@ _LUTS = {"sequential": _table(VIRIDIS), "diverging": _lut(_DIVERGING, _DIVERGING
          "gray": np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)}
 
 
+_PALETTES = {scheme: tuple(f"#{r:02x}{g:02x}{b:02x}" for r, g, b in lut.tolist()) for scheme, lut in _LUTS.items()}
+
+
 def palette(scheme: str) -> list[str]:
     """The colours ``to_display`` uses for a scheme, low to high, as "#rrggbb" strings.
 
@@ -259,7 +262,7 @@ def palette(scheme: str) -> list[str]:
     ('#f7f7f7', 256)
     """
     check_choice(scheme, "scheme", _SCHEMES[1:])
-    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in _LUTS[scheme].tolist()]
+    return list(_PALETTES[scheme])
 
 
 def display_range(feature_map: Any, scheme: str = "auto") -> tuple[str, float, float]:
