@@ -302,20 +302,22 @@ def scatter_transposed(x: FloatArray, weight: FloatArray, stride: Pair, dilation
 
 
 Reducer = Callable[..., Any]
-# rows of a pool's row-reduced band per chunk: the band stays in the L2 cache until its columns are reduced
-POOL_CHUNK_BYTES = 1 << 17
+# input bytes per chunk of a tiling pool: its two reduced copies stay in the L2 cache until the outputs are
+# gathered (measured on the seed network's batched shapes: 512 KiB about 10% faster than 128 KiB or 1 MiB)
+POOL_CHUNK_BYTES = 1 << 19
 
 
 def reduce_windows(xp: FloatArray, kernel: Pair, stride: Pair, dilation: Pair, out_shape: Pair,
-                   reducer: Reducer) -> FloatArray:
-    """Reduce every window of the padded ``xp`` (..., Hp, Wp) with a separable ufunc (max or add).
+                   reducer: Reducer, divisor: float | None = None) -> FloatArray:
+    """Reduce every window of the padded ``xp`` (..., Hp, Wp) with a separable ufunc (max or add), then
+    divide by ``divisor`` when given (an average whose windows all hold kh*kw numbers).
 
     Each pass is a reduction of ``k`` strided views, so the cost is O(kh + kw) passes over the data
     rather than O(kh * kw) per output element. Windows that tile the input (stride = kernel, no
-    dilation) go rows first, a chunk of rows at a time, so the row-reduced band never leaves the cache.
+    dilation) go through :func:`_reduce_tiles`, in cache-sized chunks with contiguous passes only.
     """
     if stride == kernel and dilation == (1, 1):
-        return _reduce_tiles(xp, kernel, out_shape, reducer)
+        return _reduce_tiles(xp, kernel, out_shape, reducer, divisor)
     kh, kw = kernel
     sy, sx = stride
     dy, dx = dilation
@@ -328,47 +330,60 @@ def reduce_windows(xp: FloatArray, kernel: Pair, stride: Pair, dilation: Pair, o
     out = across[..., 0:(oh - 1) * sy + 1:sy, :].copy()
     for ky in range(1, kh):
         reducer(out, across[..., ky * dy:ky * dy + (oh - 1) * sy + 1:sy, :], out=out)
+    if divisor is not None:
+        out /= divisor
     return out
 
 
-def _reduce_tiles(xp: FloatArray, kernel: Pair, out_shape: Pair, reducer: Reducer) -> FloatArray:
+def _reduce_tiles(xp: FloatArray, kernel: Pair, out_shape: Pair, reducer: Reducer,
+                  divisor: float | None) -> FloatArray:
     """:func:`reduce_windows` for windows that tile the input: (..., oh*kh, ow*kw) -> (..., oh, ow).
 
-    The input is read through a view (maps, oh, kh, ow*kw), never copied (rows or columns left over past
-    the last window are skipped by the view), rows first, in chunks whose row-reduced band fits
-    POOL_CHUNK_BYTES: whole maps for small maps, bands of rows of one map for large ones.
+    The maps are read as one flat array, a chunk at a time (whole maps, or bands of window rows of one
+    map), each chunk a contiguous run of input. Two passes of whole-run shifts, ``rows[p] = x[p] op
+    x[p + W] ...`` then ``cells[p] = rows[p] op rows[p + 1] ...``, leave every window's result at its
+    top-left pixel; one strided copy (dividing, for an average) gathers them. The shifts also reduce
+    windows that are then dropped, but as contiguous SIMD passes they beat a strided reduction of only
+    the needed ones (about 1.5x on 26x26 maps: numpy's strided loops run one number at a time, and short
+    rows pay a call per row). Rows are reduced first, then columns, as on the general path: the same sums.
     """
     kh, kw = kernel
     oh, ow = out_shape
     lead = xp.shape[:-2]
     height, width = xp.shape[-2:]
-    maps = xp.reshape(-1, height, width)  # merging the leading axes of a contiguous array is a view
-    count = maps.shape[0]
-    windows = maps[:, :oh * kh, :ow * kw].reshape(count, oh, kh, ow * kw)  # splitting the rows is a view
+    area, unit, size = height * width, kh * width, xp.itemsize
+    flat = np.ascontiguousarray(xp).reshape(-1)  # a view of the usual (contiguous) input
+    count = flat.size // area
     out = np.empty((count, oh, ow), dtype=xp.dtype)
-    row_bytes = ow * kw * xp.itemsize
-    if oh * row_bytes <= POOL_CHUNK_BYTES:
-        step = POOL_CHUNK_BYTES // (oh * row_bytes)
-        chunks = [(slice(m, m + step), slice(None)) for m in range(0, count, step)]
-        band = np.empty((min(step, count), oh, ow * kw), dtype=xp.dtype)
+    if area * size <= POOL_CHUNK_BYTES:
+        step = POOL_CHUNK_BYTES // (area * size)
+        chunks = [(m, min(m + step, count), 0, oh) for m in range(0, count, step)]
+        longest = (min(step, count) - 1) * area + oh * unit
     else:
-        step = max(1, POOL_CHUNK_BYTES // row_bytes)
-        chunks = [(slice(m, m + 1), slice(r, r + step)) for m in range(count) for r in range(0, oh, step)]
-        band = np.empty((1, min(step, oh), ow * kw), dtype=xp.dtype)
-    for maps_part, rows_part in chunks:
-        group = windows[maps_part, rows_part]
-        part = band[:group.shape[0], :group.shape[1]]
-        if kh == 1:
-            part[...] = group[:, :, 0]
+        step = max(1, POOL_CHUNK_BYTES // (unit * size))
+        chunks = [(m, m + 1, r, min(r + step, oh)) for m in range(count) for r in range(0, oh, step)]
+        longest = min(step, oh) * unit
+    rows = np.empty(longest, dtype=xp.dtype) if kh > 1 else None
+    cells = np.empty(longest, dtype=xp.dtype) if kw > 1 else None
+    for m0, m1, r0, r1 in chunks:
+        run = flat[m0 * area + r0 * unit:(m1 - 1) * area + r1 * unit]
+        span = run.size - (kh - 1) * width
+        reduced = run[:span] if rows is None else rows[:span]
+        if rows is not None:
+            reducer(run[:span], run[width:width + span], out=reduced)
+            for ky in range(2, kh):
+                reducer(reduced, run[ky * width:ky * width + span], out=reduced)
+        span -= kw - 1
+        tops = reduced[:span] if cells is None else cells[:span]
+        if cells is not None:
+            reducer(reduced[:span], reduced[1:1 + span], out=tops)
+            for kx in range(2, kw):
+                reducer(tops, reduced[kx:kx + span], out=tops)
+        # window (m, i, j) of the chunk has its top-left pixel at m*area + i*unit + j*kw of the run
+        corners = as_strided(tops, (m1 - m0, r1 - r0, ow), (area * size, unit * size, kw * size))
+        target = out[m0:m1, r0:r1]
+        if divisor is None:
+            target[...] = corners
         else:
-            reducer(group[:, :, 0], group[:, :, 1], out=part)
-        for ky in range(2, kh):
-            reducer(part, group[:, :, ky], out=part)
-        target = out[maps_part, rows_part]
-        if kw == 1:
-            target[...] = part
-        else:
-            reducer(part[..., 0::kw], part[..., 1::kw], out=target)
-        for kx in range(2, kw):
-            reducer(target, part[..., kx::kw], out=target)
+            np.divide(corners, divisor, out=target)
     return out.reshape(*lead, oh, ow)
