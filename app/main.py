@@ -27,6 +27,7 @@ from app.samples import SAMPLES
 from app.schemas import SampleInfo
 from app.security import SameOrigin, SecurityHeaders
 from app.shared_state import StateUnavailable, state_from, unavailable
+from app.static_files import MemoryStaticFiles, quiet_static_access_log
 from app.store import ImageStore
 from app.train_queue import QueuedTrainer
 from app.training import Trainer
@@ -84,7 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = documented_openapi(app)  # type: ignore[method-assign]
     for module in (pages, images, kernels, ops, frames, chains, extras, animate, train, backprop):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", MemoryStaticFiles(directory=STATIC), name="static")
+    quiet_static_access_log()
     assets = _swagger_assets()
     if assets is not None:
         app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
