@@ -96,15 +96,17 @@ export const mapImageUrl = (run, map, displayMode, contrast) =>
   `${run.result_png_url}?channel=${map}&mode=${displayMode}&contrast=${contrast}`;
 
 /**
- * Ask for a run over HTTP and fetch its first map's picture, while the page is still building itself: the
- * WebSocket's "set" for the same request then finds the run made, and the stage finds the picture in the
- * browser's cache (its URL is the run's, cached as immutable). Errors are left to the WebSocket to report.
+ * Ask for a run over HTTP and fetch its first map's and its input's pictures, while the page is still building
+ * itself: the WebSocket's "set" for the same request then finds the run made, and the stage finds the pictures
+ * in the browser's cache (their URLs are the run's, cached as immutable). Errors are left to the WebSocket to report.
  */
 export async function prefetchRun(body, displayMode, contrast) {
   try {
     const run = await postJson("prefetch", "api/run", body);
-    const picture = new Image();
-    picture.src = mapImageUrl(run, 0, displayMode, contrast);
+    for (const url of [mapImageUrl(run, 0, displayMode, contrast), run.padded_png_url]) {
+      const picture = new Image();
+      picture.src = url;
+    }
   } catch {
     // the stream asks again and says what went wrong
   }

@@ -1,7 +1,7 @@
 // Composition root: makes the state, stream, player, stage and the views, and routes events between them.
 // Each concern lives in its own view module; nothing here computes or paints.
 
-import { prefetchRun } from "./api.js";
+import { firstState, fromLink, initial } from "./boot.js"; // asks for the first run while the rest loads
 import { captionFor } from "./caption.js";
 import { bindControls, OP_DEFAULTS, showControls } from "./controls.js";
 import { DisplayView } from "./display-view.js";
@@ -14,23 +14,17 @@ import { bindMatrixDialog } from "./matrix-view.js";
 import { Player } from "./player.js";
 import { bindPresentation } from "./present.js";
 import { RunView } from "./run-view.js";
-import { sampleSource, SourceView } from "./source-view.js";
+import { SourceView } from "./source-view.js";
 import { StageView } from "./stage-view.js";
-import { decides, DEFAULTS, fromHash, getState, onChange, toHash, update } from "./state.js";
+import { decides, getState, onChange, toHash, update } from "./state.js";
 import { status } from "./status-view.js";
 import { dropKeptFrame, geometryOf, startStep } from "./step-policy.js";
 import { FrameStream } from "./stream.js";
 import { TransportView } from "./transport-view.js";
-import { buildRequest } from "./request.js";
 import { bindUploads } from "./upload-view.js";
 
 const $ = (id) => document.getElementById(id);
-const initial = JSON.parse($("initial-data").textContent);
 const HASH_DELAY_MS = 250;
-const fromLink = fromHash(location.hash);
-const firstState = { ...DEFAULTS, source: sampleSource(initial.samples[0]), ...fromLink }; // a link's, or the first sample
-const firstRequest = buildRequest(firstState);
-if (firstRequest) prefetchRun(firstRequest, firstState.displayMode, firstState.contrast); // while the page builds
 
 const stream = new FrameStream();
 const stage = new StageView(document);
