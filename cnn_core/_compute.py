@@ -57,15 +57,16 @@ def correlate_batch(x: FloatArray, weight: FloatArray, stride: Pair, dilation: P
 
     Both copy only the taps that are used: no column is computed and then dropped, at any stride.
     """
-    return convolve(x, weight, None, stride, dilation, out_shape, pads)[0]
+    return convolve(x, weight, None, stride, dilation, out_shape, pads, check=False)[0]
 
 
 def convolve(x: FloatArray, weight: FloatArray, bias: FloatArray | None, stride: Pair, dilation: Pair,
-             out_shape: Pair, pads: Pads = (0, 0, 0, 0)) -> tuple[FloatArray, bool]:
+             out_shape: Pair, pads: Pads = (0, 0, 0, 0), check: bool = True) -> tuple[FloatArray, bool]:
     """:func:`correlate_batch` plus ``bias`` (F,) (None: none), added to each tile while it is in the cache;
     returns the result and whether it is surely finite (the sum of every tile was: a NaN or an infinity
-    makes a sum non-finite). False only says "not sure" (a finite sum may overflow): check the result."""
-    epilogue = _Epilogue(bias)
+    makes a sum non-finite). False only says "not sure" (a finite sum may overflow): check the result.
+    ``check=False`` skips the sums (the caller knows otherwise, or does not ask) and returns True."""
+    epilogue = _Epilogue(bias, check)
     if channels_last_pays(x.shape[1], weight.shape[3], dilation[1], out_shape[1]):
         out = _correlate_pixels(x, weight, stride, dilation, out_shape, pads, epilogue)
     else:
@@ -76,15 +77,29 @@ def convolve(x: FloatArray, weight: FloatArray, bias: FloatArray | None, stride:
 class _Epilogue:
     """What each tile's outputs get once written: the bias added, their sum kept for the finiteness check."""
 
-    def __init__(self, bias: FloatArray | None) -> None:
+    def __init__(self, bias: FloatArray | None, check: bool = True) -> None:
         self.bias = None if bias is None else bias[:, None]
+        self.check = check
         self.total = 0.0
 
     def __call__(self, tile: FloatArray) -> None:
         """``tile``: (F, outputs) or (samples, F, outputs), a view of the result."""
         if self.bias is not None:
             tile += self.bias
-        self.total += float(np.add.reduce(tile, axis=None))
+        if self.check:
+            self.total += float(np.add.reduce(tile, axis=None))
+
+
+def cannot_overflow(x: FloatArray, weight: FloatArray, bias: FloatArray | None) -> bool:
+    """True when no output of ``x`` (B, C, H, W) correlated with ``weight`` (F, C, kh, kw), plus ``bias``, can
+    overflow: each is at most ``max|x| * max_f sum|weight[f]| + max|bias|`` in size, and this bound, doubled
+    for the rounding of the sums, is below the dtype's largest number. Two passes over ``x``: cheaper than
+    the epilogue's sum of every output when there are more outputs than twice the inputs (few channels in,
+    many filters out, as a first layer). False also for a NaN or an infinity in ``x``."""
+    largest = max(float(x.max()), -float(x.min()))
+    reach = float(np.abs(weight).sum(axis=(1, 2, 3), dtype=np.float64).max())
+    bound = largest * reach + (0.0 if bias is None else float(np.abs(bias).max(initial=0.0)))
+    return bool(2.0 * bound < float(np.finfo(x.dtype).max))
 
 
 def channels_last_pays(channels: int, kw: int, dx: int, ow: int) -> bool:

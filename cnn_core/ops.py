@@ -71,9 +71,12 @@ def _conv2d_maps(plan: ConvPlan) -> FloatArray:
     # is a finite result; a depthwise kernel's bias is per channel, so added here, after the core
     fused = None if plan.depthwise or not plan.bias.any() else plan.bias
     source, pads = (plan.maps, window.pads) if plan.padding_mode == "zeros" else (plan.padded, (0, 0, 0, 0))
+    outputs = source.shape[0] * plan.weight.shape[0] * window.out_shape[0] * window.out_shape[1]
+    # a bound from the input settles finiteness in two passes over it, when that is less than one over the outputs
+    check = 2 * source.size > outputs or not _compute.cannot_overflow(source, plan.weight, fused)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by check_result, not warned
         result, finite = _compute.convolve(source, plan.weight, fused, window.stride, window.dilation,
-                                           window.out_shape, pads)
+                                           window.out_shape, pads, check)
         # (B, F, oh, ow) -> (N, outputs, oh, ow): a depthwise kernel has F = 1 and B = N * C
         maps = result.reshape(plan.samples, -1, *window.out_shape)
         if plan.depthwise and plan.bias.any():
