@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from cnn_core import _compute
+from cnn_core import _compute, _upsample
 from cnn_core._checks import FloatArray, check_result, from_batch
 from cnn_core._dense import cross_entropy, dropout, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, tanh
 from cnn_core._plans import (
@@ -189,40 +189,12 @@ def upsample(x: Any, scale_factor: Any, mode: str = "nearest", align_corners: bo
     image, was_2d, scale, chosen, corners = check_upsample(x, scale_factor, mode, align_corners)
     if chosen == "nearest":
         out = image.repeat(scale[0], axis=-2).repeat(scale[1], axis=-1)
-    else:
-        resample = _gather_bilinear_axis if corners else _phase_bilinear_axis
+    elif corners:
         # columns first, on the smaller array: the rows pass then writes whole contiguous rows
-        cols = resample(image, image.ndim - 1, scale[1])
-        out = resample(cols, image.ndim - 2, scale[0])
+        out = _gather_bilinear_axis(_gather_bilinear_axis(image, image.ndim - 1, scale[1]), image.ndim - 2, scale[0])
+    else:
+        out = _upsample.bilinear(image, scale)
     return out[0] if was_2d else out
-
-
-def _phase_bilinear_axis(x: FloatArray, axis: int, scale: int) -> FloatArray:
-    """Bilinear x``scale`` along one axis with align_corners=False, by output phase.
-
-    Output ``scale*i + r`` samples source ``i + d`` with ``d = (2r + 1 - scale) / (2 scale)``, the same
-    offset for every i: each phase is two shifted slices of the edge-padded input and one blend.
-    """
-    n = x.shape[axis]
-    padded = np.concatenate([x.take([0], axis), x, x.take([n - 1], axis)], axis=axis)
-    shape = list(x.shape)
-    shape[axis] = n * scale
-    out = np.empty(shape, dtype=x.dtype)
-
-    def cut(array: FloatArray, start: int, stop: int | None, step: int = 1) -> FloatArray:
-        index: list[slice] = [slice(None)] * array.ndim
-        index[axis] = slice(start, stop, step)
-        return array[tuple(index)]
-
-    # the neighbour differences are shared by every phase: each phase is then one multiply and one add
-    steps = np.diff(padded, axis=axis)
-    for phase in range(scale):
-        offset = (2 * phase + 1 - scale) / (2 * scale)
-        start, weight = (1, offset) if offset >= 0 else (0, 1 + offset)
-        target = cut(out, phase, None, scale)
-        np.multiply(cut(steps, start, start + n), x.dtype.type(weight), out=target)
-        target += cut(padded, start, start + n)
-    return out
 
 
 def _gather_bilinear_axis(x: FloatArray, axis: int, scale: int) -> FloatArray:
