@@ -44,6 +44,7 @@ class DisplayChoice(BaseModel):
 
 _choices: OrderedDict[tuple[str, str, str], DisplayChoice] = OrderedDict()
 _lock = Lock()
+_making: dict[tuple[str, str, str], Lock] = {}  # a lock per display being resolved right now
 
 
 def _kernel_names(run: Run) -> set[str | None]:
@@ -89,17 +90,28 @@ def _ordinal(value: float) -> str:
 
 
 def resolve(run: Run, mode: str = "auto", contrast: str = "auto") -> DisplayChoice:
-    """The display for ``mode`` and ``contrast`` ("auto" picks the kernel's default), cached per run."""
+    """The display for ``mode`` and ``contrast`` ("auto" picks the kernel's default), cached per run, and made
+    once when several requests ask at the same moment (the page asks for the display and the map's picture
+    together; a percentile of a megapixel map is ~17 ms of CPU)."""
     key = (run.run_id, mode, contrast)
     with _lock:
         if key in _choices:
             _choices.move_to_end(key)
             return _choices[key]
-    choice = _resolve(run, mode, contrast)
-    with _lock:
-        _choices[key] = choice
-        while len(_choices) > CACHED_CHOICES:
-            _choices.popitem(last=False)
+        making = _making.setdefault(key, Lock())
+    with making:
+        with _lock:
+            if key in _choices:  # made by the caller this one waited for
+                return _choices[key]
+        try:
+            choice = _resolve(run, mode, contrast)
+            with _lock:
+                _choices[key] = choice
+                while len(_choices) > CACHED_CHOICES:
+                    _choices.popitem(last=False)
+        finally:
+            with _lock:
+                _making.pop(key, None)
     return choice
 
 
