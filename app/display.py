@@ -3,8 +3,6 @@ each kernel shows by default (edges bold, blurs as pictures). The page paints wh
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from threading import Lock
 from typing import Any, Literal
 
 import numpy as np
@@ -14,6 +12,7 @@ from pydantic import BaseModel
 from app.colors import PALETTE_LENGTHS, color_indices, ink
 from app.runs import Run, encode_png, map_png
 from app.schemas import Conv2dSpec
+from app.store import ByteBudgetLRU
 from cnn_core.errors import ArgumentError
 from cnn_core.imageio import display_range, palette
 
@@ -42,9 +41,7 @@ class DisplayChoice(BaseModel):
     palette: list[str]
 
 
-_choices: OrderedDict[tuple[str, str, str], DisplayChoice] = OrderedDict()
-_lock = Lock()
-_making: dict[tuple[str, str, str], Lock] = {}  # a lock per display being resolved right now
+_choices: ByteBudgetLRU[DisplayChoice] = ByteBudgetLRU(CACHED_CHOICES, lambda choice: 1)  # counted, not sized
 
 
 def _kernel_names(run: Run) -> set[str | None]:
@@ -93,26 +90,7 @@ def resolve(run: Run, mode: str = "auto", contrast: str = "auto") -> DisplayChoi
     """The display for ``mode`` and ``contrast`` ("auto" picks the kernel's default), cached per run, and made
     once when several requests ask at the same moment (the page asks for the display and the map's picture
     together; a percentile of a megapixel map is ~17 ms of CPU)."""
-    key = (run.run_id, mode, contrast)
-    with _lock:
-        if key in _choices:
-            _choices.move_to_end(key)
-            return _choices[key]
-        making = _making.setdefault(key, Lock())
-    with making:
-        with _lock:
-            if key in _choices:  # made by the caller this one waited for
-                return _choices[key]
-        try:
-            choice = _resolve(run, mode, contrast)
-            with _lock:
-                _choices[key] = choice
-                while len(_choices) > CACHED_CHOICES:
-                    _choices.popitem(last=False)
-        finally:
-            with _lock:
-                _making.pop(key, None)
-    return choice
+    return _choices.cached(f"{run.run_id}/{mode}/{contrast}", lambda: _resolve(run, mode, contrast))
 
 
 def _resolve(run: Run, mode: str, contrast: str) -> DisplayChoice:

@@ -40,6 +40,7 @@ class ByteBudgetLRU(Generic[Value]):
         self._items: OrderedDict[str, tuple[Value, int]] = OrderedDict()
         self._pinned: dict[str, tuple[Value, int]] = {}
         self._lock = threading.Lock()
+        self._making: dict[str, threading.Lock] = {}  # a lock per key being made by ``cached`` right now
         self.used = 0
 
     def get(self, key: str) -> Value | None:
@@ -73,11 +74,23 @@ class ByteBudgetLRU(Generic[Value]):
             self.used -= self._items.pop(oldest)[1]
 
     def cached(self, key: str, make: Callable[[], Value]) -> Value:
-        """The value under ``key``, made and stored first when absent (two callers may both make it)."""
+        """The value under ``key``, made and stored first when absent. Callers asking for a key being made wait
+        for it instead of making it again (a picture the server starts rendering when a run opens, asked for
+        by the page a moment later); if making it fails, each waiting caller tries in turn."""
         value = self.get(key)
-        if value is None:
-            value = make()
-            self.put(key, value)
+        if value is not None:
+            return value
+        with self._lock:
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            value = self.get(key)
+            if value is None:
+                try:
+                    value = make()
+                    self.put(key, value)
+                finally:
+                    with self._lock:
+                        self._making.pop(key, None)
         return value
 
     def __contains__(self, key: object) -> bool:

@@ -72,7 +72,7 @@ def test_a_display_asked_for_by_several_requests_at_once_is_resolved_once(
     for thread in threads:
         thread.join()
     assert len(calls) == 1 and len(results) == 4 and all(result == results[0] for result in results)
-    assert not display._making  # nothing left behind
+    assert not display._choices._making  # nothing left behind
 
 
 def test_a_failed_resolve_leaves_nothing_behind(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,7 +85,7 @@ def test_a_failed_resolve_leaves_nothing_behind(client: TestClient, monkeypatch:
     monkeypatch.setattr(display, "_resolve", broken)
     with pytest.raises(RuntimeError):
         display.resolve(the_run, "gray", "full")
-    assert not display._making
+    assert not display._choices._making
 
 
 @pytest.mark.parametrize("scheme", ["sequential", "diverging", "gray"])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -60,3 +64,28 @@ def test_image_previews_count_against_the_png_budget(client: TestClient) -> None
     preview = client.get(sample["preview_url"])
     assert preview.status_code == 200
     assert registry.memory()["pngs"] - before == len(preview.content)
+
+
+def test_cached_makes_a_value_once_while_others_wait_and_retries_after_a_failure() -> None:
+    cache: ByteBudgetLRU[bytes] = ByteBudgetLRU(1 << 20, len)
+    made: list[int] = []
+
+    def make() -> bytes:
+        made.append(1)
+        time.sleep(0.2)  # every other thread arrives meanwhile
+        return b"picture"
+
+    got: list[bytes] = []
+    threads = [threading.Thread(target=lambda: got.append(cache.cached("k", make))) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == [1] and got == [b"picture"] * 5 and not cache._making
+
+    def broken() -> bytes:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        cache.cached("other", broken)
+    assert cache.cached("other", lambda: b"second try") == b"second try" and not cache._making
