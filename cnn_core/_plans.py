@@ -153,8 +153,17 @@ class PoolPlan:
     padded: FloatArray  # (C, Hp, Wp) for a sample, (N, C, Hp, Wp) for a batch; padding is the neutral value
     window: Window
     declared: tuple[int, int, int, int]  # the pads the caller asked for (window.pads also cover ceil_mode)
-    divisor: FloatArray | None
+    divisor_axes: tuple[Any, Any] | None  # avg only: each window's count of rows and of columns
     rank: int
+
+    @cached_property
+    def divisor(self) -> FloatArray | None:
+        """(oh, ow): each window's divisor (avg only; None otherwise), made on first use: an average without
+        padding divides by kh*kw everywhere and never asks for it."""
+        if self.divisor_axes is None:
+            return None
+        divisor: FloatArray = np.outer(*self.divisor_axes).astype(self.padded.dtype)
+        return divisor
 
     @property
     def was_2d(self) -> bool:
@@ -171,13 +180,12 @@ def plan_pool(kind: str, x: object, kernel_size: object, stride: object, padding
     window, declared = pool_window(maps.shape[2:], kernel_size, stride, padding, dilation, ceil)
     fill = -np.inf if kind == "max" else 0.0
     padded = pad_input(maps if rank == 4 else maps[0], window.pads, "zeros", fill)
-    divisor = None
+    axes = None
     if kind == "avg":
         keras_style = isinstance(padding, str)
-        axes = [_divisor_axis(maps.shape[2 + a], window, declared, a, include and not keras_style)
-                for a in (0, 1)]
-        divisor = np.outer(axes[0], axes[1]).astype(maps.dtype)
-    return PoolPlan(padded, window, declared, divisor, rank)
+        axes = (_divisor_axis(maps.shape[2], window, declared, 0, include and not keras_style),
+                _divisor_axis(maps.shape[3], window, declared, 1, include and not keras_style))
+    return PoolPlan(padded, window, declared, axes, rank)
 
 
 def _divisor_axis(n: int, window: Window, declared: tuple[int, int, int, int], axis: int,

@@ -127,10 +127,11 @@ def _pool(kind: str, plan: PoolPlan) -> FloatArray:
     window = plan.window
     reducer = np.maximum if kind == "max" else np.add
     # without padding every window holds kh*kw numbers: the core divides by that one number as it writes
-    uniform = plan.divisor is not None and not any(window.pads)
+    uniform = kind == "avg" and not any(window.pads)
+    count = window.kernel[0] * window.kernel[1] if uniform else None
     with np.errstate(over="ignore", invalid="ignore"):  # a sum that overflows is reported, not warned
         out = _compute.reduce_windows(plan.padded, window.kernel, window.stride, window.dilation,
-                                      window.out_shape, reducer, float(np.prod(window.kernel)) if uniform else None)
+                                      window.out_shape, reducer, count)
         if plan.divisor is not None and not uniform:
             out /= plan.divisor
     # the largest of finite numbers is one of them (every window reads the input: the plan refuses a window
