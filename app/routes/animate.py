@@ -3,6 +3,8 @@
 Client -> server (JSON text messages):
     {"type": "open", "request": <RunRequest>} or {"type": "open", "run_id": "..."}
     {"type": "set", "request": <RunRequest>}      new parameters; the position is kept where it exists
+    ... "picture": {"map": 0, "mode": "auto", "contrast": "auto"}   (optional, with open or set) the result
+                                                   picture the page will ask for: rendered while "opened" travels
     {"type": "play", "fps": 120}                   stream forward from the current position
     {"type": "pause"}
     {"type": "step", "by": -1}                     move and send that one frame (pauses)
@@ -27,9 +29,10 @@ Messages in are size-checked (``KERNEL_LENS_MAX_BODY_BYTES``), depth-checked and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from typing import Any
+from typing import Any, get_args
 
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -38,6 +41,7 @@ from starlette.websockets import WebSocketState
 
 from app.codec import encode_batch, frame_bytes, run_batch
 from app.config import Settings
+from app.display import Contrast, Mode, render_png, resolve
 from app.errors import validation_message
 from app.operations import NotFound
 from app.playback import PlaybackShare, TokenBucket
@@ -80,6 +84,24 @@ class ClientError(Exception):
         self.status = status
 
 
+def picture_hint(hint: Any, run: Run) -> tuple[int, str, str] | None:
+    """The picture an open's optional ``picture`` names, checked: (map, mode, contrast), a map beyond the run's
+    being its last (as the page shows it); None when absent or when the run's pictures are made per step (a
+    transposed convolution's partial output)."""
+    if hint is None:
+        return None
+    modes, contrasts = get_args(Mode), get_args(Contrast)
+    maps = run.maps().shape[0]
+    channel = hint.get("map") if isinstance(hint, dict) else None
+    if (not isinstance(hint, dict) or isinstance(channel, bool) or not isinstance(channel, int)
+            or not 0 <= channel <= 1 << 20 or hint.get("mode") not in modes or hint.get("contrast") not in contrasts):
+        raise ClientError(f"picture must be {{\"map\": a whole number from 0, \"mode\": one of {', '.join(modes)}, "
+                          f"\"contrast\": one of {', '.join(contrasts)}}}, got {str(hint)[:200]}")
+    if run.request.operation.op == "conv_transpose2d":
+        return None
+    return min(channel, maps - 1), hint["mode"], hint["contrast"]  # the page shows the last map if it asked beyond
+
+
 def _integer(message: dict[str, Any], key: str) -> int:
     value = message.get(key)
     if not isinstance(value, int) or isinstance(value, bool):
@@ -111,6 +133,7 @@ class AnimationSession:
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
         self.budget = TokenBucket(settings.ws_messages_per_second, 2 * settings.ws_messages_per_second)
+        self.background: set[asyncio.Future[None]] = set()  # pictures rendered ahead (kept referenced while they run)
 
     @property
     def playing(self) -> bool:
@@ -259,6 +282,7 @@ class AnimationSession:
             raise ClientError(str(error)) from None
         except StateUnavailable as error:  # Redis is down: say so, the page retries
             raise ClientError(str(error), 503) from None
+        picture = picture_hint(message.get("picture"), run)  # checked before anything changes
         self.run, self.format, self.precision = run, chosen, precision
         sequence = run.prepared.frames
         per_frame = frame_bytes(run_batch(run, 0, min(1, len(sequence))), self.format, self.precision)
@@ -269,8 +293,21 @@ class AnimationSession:
         self.acked = min(self.acked, self.position)
         self.sent_last = self.position
         await self.send_json({"type": "opened", "run": describe(run).model_dump(), "position": self.position})
+        if picture is not None:
+            self.prerender(run, *picture)
         if self.position >= 0:
             await self.send_frames(self.position, self.position + 1)
+
+    def prerender(self, run: Run, channel: int, mode: str, contrast: str) -> None:
+        """Render the result picture the page is about to ask for, while "opened" travels and the page handles
+        it; the page's request then finds it made (or being made: the picture cache makes each key once)."""
+        async def render() -> None:
+            with contextlib.suppress(Exception):  # the page's own request for the picture reports any error
+                await self.registry.in_thread(lambda: render_png(run, channel, resolve(run, mode, contrast)))
+
+        task = asyncio.ensure_future(render())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def show(self, index: int) -> None:
         """Move to a frame (clamped to the run) and send it at once."""

@@ -8,7 +8,10 @@ import { formatNumber } from "./render/colors.js";
 import { mapImageUrl } from "./api.js";
 import { buildRequest } from "./request.js";
 
-const REQUEST_DELAY_MS = 30; // keys typed together ("12") ask once; a click or a step of a field at once
+const REQUEST_DELAY_MS = 30; // keys typed together ("12") ask once; a click or a choice at once
+const TEXT_FIELDS = "input:not([type=range], [type=checkbox], [type=radio], [type=button]), textarea";
+/** Whether the user is typing in a field (so the next key may follow at once). */
+const typing = (document) => Boolean(document.activeElement?.matches?.(TEXT_FIELDS));
 const PARTIAL_EVERY_MS = 120; // a transposed conv's partial output, at most ~8 times a second while playing
 const HOVER_DELAY_MS = 40;
 
@@ -19,6 +22,7 @@ export class RunView extends EventTarget {
    */
   constructor(document, { stage, stream, palettes, getState, update }) {
     super();
+    this.document = document;
     this.$ = (id) => document.getElementById(id);
     this.stage = stage;
     this.stream = stream;
@@ -54,17 +58,22 @@ export class RunView extends EventTarget {
     this.calcFitter.setMax(px);
   }
 
-  /** Send the state's run request to the stream (debounced; an unchanged request is not sent again). */
+  /**
+   * Send the state's run request to the stream: after REQUEST_DELAY_MS while a text field has the focus (the next
+   * key may follow), else in this same task's wake (changes made together ask once); an unchanged request is not
+   * sent again. It names the picture the page will ask for, which the server renders while "opened" travels.
+   */
   requestRun() {
     clearTimeout(this.requestTimer);
     this.requestTimer = setTimeout(() => {
-      const request = buildRequest(this.getState());
+      const state = this.getState();
+      const request = buildRequest(state);
       const text = JSON.stringify(request);
       if (request && text !== this.lastRequest) {
         this.lastRequest = text;
-        this.stream.open(request);
+        this.stream.open(request, { map: Math.max(state.map, 0), mode: state.displayMode, contrast: state.contrast });
       }
-    }, REQUEST_DELAY_MS);
+    }, typing(this.document) ? REQUEST_DELAY_MS : 0);
   }
 
   /** Open a run the server made (a chain's layer); the next settings change asks afresh. */

@@ -138,7 +138,8 @@ export class FrameStream extends EventTarget {
     else this.queue.push(message);
   }
 
-  open(request) { this.send({ type: "set", request }); }
+  /** New settings; `picture` ({map, mode, contrast}) names the result picture the page will ask for. */
+  open(request, picture = null) { this.send(picture ? { type: "set", request, picture } : { type: "set", request }); }
   openRun(runId) { this.send({ type: "set", run_id: runId }); }
   play(fps) { this.send({ type: "play", fps }); }
   pause() { this.send({ type: "pause" }); }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -268,3 +269,40 @@ def test_frames_built_for_a_run_replaced_meanwhile_are_not_sent(client: TestClie
         shown = [(m["run_id"], m["start"]) for m in after if m["type"] == "frames"]
         assert shown and {run_id for run_id, _ in shown} == {second}  # playing on: the new run, from its start
         assert shown[0][1] == 0
+
+
+def test_an_open_naming_its_picture_has_it_rendered_before_the_page_asks(client: TestClient) -> None:
+    registry = client.app.state.registry  # type: ignore[attr-defined]
+    three = {**REQUEST, "operation": {"op": "conv2d", "padding": 1, "filters": [
+        {"kernel": {"name": "sobel_x"}}, {"kernel": {"name": "sobel_y"}}, {"kernel": {"name": "laplace_4"}}]}}
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "set", "request": three, "picture": {"map": 7, "mode": "abs", "contrast": "full"}})
+        run = receive(ws)["run"]
+        key = f"{run['run_id']}/view-abs-full-2"  # map 7 of 3 maps: the last, as the page shows it
+        for _ in range(200):
+            if registry.pngs.get(key) is not None:
+                break
+            time.sleep(0.01)
+        made = registry.pngs.get(key)
+        assert made is not None
+        asked = client.get(f"{run['result_png_url']}?channel=2&mode=abs&contrast=full")
+        assert asked.status_code == 200 and asked.content == made
+
+
+@pytest.mark.parametrize("picture", [{"map": -1, "mode": "auto", "contrast": "auto"},
+                                     {"map": True, "mode": "auto", "contrast": "auto"},
+                                     {"map": 0, "mode": "rainbow", "contrast": "auto"},
+                                     {"map": 0, "mode": "auto"}, [0, "auto", "auto"], "auto"])
+def test_a_bad_picture_is_refused_and_the_open_run_stays(client: TestClient, picture: Any) -> None:
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": REQUEST})
+        first = receive(ws)["run"]["run_id"]
+        other = {**REQUEST, "operation": {"op": "relu"}}
+        ws.send_json({"type": "set", "request": other, "picture": picture})
+        error = receive(ws)
+        assert error["type"] == "error" and error["status"] == 422
+        assert error["detail"].startswith('picture must be {"map": a whole number from 0, "mode": one of auto, ')
+        ws.send_json({"type": "status"})
+        assert receive_until(ws, "state")["total"] == 100  # still the first run's 100 frames
+        ws.send_json({"type": "seek", "index": 3})
+        assert receive(ws)["run_id"] == first
