@@ -11,7 +11,8 @@ back to the step they were at; their HTTP requests go to the other server from t
 
 Reported per round: p50/p99 latency per kind of request, errors (429 apart; a request that failed on the killed
 server and then succeeded on the other is a retry, not an error), reconnections, and every process' RSS (start,
-max, end; the worker with its job processes).
+max, end; the worker with its job processes) and CPU seconds, this process (the students) included: on one
+machine the students' own clients take cores from the servers.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/bench_class.py --students 200 --seconds 60
 
@@ -345,26 +346,30 @@ def sample_rss(processes: dict[str, psutil.Process], samples: dict[str, list[flo
         try:
             if process.status() == psutil.STATUS_ZOMBIE:  # killed: its last sample stands
                 continue
-            rss = process.memory_info().rss
-            if name == "worker":  # with the job processes it forks
+            rss, times = process.memory_info().rss, process.cpu_times()
+            cpu = times.user + times.system
+            if name == "worker":  # with the job processes it forks (their CPU counted once they have ended)
                 rss += sum(child.memory_info().rss for child in process.children(recursive=True))
+                cpu += times.children_user + times.children_system
         except psutil.NoSuchProcess:
             continue
         samples[name].append(rss / 2**20)
+        samples[f"{name} cpu"].append(cpu)
 
 
-async def round_(students: int, seconds: float, kill: bool) -> tuple[Results, dict[str, list[float]], float]:
+async def round_(students: int, seconds: float, arrival: float,
+                 kill: bool) -> tuple[Results, dict[str, list[float]], float]:
     results = Results()
     samples: dict[str, list[float]] = defaultdict(list)
     with cluster(2) as running:
         processes = running.processes()
+        processes["students (this process)"] = psutil.Process()
         sample_rss(processes, samples)
         dead: set[str] = set()
         began = time.perf_counter()
-        limits = httpx.Limits(max_connections=students * 2, max_keepalive_connections=students)
 
         async def sampler() -> None:
-            while time.perf_counter() < began + seconds + 30:
+            while time.perf_counter() < began + arrival + seconds + 30:
                 await asyncio.sleep(1)
                 sample_rss(processes, samples)
 
@@ -375,16 +380,21 @@ async def round_(students: int, seconds: float, kill: bool) -> tuple[Results, di
             dead.add(running.bases[0])
             running.servers[0].kill()  # SIGKILL: no goodbye to its sockets
 
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            tasks = [asyncio.create_task(Student(n, running.bases, results, dead, students).lesson(
-                client, seconds, gif_at=seconds * random.Random(n).uniform(0.3, 0.7))) for n in range(students)]
-            extra = [asyncio.create_task(sampler())] + ([asyncio.create_task(killer())] if kill else [])
-            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    results.error("student", f"{type(outcome).__name__}: {outcome}")
-            for task in extra:
-                task.cancel()
+        async def attend(number: int) -> None:
+            """One student: arrives at its moment, with a browser's own connections (at most 6 to a host)."""
+            await asyncio.sleep(arrival * number / students)
+            async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=6)) as client:
+                await Student(number, running.bases, results, dead, students).lesson(
+                    client, seconds, gif_at=seconds * random.Random(number).uniform(0.3, 0.7))
+
+        tasks = [asyncio.create_task(attend(n)) for n in range(students)]
+        extra = [asyncio.create_task(sampler())] + ([asyncio.create_task(killer())] if kill else [])
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                results.error("student", f"{type(outcome).__name__}: {outcome}")
+        for task in extra:
+            task.cancel()
         elapsed = time.perf_counter() - began
         sample_rss(processes, samples)
     return results, samples, elapsed
@@ -409,25 +419,28 @@ def report(title: str, results: Results, samples: dict[str, list[float]], elapse
           f"{results.reconnects}")
     for example in results.examples:
         print(f"  e.g. {example}")
-    print("\n| process | RSS start MiB | max | end |")
-    print("|---|---:|---:|---:|")
-    for name in sorted(samples):
-        values = samples[name]
-        print(f"| {name} | {values[0]:.0f} | {max(values):.0f} | {values[-1]:.0f} |")
+    print(f"\n| process | RSS start MiB | max | end | CPU s (of {elapsed * (os.cpu_count() or 1):.0f} core-s) |")
+    print("|---|---:|---:|---:|---:|")
+    for name in sorted(name for name in samples if not name.endswith(" cpu")):
+        values, cpu = samples[name], samples[f"{name} cpu"]
+        print(f"| {name} | {values[0]:.0f} | {max(values):.0f} | {values[-1]:.0f} | {cpu[-1] - cpu[0]:.1f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--arrival", type=float, default=15.0,
+                        help="seconds over which the students arrive, evenly (0: all at the same instant)")
     parser.add_argument("--no-kill", action="store_true", help="skip the round that kills a server half-way")
     args = parser.parse_args()
-    print(f"# bench_class: {args.students} students, {args.seconds:.0f} s each round, 2 servers + 1 worker + "
-          f"Redis on loopback ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at start)")
-    results, samples, elapsed = asyncio.run(round_(args.students, args.seconds, kill=False))
+    print(f"# bench_class: {args.students} students arriving over {args.arrival:.0f} s, {args.seconds:.0f} s each "
+          f"round, 2 servers + 1 worker + Redis on loopback ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} "
+          "at start)")
+    results, samples, elapsed = asyncio.run(round_(args.students, args.seconds, args.arrival, kill=False))
     report("all servers up", results, samples, elapsed)
     if not args.no_kill:
-        results, samples, elapsed = asyncio.run(round_(args.students, args.seconds, kill=True))
+        results, samples, elapsed = asyncio.run(round_(args.students, args.seconds, args.arrival, kill=True))
         report("server 1 killed (SIGKILL) half-way; its students go to server 2", results, samples, elapsed)
 
 
