@@ -306,3 +306,23 @@ def test_a_bad_picture_is_refused_and_the_open_run_stays(client: TestClient, pic
         assert receive_until(ws, "state")["total"] == 100  # still the first run's 100 frames
         ws.send_json({"type": "seek", "index": 3})
         assert receive(ws)["run_id"] == first
+
+
+def test_fast_playback_comes_in_one_batch_a_display_tick(client: TestClient) -> None:
+    # Before: at 1,000 steps/s the server slept only until the next frame was due, so it sent ~330 messages of
+    # ~3 frames a second; the page paints at most 60 times a second, so every message beyond that was waste
+    request = {"source": {"matrix": np.arange(4096.0).reshape(64, 64).tolist()},
+               "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur"}}], "padding": 1}}
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": request})
+        receive(ws)
+        ws.send_json({"type": "play", "fps": 1000})
+        counts: list[int] = []
+        while sum(counts) < 1500:
+            message = receive(ws)
+            if message["type"] == "frames":
+                counts.append(message["count"])
+                ws.send_json({"type": "ack", "index": message["start"] + message["count"] - 1})
+        ws.send_json({"type": "pause"})
+    # one frame at once after play, then batches of about 1000/60 frames (more when a tick comes late)
+    assert sorted(counts)[len(counts) // 2] >= 15, counts
