@@ -37,14 +37,26 @@ CHANGED = """([t0, size]) => {
 }"""
 
 
-def change_to_map(page: Page, act: Callable[[], None], size: str | None) -> float:
-    """ms from a control's change to the new run's map painted on screen (the next animation frame after it loaded)."""
+INPUT_AT = """() => {
+  window.benchInputAt = null;
+  for (const type of ["click", "input"]) {
+    document.addEventListener(type, (event) => { window.benchInputAt = event.timeStamp; }, { capture: true });
+  }
+}"""
+
+
+def change_to_map(page: Page, act: Callable[[], None], size: str | None) -> tuple[float, float]:
+    """ms from a control's change to the new run's map painted on screen (the next animation frame after it
+    loaded): from the input event reaching the page (its ``timeStamp``: the moment the user's click or key
+    arrives), and from the automation's call (which adds Playwright's own checks before it clicks: the element
+    stable over two animation frames, scrolled into view, hit-tested)."""
     page.wait_for_timeout(300)  # settle: no request of the previous change still in flight
-    t0 = page.evaluate("() => { window.benchRun = window.kernelLens.stage.run.run_id; return performance.now(); }")
+    t0 = page.evaluate("() => { window.benchRun = window.kernelLens.stage.run.run_id; window.benchInputAt = null; "
+                       "return performance.now(); }")
     act()
     page.wait_for_function(CHANGED, arg=[t0, size], timeout=30_000)
-    elapsed: float = page.evaluate("(t0) => window.kernelLens.mapPainted.at - t0", t0)
-    return elapsed
+    painted, input_at = page.evaluate("() => [window.kernelLens.mapPainted.at, window.benchInputAt]")
+    return painted - input_at, painted - t0
 
 
 def main() -> None:
@@ -74,14 +86,15 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 page.goto(base + link)
                 page.wait_for_function("() => window.kernelLens.firstMapAt !== null", timeout=30_000)
-                changes = {"stride": [], "kernel": []}
+                page.evaluate(INPUT_AT)
+                changes: dict[str, list[tuple[float, float]]] = {"stride": [], "kernel": []}
                 for repeat in range(args.changes):
                     changes["stride"].append(change_to_map(page, lambda r=repeat: page.locator("#stride").fill(
                         "2" if r % 2 == 0 else "1"), f"{512 if repeat % 2 == 0 else 1024}"))
                 for repeat in range(args.changes):
-                    name = "sobel y" if repeat % 2 == 0 else "sobel x"
-                    changes["kernel"].append(change_to_map(page, lambda n=name: page.get_by_role(
-                        "button", name=n, exact=True).click(), None))
+                    name = "sobel_y" if repeat % 2 == 0 else "sobel_x"
+                    changes["kernel"].append(change_to_map(page, lambda n=name: page.locator(
+                        f'button[data-name="{n}"]').click(), None))
                 page.locator("#speed").fill("5")  # 100,000 steps a second: the server streams as fast as asked
                 page.evaluate("() => { window.kernelLens.player.intervals.length = 0; }")
                 start_step = page.evaluate("() => window.kernelLens.getState().step")
@@ -102,9 +115,11 @@ def main() -> None:
           f"p99 {np.percentile(values, 99):.1f} ms, max {values.max():.1f} ms |")
     print(f"| steps shown per second while playing | {(end_step - start_step) / args.seconds:,.0f} |")
     for kind, what in (("stride", "stride 1 <-> 2"), ("kernel", "kernel sobel x <-> sobel y")):
-        times = changes[kind]
-        print(f"| parameter change -> updated map on screen ({what}, 1024x1024 RGB, {len(times)} changes) | "
-              f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms (target < 150 ms) |")
+        from_input, from_call = ([pair[n] for pair in changes[kind]] for n in (0, 1))
+        print(f"| parameter change (the input event) -> updated map on screen ({what}, 1024x1024 RGB, "
+              f"{len(from_input)} changes) | median {statistics.median(from_input):.0f} ms, max "
+              f"{max(from_input):.0f} ms (target < 150 ms); from Playwright's call: median "
+              f"{statistics.median(from_call):.0f} ms, max {max(from_call):.0f} ms |")
 
 
 if __name__ == "__main__":
