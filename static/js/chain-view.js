@@ -1,6 +1,8 @@
 // The Layers view: the chain editor (cards in the sidebar), and on the stage the chain's feature-map
 // thumbnails, dense outputs and the Keras-style summary. DOM painters plus input -> callbacks; no maths.
 
+import { groupDigits } from "./render/colors.js";
+
 const TYPES = ["conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d",
   "flatten", "dense", "magnitude"];
 const ACTIVATIONS = ["", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"];
@@ -131,7 +133,7 @@ export function drawChainStage(container, chain, lesson, openLayer, inputUrl = n
   for (const layer of chain.layers) {
     const card = node("div", { className: "chain-card" });
     card.append(node("div", { className: "card-head" }, node("strong", { textContent: layer.name }),
-      node("span", { className: "hint", textContent: `(${layer.output_shape.join(", ")}) · ${layer.params.toLocaleString()} params` })));
+      node("span", { className: "hint", textContent: `(${layer.output_shape.join(", ")}) · ${groupDigits(layer.params)} params` })));
     const strip = node("div", { className: "thumbs" });
     layer.maps.forEach((url, k) => {
       const image = node("img", { src: url, alt: `${layer.name} map ${k + 1}`, title: layer.steppable
@@ -168,10 +170,10 @@ export function drawChainStage(container, chain, lesson, openLayer, inputUrl = n
   for (const layer of chain.layers) {
     body.append(node("tr", {}, node("td", { textContent: `${layer.name} (${layer.type})` }),
       node("td", { textContent: `(${layer.output_shape.join(", ")})` }),
-      node("td", { textContent: layer.params.toLocaleString() })));
+      node("td", { textContent: groupDigits(layer.params) })));
   }
   table.append(body, node("tfoot", {}, node("tr", {}, node("td", { textContent: "Total params" }), node("td"),
-    node("td", { textContent: chain.total_params.toLocaleString() }))));
+    node("td", { textContent: groupDigits(chain.total_params) }))));
   container.append(table);
   const exports = node("div", { className: "row" },
     node("a", { className: "button small", href: chain.pytorch_url, download: "kernel_lens_pytorch.py", textContent: "PyTorch code",

@@ -29,7 +29,8 @@ export class TextFitter {
   /**
    * Refit when the content's structure (`key`) or the box changed, or when new numbers overflow. Each check is a
    * layout, so the search starts at the current size: a similar content (another kernel, the next run) is
-   * settled in two checks (this size fits, one more does not), else halving towards the side it must go.
+   * settled in two checks (this size fits, one more does not); a content that overflows starts from the size
+   * its overflow suggests; else halving towards the side it must go.
    */
   fit(key, force = false) {
     if (!force && key === this.key && this.fits()) return;
@@ -45,7 +46,17 @@ export class TextFitter {
       if (current === max || !at(current + 1)) [low, high] = [current, current];
       else low = current + 1;
     } else {
-      high = current - 1;
+      // it overflows by a measurable factor, and the content scales with the font (every inner size is in em):
+      // start just below that estimate (two checks when it holds) instead of halving from the floor
+      const box = this.element;
+      const ratio = Math.min(box.clientWidth / box.scrollWidth, box.clientHeight / box.scrollHeight);
+      const guess = Math.max(min, Math.min(current - 1, Math.floor(current * ratio)));
+      if (at(guess)) {
+        [low, high] = [guess, current - 1];
+        if (guess < high && !at(guess + 1)) high = guess;
+      } else {
+        high = guess - 1;
+      }
     }
     while (low < high) { // the largest size that fits, between low (fits or the floor) and high
       const middle = Math.ceil((low + high) / 2);

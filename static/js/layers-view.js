@@ -6,6 +6,7 @@ import { drawChainEditor, drawChainStage } from "./chain-view.js";
 import { LESSONS, withLessonWeights } from "./lessons.js";
 import { buildChainRequest } from "./request.js";
 import { status } from "./status-view.js";
+import { groupDigits } from "./render/colors.js";
 
 export class LayersView {
   /**
@@ -96,7 +97,7 @@ export class LayersView {
     const inputUrl = await this.inputPicture(state.source, state.color);
     if (this.lastChain !== text) return; // a newer chain was asked for meanwhile
     drawChainStage(this.$("chain-view"), chain, this.lessonNamed(this.getState().lesson), openOnStage, inputUrl);
-    status(`chain of ${chain.layers.length} layers: ${chain.total_params.toLocaleString()} parameters`);
+    status(`chain of ${chain.layers.length} layers: ${groupDigits(chain.total_params)} parameters`);
     if (this.getState().openLayer >= 0) this.showLayer(this.getState().openLayer);
   }
 

@@ -22,6 +22,7 @@ import { dropKeptFrame, geometryOf, startStep } from "./step-policy.js";
 import { FrameStream } from "./stream.js";
 import { TransportView } from "./transport-view.js";
 import { bindUploads } from "./upload-view.js";
+import { groupDigits } from "./render/colors.js";
 
 const $ = (id) => document.getElementById(id);
 const HASH_DELAY_MS = 250;
@@ -80,7 +81,7 @@ runView.addEventListener("run", (event) => {
   display.refresh();
   fourier.refresh();
   editor.render(getState(), run);
-  status(`${run.op}: ${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ${run.frame_count.toLocaleString()} steps`);
+  status(`${run.op}: ${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ${groupDigits(run.frame_count)} steps`);
   showCaption();
 });
 

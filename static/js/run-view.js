@@ -4,7 +4,7 @@
 
 import { TextFitter } from "./fit-text.js";
 import { drawCalc, describeFrame } from "./render/calc.js";
-import { formatNumber } from "./render/colors.js";
+import { formatNumber, groupDigits } from "./render/colors.js";
 import { mapImageUrl } from "./api.js";
 import { buildRequest } from "./request.js";
 
@@ -213,9 +213,9 @@ export class RunView extends EventTarget {
     const shown = peek ? current : frame;
     drawCalc($("calc-body"), shown, run, this.palettes, map);
     this.calcFitter.fit(`${run.run_id}:${$("calc-body").getElementsByTagName("span").length}`);
-    $("calc-title").textContent = peek ? "Hovered step" : `Step ${(shown.index + 1).toLocaleString()}`;
+    $("calc-title").textContent = peek ? "Hovered step" : `Step ${groupDigits(shown.index + 1)}`;
     $("calc-where").textContent = describeFrame(shown);
-    $("counter").textContent = `step ${(frame.index + 1).toLocaleString()} of ${run.frame_count.toLocaleString()}`;
+    $("counter").textContent = `step ${groupDigits(frame.index + 1)} of ${groupDigits(run.frame_count)}`;
     if (document.activeElement !== $("scrub")) $("scrub").value = String(frame.index);
     this.dispatchEvent(new CustomEvent("frame", { detail: { frame, map } }));
   }

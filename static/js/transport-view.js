@@ -1,5 +1,7 @@
 // The transport: play, step, rows, scrub, speed, fill, zoom buttons and the keyboard shortcuts.
 
+import { groupDigits } from "./render/colors.js";
+
 export class TransportView {
   /**
    * @param {Document} document
@@ -64,7 +66,7 @@ export class TransportView {
   /** Steps per second from the slider's exponent (10^exponent), into the state and the player. */
   setSpeed(exponent) {
     const speed = Math.max(1, Math.round(10 ** exponent));
-    this.$("speed-value").textContent = `${speed.toLocaleString()}/s`;
+    this.$("speed-value").textContent = `${groupDigits(speed)}/s`;
     this.update({ speed });
     if (this.player.playing) this.player.play(speed);
     else this.player.speed = speed;
@@ -74,7 +76,7 @@ export class TransportView {
   showSpeed() {
     const speed = this.getState().speed;
     this.$("speed").value = String(Math.log10(speed));
-    this.$("speed-value").textContent = `${speed.toLocaleString()}/s`;
+    this.$("speed-value").textContent = `${groupDigits(speed)}/s`;
     this.player.speed = speed;
   }
 

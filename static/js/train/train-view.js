@@ -3,7 +3,7 @@
 // lessons, and "Try it". Everything shown is the server's numbers; repaints are coalesced per animation frame.
 
 import { ApiError } from "../api.js";
-import { formatNumber } from "../render/colors.js";
+import { formatNumber, groupDigits } from "../render/colors.js";
 import { getState, onChange, update } from "../state.js";
 import { drawConfusion, drawWrong } from "./confusion.js";
 import { chartFont, Curves } from "./curves.js";
@@ -243,11 +243,11 @@ export class TrainView {
     const table = node("table", { className: "summary train-summary-table" },
       node("thead", {}, node("tr", {}, ...["Layer", "Output shape", "Params"].map((text) => node("th", { textContent: text })))),
       node("tbody", {}, ...summary.summary.map((row) => node("tr", {}, node("td", { textContent: row.layer }),
-        node("td", { textContent: `(${row.output_shape.join(", ")})` }), node("td", { textContent: row.params.toLocaleString() })))),
+        node("td", { textContent: `(${row.output_shape.join(", ")})` }), node("td", { textContent: groupDigits(row.params) })))),
       node("tfoot", {}, node("tr", {}, node("td", { textContent: "Total" }), node("td"),
-        node("td", { textContent: summary.total_params.toLocaleString() }))));
-    const split = node("p", { className: "hint", textContent: `${summary.train_size.toLocaleString()} digits to train on, `
-      + `${summary.validation_size.toLocaleString()} held out; ${summary.batches.toLocaleString()} batches per epoch` });
+        node("td", { textContent: groupDigits(summary.total_params) }))));
+    const split = node("p", { className: "hint", textContent: `${groupDigits(summary.train_size)} digits to train on, `
+      + `${groupDigits(summary.validation_size)} held out; ${groupDigits(summary.batches)} batches per epoch` });
     this.$("train-summary").replaceChildren(table, split);
     this.summary = summary;
   }
@@ -381,8 +381,8 @@ export class TrainView {
     this.drawSummary(m);
     this.validationSize = m.validation_size;
     this.$("train-bar").style.width = "0%";
-    this.status(`Training ${m.total_params.toLocaleString()} parameters on ${m.train_size.toLocaleString()} digits `
-      + `(${m.validation_size.toLocaleString()} held out)…`);
+    this.status(`Training ${groupDigits(m.total_params)} parameters on ${groupDigits(m.train_size)} digits `
+      + `(${groupDigits(m.validation_size)} held out)…`);
     this.buttons();
   }
 
@@ -443,7 +443,7 @@ export class TrainView {
     const remedies = [config.dropout ? `dropout ${config.dropout}` : "", config.batch_norm ? "batch norm" : "",
       config.augment ? "augment" : "", config.early_stopping ? "early stop" : ""].filter(Boolean).join(", ") || "none";
     const last = (key) => (m.history[key]?.length ? `${(m.history[key].at(-1) * 100).toFixed(1)}%` : "–");
-    this.runs.unshift([`${config.model}${job.from === "current" ? " (more)" : ""}`, config.train_size.toLocaleString(),
+    this.runs.unshift([`${config.model}${job.from === "current" ? " (more)" : ""}`, groupDigits(config.train_size),
       String(m.epochs_run), remedies, last("accuracy"), last("val_accuracy")]);
     this.runs.length = Math.min(this.runs.length, 4);
     const table = node("table", { className: "train-runs" },
