@@ -95,23 +95,6 @@ const postJson = (key, url, body) => request(key, url, {
 export const mapImageUrl = (run, map, displayMode, contrast) =>
   `${run.result_png_url}?channel=${map}&mode=${displayMode}&contrast=${contrast}`;
 
-/**
- * Ask for a run over HTTP and fetch its first map's and its input's pictures, while the page is still building
- * itself: the WebSocket's "set" for the same request then finds the run made, and the stage finds the pictures
- * in the browser's cache (their URLs are the run's, cached as immutable). Errors are left to the WebSocket to report.
- */
-export async function prefetchRun(body, displayMode, contrast) {
-  try {
-    const run = await postJson("prefetch", "api/run", body);
-    for (const url of [mapImageUrl(run, 0, displayMode, contrast), run.padded_png_url]) {
-      const picture = new Image();
-      picture.src = url;
-    }
-  } catch {
-    // the stream asks again and says what went wrong
-  }
-}
-
 export const runChain = (body) => postJson("chain", "api/chains", body);
 
 /** POST /api/train/{model_id}/backprop: one digit's forward pass, loss and backward pass, stepped. */

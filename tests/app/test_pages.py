@@ -81,7 +81,7 @@ def test_the_page_preloads_every_module_its_first_screen_imports_and_no_more(cli
     assert scripts == ["boot.js", "main.js"]  # boot.js (async) asks for the first run while main.js loads
     assert set(listed) == reached - set(scripts) and len(listed) == len(set(listed))
     # boot.js' own modules are asked for first, so it can run early
-    assert set(listed[:4]) == {"api.js", "request.js", "source-view.js", "state.js"}
+    assert set(listed[:3]) == {"request.js", "source-view.js", "state.js"}
     assert "stream.js" in listed and "render/stage.js" in listed
     # the Train and Backprop tabs load after the first map (import() in main.js): not preloaded
     assert not any(name.startswith(("train/", "backprop/")) for name in listed)
