@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from typing import Any, get_args
 
@@ -54,6 +55,7 @@ from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 router = APIRouter()
 TICK = 1 / 60  # the player sends at most one batch per display frame
+LEAD_SECONDS = 0.25  # playback runs at most this far ahead of the last frame the client acked (it acks each paint)
 INLINE_FRAMES = 256  # smaller batches are cheap enough to build on the event loop
 MESSAGE_FRAMES = 16_384  # frames per binary message at most (a few MB): large enough for speed, small for latency
 JSON_MESSAGE_FRAMES = 512  # JSON costs ~50 us a frame of GIL-holding work: keep each message short
@@ -147,6 +149,13 @@ class AnimationSession:
             self.share.players.add(self)
         else:
             self.share.players.discard(self)
+
+    def lead(self) -> int:
+        """Frames playback may run ahead of the last ack: the window, but at most LEAD_SECONDS of playing. A client
+        that reads slowly (a busy page, a slow network) then holds at most that much in flight, which is also
+        what a seek has to wait behind: with the window alone (65,536 frames) a lagging client's seek waited for
+        seconds of stale frames."""
+        return max(min(self.window, math.ceil(self.effective_fps() * LEAD_SECONDS)), 1)
 
     def effective_fps(self) -> float:
         """The frames per second actually streamed: the asked fps within this session's share."""
@@ -332,7 +341,7 @@ class AnimationSession:
         while True:
             now = time.perf_counter()
             ready = (self.playing and self.position + 1 < self.total
-                     and self.position - self.acked < self.window)
+                     and self.position - self.acked < self.lead())
             if not ready:
                 if self.playing and self.position + 1 >= self.total and self.total:
                     self.playing = False
@@ -349,7 +358,7 @@ class AnimationSession:
             fps = self.effective_fps()
             credit = min(credit + (now - last) * fps, fps * TICK * 4 + 1)
             last = now
-            room = self.window - (self.position - self.acked)
+            room = self.lead() - (self.position - self.acked)
             most = min(MESSAGE_FRAMES if self.format == "binary" else JSON_MESSAGE_FRAMES, self.per_message)
             count = int(min(credit, room, most, self.total - self.position - 1))
             if count >= 1:

@@ -326,3 +326,23 @@ def test_fast_playback_comes_in_one_batch_a_display_tick(client: TestClient) -> 
         ws.send_json({"type": "pause"})
     # one frame at once after play, then batches of about 1000/60 frames (more when a tick comes late)
     assert sorted(counts)[len(counts) // 2] >= 15, counts
+
+
+def test_playback_runs_at_most_a_quarter_second_ahead_of_the_last_ack(client: TestClient) -> None:
+    # Before: a client that read slowly had the whole window in flight (65,536 frames by default; 64 here), and a
+    # seek waited behind all of it; now at most LEAD_SECONDS of playing is unacked: 40 steps/s -> 10 frames
+    request = {"source": {"matrix": np.arange(4096.0).reshape(64, 64).tolist()},
+               "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur"}}], "padding": 1}}
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": request})
+        receive(ws)
+        ws.send_json({"type": "play", "fps": 40})
+        time.sleep(1.0)  # 40 frames' worth of time, never acked
+        ws.send_json({"type": "pause"})
+        frames = 0
+        while (message := receive(ws))["type"] != "state" or message["playing"]:
+            frames += message["count"] if message["type"] == "frames" else 0
+        assert frames == 10 and message["position"] == 9
+        ws.send_json({"type": "ack", "index": 9})  # acked: it goes on
+        ws.send_json({"type": "play", "fps": 40})
+        assert receive_until(ws, "frames")["start"] == 10
