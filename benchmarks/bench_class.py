@@ -14,7 +14,13 @@ server and then succeeded on the other is a retry, not an error), reconnections,
 max, end; the worker with its job processes) and CPU seconds, this process (the students) included: on one
 machine the students' own clients take cores from the servers.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/bench_class.py --students 200 --seconds 60
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/bench_class.py --students 200 --seconds 60 \
+        [--arrival 15] [--processes 4]
+
+The students share this machine's cores with the servers. In one process they also share one event loop: with
+200 of them each reading ~60 frame batches a second, a student reads the batches in flight before its seek's
+frame only when its turn comes, and that wait is the seek's tail. ``--processes`` spreads them over processes
+of their own, as 200 browsers would be; the table gives each process' CPU seconds either way.
 
 Targets (issue 12): 0 errors other than deliberate 429s, seek p99 under 100 ms, run p99 under 1 s, RSS flat.
 Not a test: the numbers depend on the machine (and on what else runs on it).
@@ -357,46 +363,111 @@ def sample_rss(processes: dict[str, psutil.Process], samples: dict[str, list[flo
         samples[f"{name} cpu"].append(cpu)
 
 
-async def round_(students: int, seconds: float, arrival: float,
-                 kill: bool) -> tuple[Results, dict[str, list[float]], float]:
+async def attend(number: int, students: int, bases: list[str], results: Results, dead: set[str], seconds: float,
+                 arrival: float, start: float) -> None:
+    """One student: arrives at its moment (``start`` is a wall-clock time), with a browser's own connections (at
+    most 6 to a host)."""
+    await asyncio.sleep(max(start + arrival * number / students - time.time(), 0))
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=6)) as client:
+        await Student(number, bases, results, dead, students).lesson(
+            client, seconds, gif_at=seconds * random.Random(number).uniform(0.3, 0.7))
+
+
+async def attend_all(numbers: list[int], students: int, bases: list[str], results: Results, dead: set[str],
+                     seconds: float, arrival: float, start: float) -> None:
+    outcomes = await asyncio.gather(*(attend(n, students, bases, results, dead, seconds, arrival, start)
+                                      for n in numbers), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            results.error("student", f"{type(outcome).__name__}: {outcome}")
+
+
+async def child(spec: dict[str, Any]) -> None:
+    """A share of the students in a process of its own (``--processes``): each process has its own event loop,
+    as each student's browser has. The parent says which server died by a file; this process says by a file when
+    all its students play, and prints its results as one JSON line."""
+    folder, numbers = Path(spec["folder"]), spec["numbers"]
+    results, dead = Results(), set()
+
+    async def watch() -> None:
+        marker, playing = folder / "dead", folder / f"playing-{spec['index']}"
+        while True:
+            if marker.exists():
+                dead.add(marker.read_text())
+            if results.playing == len(numbers) and not playing.exists():
+                playing.write_text("yes")
+            await asyncio.sleep(0.1)
+
+    watcher = asyncio.create_task(watch())
+    await attend_all(numbers, spec["students"], spec["bases"], results, dead, spec["seconds"], spec["arrival"],
+                     spec["start"])
+    watcher.cancel()
+    print(json.dumps({"latencies": results.latencies, "errors": results.errors, "refused": results.refused,
+                      "retries": results.retries, "reconnects": results.reconnects, "examples": results.examples}))
+
+
+def merge(into: Results, part: dict[str, Any]) -> None:
+    for kind, values in part["latencies"].items():
+        into.latencies[kind].extend(values)
+    for kind, count in part["errors"].items():
+        into.errors[kind] += count
+    for kind, count in part["refused"].items():
+        into.refused[kind] += count
+    into.retries += part["retries"]
+    into.reconnects += part["reconnects"]
+    into.examples.extend(part["examples"][:8 - len(into.examples)])
+
+
+async def round_(students: int, seconds: float, arrival: float, kill: bool,
+                 processes: int) -> tuple[Results, dict[str, list[float]], float]:
     results = Results()
     samples: dict[str, list[float]] = defaultdict(list)
     with cluster(2) as running:
-        processes = running.processes()
-        processes["students (this process)"] = psutil.Process()
-        sample_rss(processes, samples)
+        watched = running.processes()
+        watched["students (this process)"] = psutil.Process()
         dead: set[str] = set()
-        began = time.perf_counter()
+        start, began = time.time() + 1, time.perf_counter()
+        shares = [list(range(k, students, processes)) for k in range(processes)] if processes > 1 else []
+        children = [await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--child", json.dumps({
+                "index": k, "numbers": numbers, "students": students, "bases": running.bases, "seconds": seconds,
+                "arrival": arrival, "start": start, "folder": str(running.folder)}),
+            stdout=asyncio.subprocess.PIPE) for k, numbers in enumerate(shares)]
+        for k, process in enumerate(children):
+            watched[f"students {k + 1} of {processes}"] = psutil.Process(process.pid)
+        sample_rss(watched, samples)
 
         async def sampler() -> None:
-            while time.perf_counter() < began + arrival + seconds + 30:
+            while True:
                 await asyncio.sleep(1)
-                sample_rss(processes, samples)
+                sample_rss(watched, samples)
+
+        async def everyone_playing() -> None:
+            if not children:
+                await results.everyone_playing.wait()
+                return
+            while not all((running.folder / f"playing-{k}").exists() for k in range(processes)):
+                await asyncio.sleep(0.2)
 
         async def killer() -> None:  # half-way through the playing: once every student plays, then seconds / 2
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(results.everyone_playing.wait(), 600)
+                await asyncio.wait_for(everyone_playing(), 600)
             await asyncio.sleep(seconds / 2)
             dead.add(running.bases[0])
+            (running.folder / "dead").write_text(running.bases[0])
             running.servers[0].kill()  # SIGKILL: no goodbye to its sockets
 
-        async def attend(number: int) -> None:
-            """One student: arrives at its moment, with a browser's own connections (at most 6 to a host)."""
-            await asyncio.sleep(arrival * number / students)
-            async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=6)) as client:
-                await Student(number, running.bases, results, dead, students).lesson(
-                    client, seconds, gif_at=seconds * random.Random(number).uniform(0.3, 0.7))
-
-        tasks = [asyncio.create_task(attend(n)) for n in range(students)]
         extra = [asyncio.create_task(sampler())] + ([asyncio.create_task(killer())] if kill else [])
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                results.error("student", f"{type(outcome).__name__}: {outcome}")
+        if children:
+            for process in children:
+                output, _ = await process.communicate()
+                merge(results, json.loads(output.decode().strip().splitlines()[-1]))
+        else:
+            await attend_all(list(range(students)), students, running.bases, results, dead, seconds, arrival, start)
         for task in extra:
             task.cancel()
         elapsed = time.perf_counter() - began
-        sample_rss(processes, samples)
+        sample_rss(watched, samples)
     return results, samples, elapsed
 
 
@@ -432,15 +503,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--arrival", type=float, default=15.0,
                         help="seconds over which the students arrive, evenly (0: all at the same instant)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="processes the students are spread over, each with its own event loop (as each "
+                             "student's browser has); 1: all in this process")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # a share of the students (--processes)
     parser.add_argument("--no-kill", action="store_true", help="skip the round that kills a server half-way")
     args = parser.parse_args()
-    print(f"# bench_class: {args.students} students arriving over {args.arrival:.0f} s, {args.seconds:.0f} s each "
-          f"round, 2 servers + 1 worker + Redis on loopback ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} "
-          "at start)")
-    results, samples, elapsed = asyncio.run(round_(args.students, args.seconds, args.arrival, kill=False))
+    if args.child:
+        asyncio.run(child(json.loads(args.child)))
+        return
+    print(f"# bench_class: {args.students} students in {args.processes} process(es), arriving over "
+          f"{args.arrival:.0f} s, {args.seconds:.0f} s each round, 2 servers + 1 worker + Redis on loopback "
+          f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at start)")
+    results, samples, elapsed = asyncio.run(round_(args.students, args.seconds, args.arrival, False, args.processes))
     report("all servers up", results, samples, elapsed)
     if not args.no_kill:
-        results, samples, elapsed = asyncio.run(round_(args.students, args.seconds, args.arrival, kill=True))
+        results, samples, elapsed = asyncio.run(round_(args.students, args.seconds, args.arrival, True, args.processes))
         report("server 1 killed (SIGKILL) half-way; its students go to server 2", results, samples, elapsed)
 
 
