@@ -123,6 +123,7 @@ class AnimationSession:
         self.run: Run | None = None
         self.position = -1
         self.acked = -1
+        self.since = -1  # the frame before the first one sent since the last open or seek: none before is in flight
         self.sent_last = -1  # the furthest frame of this run sent (acks may name it after a seek back)
         self._playing = False
         self.per_frame = 1  # bytes each frame adds to a message (for the playback rate)
@@ -149,6 +150,11 @@ class AnimationSession:
             self.share.players.add(self)
         else:
             self.share.players.discard(self)
+
+    def in_flight(self) -> int:
+        """Frames sent and not yet acked: counted from the last ack, or from the last open or seek when that is
+        later (the frames before a seek are stale, acked or not)."""
+        return self.position - max(self.acked, self.since)
 
     def lead(self) -> int:
         """Frames playback may run ahead of the last ack: the window, but at most LEAD_SECONDS of playing. A client
@@ -300,6 +306,7 @@ class AnimationSession:
         self.window = max(min(self.settings.ws_window_frames, self.settings.ws_window_bytes // per_frame), 1)
         self.position = min(self.position, self.total - 1) if keep_position else -1
         self.acked = min(self.acked, self.position)
+        self.since = self.position - 1 if self.position >= 0 else -1
         self.sent_last = self.position
         await self.send_json({"type": "opened", "run": describe(run).model_dump(), "position": self.position})
         if picture is not None:
@@ -322,6 +329,7 @@ class AnimationSession:
         """Move to a frame (clamped to the run) and send it at once."""
         self.position = max(0, min(index, self.total - 1))
         self.acked = min(self.acked, self.position)
+        self.since = self.position - 1
         await self.send_frames(self.position, self.position + 1)
 
     async def play_loop(self) -> None:
@@ -341,7 +349,7 @@ class AnimationSession:
         while True:
             now = time.perf_counter()
             ready = (self.playing and self.position + 1 < self.total
-                     and self.position - self.acked < self.lead())
+                     and self.in_flight() < self.lead())
             if not ready:
                 if self.playing and self.position + 1 >= self.total and self.total:
                     self.playing = False
@@ -358,7 +366,7 @@ class AnimationSession:
             fps = self.effective_fps()
             credit = min(credit + (now - last) * fps, fps * TICK * 4 + 1)
             last = now
-            room = self.lead() - (self.position - self.acked)
+            room = self.lead() - self.in_flight()
             most = min(MESSAGE_FRAMES if self.format == "binary" else JSON_MESSAGE_FRAMES, self.per_message)
             count = int(min(credit, room, most, self.total - self.position - 1))
             if count >= 1:

@@ -346,3 +346,22 @@ def test_playback_runs_at_most_a_quarter_second_ahead_of_the_last_ack(client: Te
         ws.send_json({"type": "ack", "index": 9})  # acked: it goes on
         ws.send_json({"type": "play", "fps": 40})
         assert receive_until(ws, "frames")["start"] == 10
+
+
+def test_after_a_seek_playback_counts_its_lead_from_the_seek_not_from_an_old_ack(client: TestClient) -> None:
+    # Before: after a seek to 2,000 with nothing acked, 2,001 frames counted as in flight, over the lead: it stalled
+    request = {"source": {"matrix": np.arange(4096.0).reshape(64, 64).tolist()},
+               "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur"}}], "padding": 1}}
+    with client.websocket_connect("/ws/animate") as ws:
+        ws.send_json({"type": "open", "request": request})
+        receive(ws)
+        ws.send_json({"type": "seek", "index": 2000})
+        assert receive(ws)["start"] == 2000
+        ws.send_json({"type": "play", "fps": 40})
+        time.sleep(0.5)
+        ws.send_json({"type": "pause"})
+        starts = []
+        while (message := receive(ws))["type"] != "state" or message["playing"]:
+            if message["type"] == "frames":
+                starts.append(message["start"])
+        assert starts and starts[0] == 2001 and message["position"] == 2000 + len(starts)
