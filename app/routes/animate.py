@@ -348,8 +348,8 @@ class AnimationSession:
         credit, last = 0.0, time.perf_counter()
         while True:
             now = time.perf_counter()
-            ready = (self.playing and self.position + 1 < self.total
-                     and self.in_flight() < self.lead())
+            room = self.lead() - self.in_flight()  # frames that may still go out before the next ack
+            ready = self.playing and self.position + 1 < self.total and room > 0
             if not ready:
                 if self.playing and self.position + 1 >= self.total and self.total:
                     self.playing = False
@@ -366,7 +366,6 @@ class AnimationSession:
             fps = self.effective_fps()
             credit = min(credit + (now - last) * fps, fps * TICK * 4 + 1)
             last = now
-            room = self.lead() - self.in_flight()
             most = min(MESSAGE_FRAMES if self.format == "binary" else JSON_MESSAGE_FRAMES, self.per_message)
             count = int(min(credit, room, most, self.total - self.position - 1))
             if count >= 1:

@@ -16,6 +16,9 @@ MATRIX = np.arange(100, dtype=float).reshape(10, 10).tolist()
 REQUEST = {"source": {"matrix": MATRIX}, "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur"}}],
                                                        "padding": 1}}
 
+LONG_REQUEST = {"source": {"matrix": np.arange(4096.0).reshape(64, 64).tolist()},  # 4,096 frames: time to play
+                "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur"}}], "padding": 1}}
+
 
 def receive(ws: WebSocketTestSession) -> dict[str, Any]:
     """The next message: JSON as a dict, or a binary batch as {"type": "frames", header..., "arrays"}."""
@@ -311,10 +314,8 @@ def test_a_bad_picture_is_refused_and_the_open_run_stays(client: TestClient, pic
 def test_fast_playback_comes_in_one_batch_a_display_tick(client: TestClient) -> None:
     # Before: at 1,000 steps/s the server slept only until the next frame was due, so it sent ~330 messages of
     # ~3 frames a second; the page paints at most 60 times a second, so every message beyond that was waste
-    request = {"source": {"matrix": np.arange(4096.0).reshape(64, 64).tolist()},
-               "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur"}}], "padding": 1}}
     with client.websocket_connect("/ws/animate") as ws:
-        ws.send_json({"type": "open", "request": request})
+        ws.send_json({"type": "open", "request": LONG_REQUEST})
         receive(ws)
         ws.send_json({"type": "play", "fps": 1000})
         counts: list[int] = []
@@ -331,10 +332,8 @@ def test_fast_playback_comes_in_one_batch_a_display_tick(client: TestClient) -> 
 def test_playback_runs_at_most_a_quarter_second_ahead_of_the_last_ack(client: TestClient) -> None:
     # Before: a client that read slowly had the whole window in flight (65,536 frames by default; 64 here), and a
     # seek waited behind all of it; now at most LEAD_SECONDS of playing is unacked: 40 steps/s -> 10 frames
-    request = {"source": {"matrix": np.arange(4096.0).reshape(64, 64).tolist()},
-               "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur"}}], "padding": 1}}
     with client.websocket_connect("/ws/animate") as ws:
-        ws.send_json({"type": "open", "request": request})
+        ws.send_json({"type": "open", "request": LONG_REQUEST})
         receive(ws)
         ws.send_json({"type": "play", "fps": 40})
         time.sleep(1.0)  # 40 frames' worth of time, never acked
@@ -350,10 +349,8 @@ def test_playback_runs_at_most_a_quarter_second_ahead_of_the_last_ack(client: Te
 
 def test_after_a_seek_playback_counts_its_lead_from_the_seek_not_from_an_old_ack(client: TestClient) -> None:
     # Before: after a seek to 2,000 with nothing acked, 2,001 frames counted as in flight, over the lead: it stalled
-    request = {"source": {"matrix": np.arange(4096.0).reshape(64, 64).tolist()},
-               "operation": {"op": "conv2d", "filters": [{"kernel": {"name": "box_blur"}}], "padding": 1}}
     with client.websocket_connect("/ws/animate") as ws:
-        ws.send_json({"type": "open", "request": request})
+        ws.send_json({"type": "open", "request": LONG_REQUEST})
         receive(ws)
         ws.send_json({"type": "seek", "index": 2000})
         assert receive(ws)["start"] == 2000
