@@ -13,6 +13,7 @@ import numpy as np
 
 from cnn_core import _compute
 from cnn_core._checks import FloatArray, Pair, as_array, compute_dtype
+from cnn_core._grad_pixels import input_gradient_pixels, weight_gradient_pixels
 from cnn_core._plans import ConvPlan, crop_transposed, plan_conv2d, plan_conv_transpose2d
 from cnn_core._windows import pad_input
 from cnn_core.errors import ArgumentError
@@ -127,6 +128,8 @@ def planned_conv2d_backward(plan: ConvPlan, g: FloatArray,
     """The gradients of a planned (not depthwise) conv2d for ``g`` (N, F, oh, ow): grad_x (N, C, H, W) (None
     when not ``need_input``, as for a network's first layer), grad_weight and grad_bias."""
     window = plan.window
+    if _compute.channels_last_pays(plan.maps.shape[1], window.kernel[1], window.dilation[1], window.out_shape[1]):
+        return _pixels_backward(plan, g, need_input)
     hp, wp = plan.padded.shape[2:]
     grad_weight = weight_gradient(plan.padded, g, window.kernel, window.stride, window.dilation)
     if not need_input:
@@ -138,6 +141,24 @@ def planned_conv2d_backward(plan: ConvPlan, g: FloatArray,
         grad_x = np.ascontiguousarray(crop_transposed(full, (top, left), window.in_shape))
     else:
         grad_x = fold_padding(crop_transposed(full, (0, 0), (hp, wp)), window.pads, plan.padding_mode)
+    return grad_x, grad_weight, g.sum(axis=(0, 2, 3))
+
+
+def _pixels_backward(plan: ConvPlan, g: FloatArray,
+                     need_input: bool) -> tuple[FloatArray | None, FloatArray, FloatArray]:
+    """:func:`planned_conv2d_backward` channels last (``_grad_pixels``), where the forward's layout rule
+    chooses channels last: zero padding stays virtual (never a padded copy of the input)."""
+    window = plan.window
+    zeros = plan.padding_mode == "zeros"
+    maps, pads = (plan.maps, window.pads) if zeros else (plan.padded, (0, 0, 0, 0))
+    grad_weight = weight_gradient_pixels(maps, pads, g, window.kernel, window.stride, window.dilation)
+    if not need_input:
+        return None, grad_weight, g.sum(axis=(0, 2, 3))
+    hp, wp = maps.shape[2] + pads[0] + pads[1], maps.shape[3] + pads[2] + pads[3]
+    grad_x = input_gradient_pixels(g, plan.weight, window.stride, window.dilation, (hp, wp),
+                                   window.pads if zeros else None)
+    if not zeros:
+        grad_x = fold_padding(grad_x, window.pads, plan.padding_mode)
     return grad_x, grad_weight, g.sum(axis=(0, 2, 3))
 
 
