@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from cnn_core import _compute
 from cnn_core._checks import FloatArray, Pair, as_array, compute_dtype
@@ -48,8 +49,9 @@ def weight_gradient(xp: FloatArray, g: FloatArray, kernel: Pair, stride: Pair, d
 
     The correlation of the padded input ``xp`` (N, C, Hp, Wp) with ``g`` (N, F, oh, ow) used as a kernel
     dilated by the stride. It is computed as the forward does, im2col-style: the taps of ``xp`` are copied
-    into one column matrix (C*kh*kw, N*rows*ow) per tile of output rows, and one BLAS product contracts it
-    with ``g`` over the samples and positions.
+    into a column matrix (C*kh*kw, positions) and a BLAS product contracts it with ``g``. Samples whose
+    matrices fit ``_compute.TILE_BYTES`` go in groups, one product per sample (``g`` is read where it lies,
+    (F, oh*ow) per sample: no transposed copy of it), summed; a larger sample goes in bands of output rows.
     """
     batch, channels = xp.shape[:2]
     filters, oh, ow = g.shape[1:]
@@ -57,20 +59,35 @@ def weight_gradient(xp: FloatArray, g: FloatArray, kernel: Pair, stride: Pair, d
     sy, sx = stride
     dy, dx = dilation
     taps = channels * kh * kw
+    sample_bytes = taps * oh * ow * xp.itemsize
+    if sample_bytes <= _compute.TILE_BYTES:
+        fits = max(1, min(batch, _compute.TILE_BYTES // sample_bytes))
+        group = -(-batch // -(-batch // fits))  # the groups made even, as the forward's
+        sn, sc, sr, sv = xp.strides
+        windows = as_strided(xp, (batch, channels, kh, kw, oh, ow), (sn, sc, dy * sr, dx * sv, sy * sr, sx * sv))
+        cols = np.empty((group, taps, oh * ow), dtype=xp.dtype)
+        out = np.zeros((filters, taps), dtype=xp.dtype)
+        for n0 in range(0, batch, group):
+            samples = min(group, batch - n0)
+            cols[:samples].reshape(samples, channels, kh, kw, oh, ow)[...] = windows[n0:n0 + samples]
+            per_sample = np.matmul(g[n0:n0 + samples].reshape(samples, filters, oh * ow),
+                                   cols[:samples].transpose(0, 2, 1))
+            out += per_sample.sum(axis=0)
+        return out.reshape(filters, channels, kh, kw)
     rows = max(1, min(oh, COLUMNS_BYTES // max(taps * batch * ow * xp.itemsize, 1)))
     buffer = np.empty(taps * batch * rows * ow, dtype=xp.dtype)
     out = np.zeros((filters, taps), dtype=xp.dtype)
     for y0 in range(0, oh, rows):
         count = min(rows, oh - y0)
-        cols = buffer[:taps * batch * count * ow].reshape(channels, kh, kw, batch, count, ow)
+        band = buffer[:taps * batch * count * ow].reshape(channels, kh, kw, batch, count, ow)
         for i in range(kh):
             top = y0 * sy + i * dy
             for j in range(kw):
                 left = j * dx
                 window = xp[:, :, top:top + (count - 1) * sy + 1:sy, left:left + (ow - 1) * sx + 1:sx]
-                cols[:, i, j] = window.transpose(1, 0, 2, 3)
+                band[:, i, j] = window.transpose(1, 0, 2, 3)
         kernel_rows = g[:, :, y0:y0 + count].transpose(1, 0, 2, 3).reshape(filters, -1)
-        out += kernel_rows @ cols.reshape(taps, -1).T
+        out += kernel_rows @ band.reshape(taps, -1).T
     return out.reshape(filters, channels, kh, kw)
 
 

@@ -1,4 +1,5 @@
-"""conv2d's gradients channels last (cnn_core._grad_pixels), against a loop over every tap and position.
+"""conv2d's gradients, channels last (cnn_core._grad_pixels) and first (the weight gradient's groups of
+samples and bands of rows), against a loop over every tap and position.
 
 The reference scatters ``g[n, f, oy, ox] * w[f, c, i, j]`` onto the padded input position each product
 came from, and correlates the padded input with ``g`` for the weight gradient, one tap at a time: the
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from cnn_core import _compute, _grad_pixels, grad
+from cnn_core._grad_conv import weight_gradient
 
 from . import naive
 
@@ -104,3 +106,23 @@ def test_conv2d_backward_takes_the_pixels_path_and_matches_a_naive_chain(padding
         probe[:, :, index[0], index[1]] = 1
         want_x[:, :, index[0], index[1]] = (pad4(probe, padding_mode) * want_xp).sum(axis=(2, 3))
     np.testing.assert_allclose(gx, want_x, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("shape", "filters", "kernel", "stride", "dilation", "pads"), CASES)
+@pytest.mark.parametrize("tile_bytes", [1 << 20, 900, 64])
+def test_channels_first_weight_gradient_equals_the_definition(
+        shape: tuple[int, int, int, int], filters: int, kernel: tuple[int, int], stride: tuple[int, int],
+        dilation: tuple[int, int], pads: tuple[int, int, int, int], tile_bytes: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channels-first weight gradient in groups of samples (1 MiB, 900 bytes: a few samples, a smaller
+    last group) and in bands of rows when one sample's matrix is over the tile (64 bytes)."""
+    monkeypatch.setattr(_compute, "TILE_BYTES", tile_bytes)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((filters, shape[1], *kernel))
+    xp = np.pad(x, ((0, 0), (0, 0), pads[:2], pads[2:]))
+    oh = (xp.shape[2] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    ow = (xp.shape[3] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    g = rng.standard_normal((shape[0], filters, oh, ow))
+    _, want_w = reference(x, w, g, stride, dilation, pads)
+    np.testing.assert_allclose(weight_gradient(xp, g, kernel, stride, dilation), want_w, rtol=1e-12, atol=1e-12)
