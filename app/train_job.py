@@ -22,6 +22,7 @@ import redis
 from pydantic import ValidationError
 from rq import get_current_job
 
+from app.allocator import keep_freed_memory
 from app.config import Settings, get_settings
 from app.errors import validation_message
 from app.jobqueue import TrainClaims
@@ -116,6 +117,7 @@ def train_job(config_json: str, layers: list[dict[str, Any]], announce: dict[str
     rq_job = get_current_job()
     if rq_job is None:
         raise RuntimeError("train_job runs inside an RQ worker")
+    keep_freed_memory()  # this process is forked for the job: its batches stop faulting in fresh pages
     connection, job_id = rq_job.connection, rq_job.id
     settings = get_settings()
     keys, timing = train_keys(settings), Timing(settings)
