@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from cnn_core import _compute
 from cnn_core._checks import FloatArray, Pair, as_array, compute_dtype
-from cnn_core._grad_pixels import input_gradient_pixels, weight_gradient_pixels
+from cnn_core._grad_pixels import fits_a_tile, input_gradient_pixels, weight_gradient_pixels
 from cnn_core._plans import ConvPlan, crop_transposed, plan_conv2d, plan_conv_transpose2d
 from cnn_core._windows import pad_input
 from cnn_core.errors import ArgumentError
@@ -61,8 +61,7 @@ def weight_gradient(xp: FloatArray, g: FloatArray, kernel: Pair, stride: Pair, d
     taps = channels * kh * kw
     sample_bytes = taps * oh * ow * xp.itemsize
     if sample_bytes <= _compute.TILE_BYTES:
-        fits = max(1, min(batch, _compute.TILE_BYTES // sample_bytes))
-        group = -(-batch // -(-batch // fits))  # the groups made even, as the forward's
+        group = _compute._tiles(batch, 1, sample_bytes)[0]  # whole samples, groups made even, as the forward's
         sn, sc, sr, sv = xp.strides
         windows = as_strided(xp, (batch, channels, kh, kw, oh, ow), (sn, sc, dy * sr, dx * sv, sy * sr, sx * sv))
         cols = np.empty((group, taps, oh * ow), dtype=xp.dtype)
@@ -145,7 +144,9 @@ def planned_conv2d_backward(plan: ConvPlan, g: FloatArray,
     """The gradients of a planned (not depthwise) conv2d for ``g`` (N, F, oh, ow): grad_x (N, C, H, W) (None
     when not ``need_input``, as for a network's first layer), grad_weight and grad_bias."""
     window = plan.window
-    if _compute.channels_last_pays(plan.maps.shape[1], window.kernel[1], window.dilation[1], window.out_shape[1]):
+    channels = plan.maps.shape[1]
+    if _compute.channels_last_pays(channels, window.kernel[1], window.dilation[1], window.out_shape[1]) and \
+            fits_a_tile(window.out_shape, window.kernel, channels, g.itemsize):
         return _pixels_backward(plan, g, need_input)
     hp, wp = plan.padded.shape[2:]
     grad_weight = weight_gradient(plan.padded, g, window.kernel, window.stride, window.dilation)

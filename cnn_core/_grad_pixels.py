@@ -20,17 +20,22 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from cnn_core import _compute
 from cnn_core._checks import FloatArray, Pair
-from cnn_core._compute import TILE_BYTES, Pads, _zero_border
+from cnn_core._compute import Pads
 
-__all__ = ["input_gradient_pixels", "weight_gradient_pixels"]
+__all__ = ["fits_a_tile", "input_gradient_pixels", "weight_gradient_pixels"]
+
+
+def fits_a_tile(out_shape: Pair, kernel: Pair, channels: int, itemsize: int) -> bool:
+    """Whether one sample's matrix (outputs, kh*kw*C) fits the forward's tile: these gradients go by whole
+    samples; a larger sample goes channels first, in bands of rows."""
+    return out_shape[0] * out_shape[1] * kernel[0] * kernel[1] * channels * itemsize <= _compute.TILE_BYTES
 
 
 def _group(batch: int, sample_bytes: int) -> int:
-    """Samples per tile: as many as keep one tile's matrix under TILE_BYTES (at least one), split evenly."""
-    fits = min(batch, max(1, TILE_BYTES // max(sample_bytes, 1)))
-    groups = -(-batch // fits)
-    return -(-batch // groups)
+    """Samples per tile, as the forward groups them (``_compute._tiles``): as many as fit, split evenly."""
+    return _compute._tiles(batch, 1, sample_bytes)[0]
 
 
 def weight_gradient_pixels(maps: FloatArray, pads: Pads, g: FloatArray, kernel: Pair, stride: Pair,
@@ -51,7 +56,7 @@ def weight_gradient_pixels(maps: FloatArray, pads: Pads, g: FloatArray, kernel: 
     group = _group(batch, oh * ow * taps * maps.itemsize)
     hwc = np.empty((group, height + top + bottom, width + left + right, channels), dtype=maps.dtype)
     if any(pads):
-        _zero_border(hwc, pads)
+        _compute._zero_border(hwc, pads)
     sn, sr, sv, sc = hwc.strides
     windows = as_strided(hwc, (group, oh, ow, kh, kw, channels), (sn, sy * sr, sx * sv, dy * sr, dx * sv, sc))
     cols = np.empty((group, oh, ow, kh, kw, channels), dtype=maps.dtype)

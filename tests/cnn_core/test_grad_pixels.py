@@ -58,7 +58,7 @@ def test_pixels_gradients_equal_the_definition(shape: tuple[int, int, int, int],
                                                kernel: tuple[int, int], stride: tuple[int, int],
                                                dilation: tuple[int, int], pads: tuple[int, int, int, int],
                                                tile_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_grad_pixels, "TILE_BYTES", tile_bytes)  # 700: one or two samples per group
+    monkeypatch.setattr(_compute, "TILE_BYTES", tile_bytes)  # 700: one or two samples per group
     rng = np.random.default_rng(3)
     x = rng.standard_normal(shape)
     w = rng.standard_normal((filters, shape[1], *kernel))
@@ -75,11 +75,15 @@ def test_pixels_gradients_equal_the_definition(shape: tuple[int, int, int, int],
     np.testing.assert_array_equal(inside, whole[:, :, pads[0]:hp - pads[1], pads[2]:wp - pads[3]])
 
 
-@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "circular"])
-def test_conv2d_backward_takes_the_pixels_path_and_matches_a_naive_chain(padding_mode: str,
+@pytest.mark.parametrize(("padding_mode", "tile_bytes", "pixels"), [
+    ("zeros", 1 << 20, True), ("reflect", 1 << 20, True), ("circular", 1 << 20, True), ("zeros", 1000, False)])
+def test_conv2d_backward_takes_the_pixels_path_and_matches_a_naive_chain(padding_mode: str, tile_bytes: int,
+                                                                         pixels: bool,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Many channels on a small map: the layout rule picks channels last; the gradients are those of the
-    naive padded convolution (the padding's own adjoint checked through naive.pad by the chain rule)."""
+    """Many channels on a small map: the layout rule picks channels last, unless one sample's matrix is over
+    the tile (then channels first, in bands of rows: its memory stays bounded); the gradients are those of
+    the naive padded convolution (the padding's own adjoint checked through naive.pad by the chain rule)."""
+    monkeypatch.setattr(_compute, "TILE_BYTES", tile_bytes)  # 1000: under one sample's 5*5*54*8 bytes
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 6, 5, 5))
     w = rng.standard_normal((4, 6, 3, 3))
@@ -94,7 +98,7 @@ def test_conv2d_backward_takes_the_pixels_path_and_matches_a_naive_chain(padding
     monkeypatch.setattr("cnn_core._grad_conv.weight_gradient_pixels", spy)
     g = rng.standard_normal((3, 4, 5, 5))
     gx, gw, gb = grad.conv2d_backward(g, x, w, 1, 1, 1, padding_mode)
-    assert calls
+    assert bool(calls) == pixels
     xp = pad4(x, padding_mode)
     want_xp, want_w = reference(xp, w, g, (1, 1), (1, 1), (0, 0, 0, 0))
     np.testing.assert_allclose(gw, want_w, rtol=1e-12)
