@@ -1,9 +1,8 @@
-"""The numeric cores: row-tiled im2col correlation, col2im scatter, separable window reductions."""
+"""The numeric cores of the convolutions: row-tiled im2col correlation and the col2im scatter."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -320,96 +319,3 @@ def scatter_transposed(x: FloatArray, weight: FloatArray, stride: Pair, dilation
             target = out[:, :, a::sy, b::sx]
             target[...] = phases[a, b, :, :, :target.shape[2], :target.shape[3]]
     return out
-
-
-Reducer = Callable[..., Any]
-# input bytes per chunk of a tiling pool: its two reduced copies stay in the L2 cache until the outputs are
-# gathered (measured on the seed network's batched shapes: 512 KiB about 10% faster than 128 KiB or 1 MiB)
-POOL_CHUNK_BYTES = 1 << 19
-
-
-def reduce_windows(xp: FloatArray, kernel: Pair, stride: Pair, dilation: Pair, out_shape: Pair,
-                   reducer: Reducer, divisor: float | None = None) -> FloatArray:
-    """Reduce every window of the padded ``xp`` (..., Hp, Wp) with a separable ufunc (max or add), then
-    divide by ``divisor`` when given (an average whose windows all hold kh*kw numbers).
-
-    Each pass is a reduction of ``k`` strided views, so the cost is O(kh + kw) passes over the data
-    rather than O(kh * kw) per output element. Windows that tile the input (stride = kernel, no
-    dilation) go through :func:`_reduce_tiles`, in cache-sized chunks with contiguous passes only.
-    """
-    if stride == kernel and dilation == (1, 1):
-        return _reduce_tiles(xp, kernel, out_shape, reducer, divisor)
-    kh, kw = kernel
-    sy, sx = stride
-    dy, dx = dilation
-    oh, ow = out_shape
-    rows_needed = (oh - 1) * sy + dy * (kh - 1) + 1
-    band = xp[..., :rows_needed, :]
-    across = band[..., 0:(ow - 1) * sx + 1:sx].copy()
-    for kx in range(1, kw):
-        reducer(across, band[..., kx * dx:kx * dx + (ow - 1) * sx + 1:sx], out=across)
-    out = across[..., 0:(oh - 1) * sy + 1:sy, :].copy()
-    for ky in range(1, kh):
-        reducer(out, across[..., ky * dy:ky * dy + (oh - 1) * sy + 1:sy, :], out=out)
-    if divisor is not None:
-        out /= divisor
-    return out
-
-
-def _reduce_tiles(xp: FloatArray, kernel: Pair, out_shape: Pair, reducer: Reducer,
-                  divisor: float | None) -> FloatArray:
-    """:func:`reduce_windows` for windows that tile the input: (..., oh*kh, ow*kw) -> (..., oh, ow).
-
-    The maps are read as one flat array, a chunk at a time (whole maps, or bands of window rows of one
-    map), each chunk a contiguous run of input. Two passes of whole-run shifts, ``rows[p] = x[p] op
-    x[p + W] ...`` then ``cells[p] = rows[p] op rows[p + 1] ...``, leave every window's result at its
-    top-left pixel; one strided copy (dividing, for an average) gathers them. The shifts also reduce
-    windows that are then dropped, but as contiguous SIMD passes they beat a strided reduction of only
-    the needed ones (about 1.5x on 26x26 maps: numpy's strided loops run one number at a time, and short
-    rows pay a call per row). Rows are reduced first, then columns, as on the general path: the same sums.
-    """
-    kh, kw = kernel
-    oh, ow = out_shape
-    lead = xp.shape[:-2]
-    height, width = xp.shape[-2:]
-    area, unit, size = height * width, kh * width, xp.itemsize
-    flat = np.ascontiguousarray(xp).reshape(-1)  # a view of the usual (contiguous) input
-    count = flat.size // area
-    out = np.empty((count, oh, ow), dtype=xp.dtype)
-    if area * size <= POOL_CHUNK_BYTES:
-        step = POOL_CHUNK_BYTES // (area * size)
-        chunks = [(m, min(m + step, count), 0, oh) for m in range(0, count, step)]
-        group, pitch = min(step, count), area  # whole maps, ``area`` apart
-    else:
-        step = max(1, POOL_CHUNK_BYTES // (unit * size))
-        chunks = [(m, m + 1, r, min(r + step, oh)) for m in range(count) for r in range(0, oh, step)]
-        group, pitch = 1, min(step, oh) * unit  # a band of one map
-    # the reduced runs go to buffers (a 1x1 window copies its run), so that the windows' top-left pixels
-    # are a reshaped view of one of them (as_strided takes about 7 us a call: 0.4 ms over 8x1024x1024)
-    rows = np.empty(group * pitch, dtype=xp.dtype) if kh > 1 else None
-    tops = np.empty(group * pitch, dtype=xp.dtype) if kw > 1 or rows is None else rows
-    for m0, m1, r0, r1 in chunks:
-        run = flat[m0 * area + r0 * unit:(m1 - 1) * area + r1 * unit]
-        span = run.size - (kh - 1) * width
-        reduced = run[:span] if rows is None else rows[:span]
-        if rows is not None:
-            reducer(run[:span], run[width:width + span], out=reduced)
-            for ky in range(2, kh):
-                reducer(reduced, run[ky * width:ky * width + span], out=reduced)
-        span -= kw - 1
-        if tops is not rows:
-            if kw == 1:
-                tops[:span] = reduced
-            else:
-                reducer(reduced[:span], reduced[1:1 + span], out=tops[:span])
-            for kx in range(2, kw):
-                reducer(tops[:span], reduced[kx:kx + span], out=tops[:span])
-        # window (m, i, j) of the chunk has its top-left pixel at m*pitch + i*unit + j*kw of ``tops``
-        n, band = m1 - m0, r1 - r0
-        corners = tops[:n * pitch].reshape(n, pitch)[:, :band * unit].reshape(n, band, unit)[:, :, :ow * kw:kw]
-        target = out[m0:m1, r0:r1]
-        if divisor is None:
-            target[...] = corners
-        else:
-            np.divide(corners, divisor, out=target)
-    return out.reshape(*lead, oh, ow)

@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from cnn_core import _compute
-from cnn_core._checks import FloatArray
+from cnn_core import _pool
+from cnn_core._checks import FloatArray, Pair
 from cnn_core._grad_conv import forward_shape, take_grad_output
 from cnn_core._plans import PoolPlan, check_upsample, plan_pool, upsample_sources
+from cnn_core._pool import reduce_windows, tile_chunks
 from cnn_core._windows import Window
 
 
@@ -42,15 +43,18 @@ def planned_pool_backward(kind: str, plan: PoolPlan, g: FloatArray, best: FloatA
     result when the caller kept it (else it is recomputed)."""
     window = plan.window
     padded = plan.padded.reshape((1,) * (4 - plan.padded.ndim) + plan.padded.shape)
+    if kind == "max":
+        # the forward's maximum of each window; the first tap (row-major) equal to it wins, as in PyTorch
+        if best is None:
+            best = reduce_windows(padded, window.kernel, window.stride, window.dilation, window.out_shape, np.maximum)
+        best = best.reshape(g.shape)
+        if window.stride == window.kernel and window.dilation == (1, 1):
+            return _crop(_tiled_max_backward(padded, best, g, window.kernel), window)
     grad_padded = np.zeros(padded.shape, dtype=padded.dtype)
     taps = _taps(window)
     overlapping = any(step < span for step, span in zip(window.stride, window.span, strict=True))
     if kind == "max":
-        # the forward's maximum of each window; the first tap (row-major) equal to it wins, as in PyTorch
-        if best is None:
-            best = _compute.reduce_windows(padded, window.kernel, window.stride, window.dilation, window.out_shape,
-                                           np.maximum)
-        best = best.reshape(g.shape)
+        assert best is not None  # made above
         free = np.ones(best.shape, dtype=bool)  # windows whose maximum has not been found yet
         hit = np.empty(best.shape, dtype=bool)
         for number, (rows, cols) in enumerate(taps):
@@ -72,6 +76,44 @@ def planned_pool_backward(kind: str, plan: PoolPlan, g: FloatArray, best: FloatA
             else:
                 grad_padded[..., rows, cols] = share
     return _crop(grad_padded, window)
+
+
+def _tiled_max_backward(padded: FloatArray, best: FloatArray, g: FloatArray, kernel: Pair) -> FloatArray:
+    """The max pool's grad of ``padded`` (N, C, Hp, Wp) when the windows tile it (stride = kernel, no
+    dilation): the tap loop of :func:`planned_pool_backward`, a cache-sized chunk of maps (or of window
+    rows of one map) at a time (:func:`cnn_core._pool.tile_chunks`), so that each tap's pass reads the
+    input and writes the result while they are in the L2 cache instead of once per tap from memory (about
+    1.2x on 64x32x26x26, float32). An input of up to four chunks goes in one: 64x64x11x11 (2 MiB in
+    float32) gained nothing from chunks, whose per-call overhead cost it 5-10%. Every pixel a window reads
+    is written once, so the result needs no zeroing when the windows cover the input."""
+    kh, kw = kernel
+    oh, ow = g.shape[-2:]
+    height, width = padded.shape[-2:]
+    maps = padded.reshape(-1, height, width)
+    count = maps.shape[0]
+    grads, bests = g.reshape(count, oh, ow), best.reshape(count, oh, ow)
+    exact = oh * kh == height and ow * kw == width
+    # zeros for the pixels no window reads: numpy's zeros come from calloc, cheaper than zeroing a column
+    out = (np.empty if exact else np.zeros)((count, height, width), dtype=padded.dtype)
+    map_bytes = height * width * padded.itemsize
+    budget = _pool.POOL_CHUNK_BYTES if count * map_bytes > 4 * _pool.POOL_CHUNK_BYTES else count * map_bytes
+    chunks, group, band = tile_chunks(count, oh, kh * width * padded.itemsize, map_bytes, budget)
+    free = np.empty((group, band, ow), dtype=bool)  # windows whose maximum has not been found yet
+    hit = np.empty((group, band, ow), dtype=bool)
+    last = kh * kw - 1
+    for m0, m1, r0, r1 in chunks:
+        chunk_free, chunk_hit = free[:m1 - m0, :r1 - r0], hit[:m1 - m0, :r1 - r0]
+        chunk_free[...] = True
+        chunk_g, chunk_best = grads[m0:m1, r0:r1], bests[m0:m1, r0:r1]
+        for number in range(kh * kw):
+            i, j = divmod(number, kw)
+            rows, cols = slice(r0 * kh + i, r1 * kh, kh), slice(j, ow * kw, kw)
+            if number < last:
+                np.equal(maps[m0:m1, rows, cols], chunk_best, out=chunk_hit)
+                chunk_hit &= chunk_free
+                chunk_free ^= chunk_hit
+            np.multiply(chunk_g, chunk_hit if number < last else chunk_free, out=out[m0:m1, rows, cols])
+    return out.reshape(padded.shape)
 
 
 def _bilinear_matrix(n: int, scale: int, align_corners: bool, dtype: np.dtype[Any]) -> FloatArray:

@@ -24,6 +24,7 @@ from cnn_core._plans import (
     plan_pool,
     upsample_sources,
 )
+from cnn_core._pool import reduce_windows
 
 __all__ = [
     "avg_pool2d", "conv2d", "conv_transpose2d", "cross_entropy", "dropout", "leaky_relu", "linear", "log_softmax",
@@ -130,8 +131,8 @@ def _pool(kind: str, plan: PoolPlan) -> FloatArray:
     uniform = kind == "avg" and not any(window.pads)
     count = window.kernel[0] * window.kernel[1] if uniform else None
     with np.errstate(over="ignore", invalid="ignore"):  # a sum that overflows is reported, not warned
-        out = _compute.reduce_windows(plan.padded, window.kernel, window.stride, window.dilation,
-                                      window.out_shape, reducer, count)
+        out = reduce_windows(plan.padded, window.kernel, window.stride, window.dilation, window.out_shape, reducer,
+                             count)
         if plan.divisor is not None and not uniform:
             out /= plan.divisor
     # the largest of finite numbers is one of them (every window reads the input: the plan refuses a window

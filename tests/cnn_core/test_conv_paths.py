@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from cnn_core import _compute, _plans, ops
+from cnn_core import _compute, _plans, _pool, ops
 from cnn_core.errors import ArgumentError
 from tests.cnn_core import naive
 
@@ -133,7 +133,7 @@ def test_a_zero_padded_plan_pads_only_on_demand_and_other_modes_at_once() -> Non
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_tiling_pools_on_odd_sizes_match_the_loop_definition(shape: tuple[int, ...], kind: str,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_compute, "POOL_CHUNK_BYTES", 48)  # chunks of rows within a map, then of maps
+    monkeypatch.setattr(_pool, "POOL_CHUNK_BYTES", 48)  # chunks of rows within a map, then of maps
     x = np.random.default_rng(len(shape)).standard_normal(shape)
     op = ops.max_pool2d if kind == "max" else ops.avg_pool2d
     samples = x.reshape(-1, *shape[-3:])

@@ -1,6 +1,6 @@
 """The tiling pools' fast path (stride = kernel, no dilation) against loops, on the edges of its chunks.
 
-cnn_core._compute._reduce_tiles reads the maps as one flat array, reduces whole-run shifts (rows, then
+cnn_core._pool._reduce_tiles reads the maps as one flat array, reduces whole-run shifts (rows, then
 columns) and gathers each window's result from its top-left pixel; an average with no padding is divided
 by kh*kw as it is gathered. Checked here bit for bit against the same reductions written as loops, with
 chunks small enough that bands of one map and groups of maps both occur, and through the public ops
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from cnn_core import _compute, ops
+from cnn_core import _pool, ops
 from tests.cnn_core import naive
 
 KERNELS = [(2, 2), (3, 3), (2, 3), (1, 2), (3, 1), (1, 1)]
@@ -44,21 +44,21 @@ def rows_then_columns(x: np.ndarray, kernel: tuple[int, int], reducer: np.ufunc)
 def test_reduce_windows_tiles_match_loops_bit_for_bit(kernel: tuple[int, int], shape: tuple[int, ...],
                                                       dtype: type, chunk: int,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_compute, "POOL_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(_pool, "POOL_CHUNK_BYTES", chunk)
     x: np.ndarray = np.random.default_rng(sum(shape)).standard_normal(shape).astype(dtype)
     out_shape = (shape[-2] // kernel[0], shape[-1] // kernel[1])
     for reducer in (np.maximum, np.add):
-        got = _compute.reduce_windows(x, kernel, kernel, (1, 1), out_shape, reducer)
+        got = _pool.reduce_windows(x, kernel, kernel, (1, 1), out_shape, reducer)
         expected = rows_then_columns(x, kernel, reducer)
         assert got.shape == expected.shape and got.dtype == dtype
         assert_array_equal(got, expected)
-    averaged = _compute.reduce_windows(x, kernel, kernel, (1, 1), out_shape, np.add, float(kernel[0] * kernel[1]))
+    averaged = _pool.reduce_windows(x, kernel, kernel, (1, 1), out_shape, np.add, float(kernel[0] * kernel[1]))
     assert_array_equal(averaged, expected / dtype(kernel[0] * kernel[1]))
 
 
 def test_reduce_windows_tiles_read_a_non_contiguous_input() -> None:
     x = np.random.default_rng(1).standard_normal((3, 10, 9)).transpose(0, 2, 1)  # (3, 9, 10), not contiguous
-    got = _compute.reduce_windows(x, (2, 2), (2, 2), (1, 1), (4, 5), np.maximum)
+    got = _pool.reduce_windows(x, (2, 2), (2, 2), (1, 1), (4, 5), np.maximum)
     assert_array_equal(got, rows_then_columns(np.ascontiguousarray(x), (2, 2), np.maximum))
 
 
