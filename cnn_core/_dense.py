@@ -22,10 +22,32 @@ def _slopes(positive: np.ndarray[Any, Any], slope: float, dtype: np.dtype[Any]) 
     return factor
 
 
+# relu's numbers per row of zeros it is compared with (see relu_into)
+RELU_ROW = 4096
+
+
+def relu_into(values: FloatArray, out: FloatArray) -> FloatArray:
+    """``max(values, 0)`` written into ``out`` (which may be ``values`` itself), returned.
+
+    A contiguous array is compared with a row of zeros rather than with the number 0: numpy's maximum
+    runs a slower loop against a scalar (numpy 2.4, float32, one thread: 1.1 ms against 0.63 ms on
+    64x32x26x26, 0.41 against 0.17 ms on 64x64x11x11). The numbers are the same, -0.0 becoming 0.0 alike.
+    """
+    zero = np.zeros(RELU_ROW, dtype=values.dtype)
+    if values.size < RELU_ROW or not (values.flags.c_contiguous and out.flags.c_contiguous):
+        np.maximum(values, zero[0], out=out)
+        return out
+    source, target = values.reshape(-1), out.reshape(-1)
+    whole = source.size - source.size % RELU_ROW
+    np.maximum(source[:whole].reshape(-1, RELU_ROW), zero, out=target[:whole].reshape(-1, RELU_ROW))
+    np.maximum(source[whole:], zero[0], out=target[whole:])
+    return out
+
+
 def activation_values(name: str, values: FloatArray, slope: float = 0.01) -> FloatArray:
     """relu, leaky_relu, sigmoid or tanh of an already validated float array (the one formula of each)."""
     if name == "relu":
-        return np.maximum(values, values.dtype.type(0))
+        return relu_into(values, np.empty(values.shape, dtype=values.dtype))
     if name == "leaky_relu":
         return values * _slopes(values >= 0, slope, values.dtype)
     if name == "sigmoid":  # without overflow: exp of a non-positive number only

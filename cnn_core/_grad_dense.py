@@ -30,13 +30,20 @@ def activation_backward(name: str, grad_output: Any, x: Any, negative_slope: flo
 def activation_gradient(name: str, g: FloatArray, values: FloatArray, slope: float = 0.01) -> FloatArray:
     """The chain rule through an activation, for validated arrays: ``g * f'(values)`` (relu'(0) = 0)."""
     if name == "relu":
-        return g * (values > 0)  # arithmetic on the mask: np.where on a random mask is ~5x slower
+        return relu_gradient(g, values > 0)
     if name == "leaky_relu":
         return g * _slopes(values > 0, slope, g.dtype)
     y = activation_values(name, values)
     if name == "sigmoid":
         return g * (1 - y) * y
     return g * (1 - y * y)
+
+
+def relu_gradient(g: FloatArray, positive: np.ndarray[Any, Any]) -> FloatArray:
+    """relu's chain rule given where its input was positive (a boolean array of g's shape): ``g * positive``,
+    arithmetic on the mask (np.where on a random mask is ~5x slower)."""
+    result: FloatArray = g * positive
+    return result
 
 
 def linear_backward(grad_output: Any, x: Any, weight: Any) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -13,9 +13,9 @@ import numpy as np
 
 from cnn_core import geometry, grad, ops
 from cnn_core._checks import FloatArray, as_array, check_finite, compute_dtype, is_int, to_pair
-from cnn_core._dense import activation_values
+from cnn_core._dense import activation_values, relu_into
 from cnn_core._grad_conv import planned_conv2d_backward
-from cnn_core._grad_dense import activation_gradient
+from cnn_core._grad_dense import activation_gradient, relu_gradient
 from cnn_core._grad_pool import planned_pool_backward
 from cnn_core._plans import check_upsample, plan_conv2d, plan_pool
 from cnn_core.errors import ArgumentError
@@ -251,11 +251,14 @@ def activate(values: FloatArray, name: str | None, slope: float = 0.01) -> Float
 
 
 def _activation_backward(grad_output: FloatArray, before: FloatArray, after: FloatArray, name: str | None,
-                         slope: float) -> FloatArray:
+                         slope: float, positive: np.ndarray[Any, Any] | None = None) -> FloatArray:
+    """grad_output through the activation; ``positive`` is relu's mask when forward kept it."""
     if name is None or name == "linear":
         return grad_output
     if name == "softmax":  # the Jacobian of softmax along the class axis, applied to grad_output
         return after * (grad_output - (grad_output * after).sum(axis=1, keepdims=True))  # type: ignore[no-any-return]
+    if name == "relu" and positive is not None:
+        return relu_gradient(grad_output, positive)
     return activation_gradient(name, grad_output, before, slope)
 
 
@@ -264,9 +267,12 @@ class Cache:
     """What a layer's forward pass keeps for its backward pass."""
 
     x: FloatArray
-    before: FloatArray | None = None  # the value the activation was applied to
+    # the value the activation was applied to; for a relu computed in place (a conv2d's or dense layer's own
+    # result), its result: the same signs, which is all relu's gradient reads
+    before: FloatArray | None = None
     after: FloatArray | None = None
     extra: Any = None
+    positive: np.ndarray[Any, Any] | None = None  # relu's mask (before > 0), kept while training
 
 
 def forward(layer: Layer, x: FloatArray, training: bool, rng: np.random.Generator | None,
@@ -314,6 +320,14 @@ def forward(layer: Layer, x: FloatArray, training: bool, rng: np.random.Generato
     name = layer.activation
     if fold_softmax and name == "softmax":
         name = None
+    if name == "relu" and kind in ("conv2d", "dense"):
+        # the layer's own fresh result: relu overwrites it (no second map of the layer's size), and while
+        # training its mask is kept for the backward pass (a quarter of the map's bytes in float32; the
+        # gradient is then one product, not a comparison, a temporary and a product)
+        after = relu_into(before, before)
+        cache.before = cache.after = after
+        cache.positive = after > 0 if training else None
+        return after, cache
     after = activate(before, name, slope)
     cache.before, cache.after = before, after
     return after, cache
@@ -353,7 +367,7 @@ def backward(layer: Layer, grad_output: FloatArray, cache: Cache, fold_softmax: 
         if fold_softmax and name == "softmax":
             name = None
         assert cache.before is not None and cache.after is not None  # set by forward
-        grad_output = _activation_backward(grad_output, cache.before, cache.after, name, slope)
+        grad_output = _activation_backward(grad_output, cache.before, cache.after, name, slope, cache.positive)
     if kind == "conv2d":
         gx, gw, gb = planned_conv2d_backward(cache.extra, grad_output, need_input)
         return gx, _named(layer, gw, gb)
