@@ -2,23 +2,27 @@
 // content fits without scrolling. Every inner size is in em, so numbers grow with the panel (a projector)
 // and shrink before anything is clipped (a laptop). Layout only: no number shown is computed here.
 
+const GUESSES = 3; // sizes tried from the content's measured extent before plain halving takes over
+
 export class TextFitter {
   /**
-   * @param {HTMLElement} element the panel whose font-size is set (its content must size in em)
+   * @param {HTMLElement} element the panel whose font-size is set (its content must size in em, and its own size
+   *   must not depend on its content, e.g. `contain: strict`: the box is measured once per fit)
    * @param {{min: number, max: number}} limits font sizes in css px
    */
   constructor(element, limits) {
     this.element = element;
     this.limits = limits;
     this.key = "";
-    this.size = ""; // the box's size at the last fit: a resize refits only if it really changed
+    this.box = [0, 0]; // the box's size at the last fit: a resize refits only if it really changed
     new ResizeObserver(() => {
-      if (this.size !== this.boxSize()) this.fit(this.key, true);
+      const [width, height] = [element.clientWidth, element.clientHeight];
+      const [lastWidth, lastHeight] = this.box;
+      if (width === lastWidth && height === lastHeight) return;
+      this.box = [width, height];
+      // a larger box may take larger numbers; a smaller one is refit only if they no longer fit
+      this.fit(this.key, width > lastWidth || height > lastHeight);
     }).observe(element);
-  }
-
-  boxSize() {
-    return `${this.element.clientWidth}x${this.element.clientHeight}`;
   }
 
   fits() {
@@ -27,44 +31,55 @@ export class TextFitter {
   }
 
   /**
+   * How much larger (> 1) or smaller (< 1) the content could be and still fit, across and down: the box over the
+   * content's own extent (its children's union, so a centred overflow counts on both sides), padding included.
+   * The content scales with the font (every inner size is in em), so the smaller ratio times the font size
+   * estimates the answer (not exactly: parts side by side wrap under each other as they grow).
+   */
+  room() {
+    const box = this.element;
+    let [left, top, right, bottom] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const child of box.children) {
+      const rect = child.getBoundingClientRect();
+      [left, top] = [Math.min(left, rect.left), Math.min(top, rect.top)];
+      [right, bottom] = [Math.max(right, rect.right), Math.max(bottom, rect.bottom)];
+    }
+    if (right < left) return [Infinity, Infinity]; // nothing in it
+    const style = getComputedStyle(box);
+    const padX = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+    const padY = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    return [box.clientWidth / (right - left + padX), box.clientHeight / (bottom - top + padY)];
+  }
+
+  /**
    * Refit when the content's structure (`key`) or the box changed, or when new numbers overflow. Each check is a
-   * layout, so the search starts at the current size: a similar content (another kernel, the next run) is
-   * settled in two checks (this size fits, one more does not); a content that overflows starts from the size
-   * its overflow suggests; else halving towards the side it must go.
+   * layout (~5-15 ms for the step panel, more at a font size not used before), so the sizes tried come from the
+   * content's measured extent at the last size tried, starting from the current size (or the stylesheet's, at
+   * first): usually the answer and the size above it, three or four layouts in all (the search halved from the
+   * ceiling took seven); halving after GUESSES tries.
    */
   fit(key, force = false) {
+    if (!this.element.firstElementChild) return; // nothing to fit yet
     if (!force && key === this.key && this.fits()) return;
     this.key = key;
-    const at = (px) => {
-      this.element.style.fontSize = `${px}px`;
-      return this.fits();
-    };
     const { min, max } = this.limits;
-    const current = Math.min(Math.max(Math.round(parseFloat(this.element.style.fontSize) || max), min), max);
-    let [low, high] = [min, max];
-    if (at(current)) {
-      if (current === max || !at(current + 1)) [low, high] = [current, current];
-      else low = current + 1;
-    } else {
-      // it overflows by a measurable factor, and the content scales with the font (every inner size is in em):
-      // start just below that estimate (two checks when it holds) instead of halving from the floor
-      const box = this.element;
-      const ratio = Math.min(box.clientWidth / box.scrollWidth, box.clientHeight / box.scrollHeight);
-      const guess = Math.max(min, Math.min(current - 1, Math.floor(current * ratio)));
-      if (at(guess)) {
-        [low, high] = [guess, current - 1];
-        if (guess < high && !at(guess + 1)) high = guess;
+    const clamp = (px, low, high) => Math.min(Math.max(px, low), high);
+    const style = this.element.style;
+    let size = clamp(Math.round(parseFloat(style.fontSize || getComputedStyle(this.element).fontSize)), min, max);
+    let [low, high] = [min, max]; // the answer lies in [low, high]: low fits (or is the floor)
+    for (let tried = 0; ; tried += 1) {
+      style.fontSize = `${size}px`;
+      if (this.fits()) low = size;
+      else high = size - 1;
+      if (tried === 0) this.box = [this.element.clientWidth, this.element.clientHeight]; // not the font's to change
+      if (low >= high) break;
+      if (tried < GUESSES) {
+        size = clamp(Math.floor(size * Math.min(...this.room())), low + 1, high);
       } else {
-        high = guess - 1;
+        size = Math.ceil((low + high) / 2);
       }
     }
-    while (low < high) { // the largest size that fits, between low (fits or the floor) and high
-      const middle = Math.ceil((low + high) / 2);
-      if (at(middle)) low = middle;
-      else high = middle - 1;
-    }
-    this.element.style.fontSize = `${low}px`;
-    this.size = this.boxSize();
+    if (size !== low) style.fontSize = `${low}px`;
   }
 
   /** A new ceiling (presentation mode), then a refit. */
