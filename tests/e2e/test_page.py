@@ -175,6 +175,24 @@ def test_a_link_reproduces_its_settings(page: Page) -> None:
     shoot(page, "link-avg-pool")
 
 
+def test_each_operation_shows_only_its_own_panels_and_train_opens_right_after_load(page: Page) -> None:
+    html = page.request.get("/").text()  # hidden before any script runs: the first layout skips them
+    assert html.count("hidden aria-label=") >= 10 and 'data-for="pool" hidden' in html
+    assert 'data-for="conv2d conv_transpose2d" aria-label="Kernel"' in html
+    open_page(page)
+    expect(page.get_by_role("region", name="Kernel")).to_be_visible()
+    for name in ("Pooling", "Activation", "Up-sampling", "Chain", "Model", "Example"):
+        expect(page.get_by_role("region", name=name, exact=True)).to_be_hidden()
+    page.goto("about:blank")  # a new document: a hash alone would not reload the page
+    open_page(page, {"op": "pool", "step": 0})
+    expect(page.get_by_role("region", name="Pooling")).to_be_visible()
+    expect(page.get_by_role("region", name="Kernel")).to_be_hidden()
+    page.get_by_role("tab", name="Train").click()  # its modules load after the first map: at once when asked
+    expect(page.get_by_role("region", name="Model", exact=True)).to_be_visible()
+    expect(page.get_by_label("Network")).to_be_enabled()
+    expect(page.get_by_role("region", name="Pooling")).to_be_hidden()
+
+
 def test_the_url_follows_the_settings(page: Page) -> None:
     open_page(page)
     page.get_by_role("tab", name="Up-sampling").click()
