@@ -55,19 +55,9 @@ def planned_pool_backward(kind: str, plan: PoolPlan, g: FloatArray, best: FloatA
     overlapping = any(step < span for step, span in zip(window.stride, window.span, strict=True))
     if kind == "max":
         assert best is not None  # made above
-        free = np.ones(best.shape, dtype=bool)  # windows whose maximum has not been found yet
-        hit = np.empty(best.shape, dtype=bool)
-        for number, (rows, cols) in enumerate(taps):
-            if number < len(taps) - 1:
-                np.equal(padded[..., rows, cols], best, out=hit)
-                hit &= free
-                free ^= hit
-            else:
-                hit = free  # every window not yet routed has its maximum at the last tap
-            if overlapping:
-                grad_padded[..., rows, cols] += g * hit
-            else:
-                np.multiply(g, hit, out=grad_padded[..., rows, cols])
+        _route_to_first_maximum([(padded[..., rows, cols], grad_padded[..., rows, cols]) for rows, cols in taps],
+                                best, g, np.empty(best.shape, dtype=bool), np.empty(best.shape, dtype=bool),
+                                overlapping)
     else:
         share = g / plan.divisor if plan.divisor is not None else g
         for rows, cols in taps:
@@ -80,10 +70,10 @@ def planned_pool_backward(kind: str, plan: PoolPlan, g: FloatArray, best: FloatA
 
 def _tiled_max_backward(padded: FloatArray, best: FloatArray, g: FloatArray, kernel: Pair) -> FloatArray:
     """The max pool's grad of ``padded`` (N, C, Hp, Wp) when the windows tile it (stride = kernel, no
-    dilation): the tap loop of :func:`planned_pool_backward`, a cache-sized chunk of maps (or of window
-    rows of one map) at a time (:func:`cnn_core._pool.tile_chunks`), so that each tap's pass reads the
-    input and writes the result while they are in the L2 cache instead of once per tap from memory (about
-    1.2x on 64x32x26x26, float32). An input of up to four chunks goes in one: 64x64x11x11 (2 MiB in
+    dilation): :func:`_route_to_first_maximum`, a cache-sized chunk of maps (or of window rows of one map)
+    at a time (:func:`cnn_core._pool.tile_chunks`), so that each tap's pass reads the input and writes the
+    result while they are in the L2 cache instead of once per tap from memory (about 1.2x on 64x32x26x26,
+    float32). An input of up to four chunks goes in one: 64x64x11x11 (2 MiB in
     float32) gained nothing from chunks, whose per-call overhead cost it 5-10%. Every pixel a window reads
     is written once, so the result needs no zeroing when the windows cover the input."""
     kh, kw = kernel
@@ -98,22 +88,32 @@ def _tiled_max_backward(padded: FloatArray, best: FloatArray, g: FloatArray, ker
     map_bytes = height * width * padded.itemsize
     budget = _pool.POOL_CHUNK_BYTES if count * map_bytes > 4 * _pool.POOL_CHUNK_BYTES else count * map_bytes
     chunks, group, band = tile_chunks(count, oh, kh * width * padded.itemsize, map_bytes, budget)
-    free = np.empty((group, band, ow), dtype=bool)  # windows whose maximum has not been found yet
-    hit = np.empty((group, band, ow), dtype=bool)
-    last = kh * kw - 1
+    free, hit = np.empty((group, band, ow), dtype=bool), np.empty((group, band, ow), dtype=bool)
     for m0, m1, r0, r1 in chunks:
-        chunk_free, chunk_hit = free[:m1 - m0, :r1 - r0], hit[:m1 - m0, :r1 - r0]
-        chunk_free[...] = True
-        chunk_g, chunk_best = grads[m0:m1, r0:r1], bests[m0:m1, r0:r1]
-        for number in range(kh * kw):
-            i, j = divmod(number, kw)
-            rows, cols = slice(r0 * kh + i, r1 * kh, kh), slice(j, ow * kw, kw)
-            if number < last:
-                np.equal(maps[m0:m1, rows, cols], chunk_best, out=chunk_hit)
-                chunk_hit &= chunk_free
-                chunk_free ^= chunk_hit
-            np.multiply(chunk_g, chunk_hit if number < last else chunk_free, out=out[m0:m1, rows, cols])
+        taps = [(slice(r0 * kh + i, r1 * kh, kh), slice(j, ow * kw, kw)) for i in range(kh) for j in range(kw)]
+        _route_to_first_maximum([(maps[m0:m1, rows, cols], out[m0:m1, rows, cols]) for rows, cols in taps],
+                                bests[m0:m1, r0:r1], grads[m0:m1, r0:r1], free[:m1 - m0, :r1 - r0],
+                                hit[:m1 - m0, :r1 - r0])
     return out.reshape(padded.shape)
+
+
+def _route_to_first_maximum(taps: list[tuple[FloatArray, FloatArray]], best: FloatArray, g: FloatArray,
+                            free: np.ndarray[Any, Any], hit: np.ndarray[Any, Any], overlapping: bool = False) -> None:
+    """The max pool's rule, as PyTorch's: each window's ``g`` goes to the first of its taps (row-major) that
+    equals its maximum ``best``. ``taps`` pairs each tap's view of the input with its view of grad_x, all of
+    ``best``'s shape; ``free`` and ``hit`` are boolean scratch of that shape. Overlapping windows add to
+    grad_x, others write it."""
+    free[...] = True  # windows whose maximum has not been found yet
+    for number, (source, target) in enumerate(taps):
+        if number < len(taps) - 1:
+            np.equal(source, best, out=hit)
+            hit &= free
+            free ^= hit
+        winners = hit if number < len(taps) - 1 else free  # the rest have their maximum at the last tap
+        if overlapping:
+            target += g * winners
+        else:
+            np.multiply(g, winners, out=target)
 
 
 def _bilinear_matrix(n: int, scale: int, align_corners: bool, dtype: np.dtype[Any]) -> FloatArray:
