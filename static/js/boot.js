@@ -1,11 +1,13 @@
-// The page's first run, asked for as soon as the three small modules that describe it have loaded. index.html
-// loads this module `async`, ahead of main.js: main.js and the ~30 modules it imports are still on their way
-// while the server computes the run and renders its pictures (asked for by prefetch-worker.js). main.js imports
-// the same starting state from here (a module runs once), so the two never disagree about what the page opens on.
+// The page's first run, asked for as soon as the few small modules that describe it have loaded. index.html
+// loads this module `async`, ahead of main.js: main.js and the ~30 modules it imports may still be on their way
+// while the server computes the run and renders its map (named in the request). main.js imports the same starting
+// state and the stream from here (a module runs once), so the two never disagree about what the page opens on; the
+// stream holds what the server answers until main.js has attached its listeners and releases it.
 
 import { buildRequest } from "./request.js";
 import { sampleSource } from "./source-view.js";
 import { DEFAULTS, fromHash } from "./state.js";
+import { FrameStream } from "./stream.js";
 
 /** What the server put in the page: samples, kernels, palettes, lessons (index.html's "initial-data"). */
 export const initial = JSON.parse(document.getElementById("initial-data").textContent);
@@ -14,8 +16,10 @@ export const fromLink = fromHash(location.hash);
 /** The state the page opens on: a link's, or the first sample with the defaults. */
 export const firstState = { ...DEFAULTS, source: sampleSource(initial.samples[0]), ...fromLink };
 
-const firstRequest = buildRequest(firstState);
-if (firstRequest) { // asked for off the main thread, which main.js' modules and the first layout keep busy
-  const worker = new Worker(new URL("./prefetch-worker.js", import.meta.url), { type: "module" });
-  worker.postMessage({ body: firstRequest, displayMode: firstState.displayMode, contrast: firstState.contrast });
+/** The page's ws/animate stream, holding its messages until main.js releases it. */
+export const stream = new FrameStream("ws/animate", { hold: true });
+/** The first run's request as sent (null when the page opens on no single run: the layers, a tab). */
+export const firstRequest = buildRequest(firstState);
+if (firstRequest) {
+  stream.open(firstRequest, { map: Math.max(firstState.map, 0), mode: firstState.displayMode, contrast: firstState.contrast });
 }

@@ -1,7 +1,7 @@
 // Composition root: makes the state, stream, player, stage and the views, and routes events between them.
 // Each concern lives in its own view module; nothing here computes or paints.
 
-import { firstState, fromLink, initial } from "./boot.js"; // asks for the first run while the rest loads
+import { firstRequest, firstState, fromLink, initial, stream } from "./boot.js"; // the first run, asked for already
 import { captionFor } from "./caption.js";
 import { bindControls, OP_DEFAULTS, showControls } from "./controls.js";
 import { DisplayView } from "./display-view.js";
@@ -19,7 +19,6 @@ import { StageView } from "./stage-view.js";
 import { decides, getState, onChange, toHash, update } from "./state.js";
 import { status } from "./status-view.js";
 import { dropKeptFrame, geometryOf, startStep } from "./step-policy.js";
-import { FrameStream } from "./stream.js";
 import { TransportView } from "./transport-view.js";
 import { bindUploads } from "./upload-view.js";
 import { groupDigits } from "./render/colors.js";
@@ -27,7 +26,6 @@ import { groupDigits } from "./render/colors.js";
 const $ = (id) => document.getElementById(id);
 const HASH_DELAY_MS = 250;
 
-const stream = new FrameStream();
 const stage = new StageView(document);
 const runView = new RunView(document, { stage, stream, palettes: initial.palettes, getState, update });
 const player = new Player(stream, (frame, peek) => runView.paintFrame(frame, peek));
@@ -179,7 +177,9 @@ bindMatrixDialog(document, () => getState().source, (text, example = {}) => {
 // --- start: a shared link's settings, or the first sample ---------------------------------------
 setTimeout(loadTabs, 4000); // even if no map ever loads (an image gone, a refused link)
 coldStart = Object.keys(fromLink).length === 0;
+runView.alreadySent(firstRequest);
 update(firstState);
 sources.show(getState().source);
 transport.showSpeed();
 showControls(document, getState());
+stream.release(); // every listener is attached: what the server said meanwhile is handled now

@@ -76,6 +76,11 @@ export class RunView extends EventTarget {
     }, typing(this.document) ? REQUEST_DELAY_MS : 0);
   }
 
+  /** A request sent for this view before it existed (boot.js' first run): the same state does not ask again. */
+  alreadySent(request) {
+    if (request) this.lastRequest = JSON.stringify(request);
+  }
+
   /** Open a run the server made (a chain's layer); the next settings change asks afresh. */
   openRun(runId) {
     this.lastRequest = "";

@@ -62,8 +62,13 @@ export function retryDelay(attempt, random = Math.random) {
 }
 
 export class FrameStream extends EventTarget {
-  constructor(path = "ws/animate") {
+  /**
+   * @param {string} path the socket's path, relative to the page's base
+   * @param {{hold?: boolean}} options hold: keep what arrives until release() (its listeners are not attached yet)
+   */
+  constructor(path = "ws/animate", { hold = false } = {}) {
     super();
+    this.held = hold ? [] : null;
     const url = new URL(path, document.baseURI);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     this.url = url.href;
@@ -127,7 +132,15 @@ export class FrameStream extends EventTarget {
   }
 
   emit(type, detail) {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
+    if (this.held) this.held.push([type, detail]);
+    else this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** Pass on what arrived while held, in order, and from now on everything as it comes. */
+  release() {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const [type, detail] of held) this.emit(type, detail);
   }
 
   send(message) {
