@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--loads", type=int, default=5, help="page loads to time")
     parser.add_argument("--changes", type=int, default=8, help="parameter changes to time (each kind)")
+    parser.add_argument("--omnibox-popup", action="store_true",
+                        help="leave Chromium's omnibox popup on (each fresh window builds it while the page loads)")
     args = parser.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -79,7 +81,8 @@ def main() -> None:
                                headers={"content-type": "image/jpeg"}, timeout=30).json()
             link = "/#" + quote(json.dumps({"source": {"kind": "image", "imageId": image["id"], "name": "photo"}}))
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                flags = [flag for flag in ARGS if not (args.omnibox_popup and flag == BROWSER_UI)]
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=flags)
                 loads = []
                 for _ in range(args.loads):
                     page = browser.new_page(viewport={"width": 1280, "height": 800})
