@@ -223,32 +223,25 @@ def _correlate_pixels(x: FloatArray, weight: FloatArray, stride: Pair, dilation:
     when dilated) and one BLAS product ``weight @ columns.T``, written in place for a band of one sample,
     through a small buffer for a group of samples.
     """
-    batch, channels, height, width = x.shape
+    batch, channels = x.shape[:2]
     filters, _, kh, kw = weight.shape
-    sy, sx = stride
-    dy, dx = dilation
     oh, ow = out_shape
-    top, bottom, left, right = pads
     taps = kh * kw * channels
     flat_weight = np.ascontiguousarray(weight.transpose(0, 2, 3, 1).reshape(filters, taps))
     group, rows = _tiles(batch, oh, taps * ow * x.itemsize)
     # one group's samples at a time: a batch's whole (B, Hp, Wp, C) copy would be megabytes of fresh pages
     # every call (1,100 page faults, ~1.5 ms, for 64x32x13x13), a group's stays in the cache for its tiles
-    hwc = np.empty((group, height + top + bottom, width + left + right, channels), dtype=x.dtype)
-    if any(pads):
-        _zero_border(hwc, pads)
+    pixels = PixelWindows(x, group, pads, (kh, kw), stride, dilation, out_shape)
     out = np.empty((batch, filters, oh, ow), dtype=x.dtype)
     buffer = np.empty(group * rows * ow * taps, dtype=x.dtype)
     product = np.empty((filters, group * oh * ow), dtype=x.dtype) if group > 1 else None
-    sn, sr, sv, sc = hwc.strides
-    windows = as_strided(hwc, (group, oh, ow, kh, kw, channels), (sn, sy * sr, sx * sv, dy * sr, dx * sv, sc))
     for n0 in range(0, batch, group):
         samples = min(group, batch - n0)
-        hwc[:samples, top:top + height, left:left + width] = x[n0:n0 + samples].transpose(0, 2, 3, 1)
+        windows = pixels.load(n0, samples)
         for y0 in range(0, oh, rows):
             count = min(rows, oh - y0)
             cols = buffer[:samples * count * ow * taps].reshape(samples, count, ow, kh, kw, channels)
-            cols[...] = windows[:samples, y0:y0 + count]
+            cols[...] = windows[:, y0:y0 + count]
             matrix = cols.reshape(samples * count * ow, taps).T
             if product is None:
                 tile = out[n0, :, y0:y0 + count].reshape(filters, count * ow)
@@ -260,6 +253,31 @@ def _correlate_pixels(x: FloatArray, weight: FloatArray, stride: Pair, dilation:
                 epilogue(block)
                 out[n0:n0 + samples] = block.reshape(filters, samples, oh, ow).transpose(1, 0, 2, 3)
     return out
+
+
+class PixelWindows:
+    """A group of samples of ``x`` (B, C, H, W) channels last with a zero border of ``pads``, (group, Hp, Wp, C),
+    and the view of every output's window of it, (group, oh, ow, kh, kw, C): the rows a channels-last column
+    matrix copies (runs of kw*C numbers, or C when dilated). Shared by conv2d and its weight gradient."""
+
+    def __init__(self, x: FloatArray, group: int, pads: Pads, kernel: Pair, stride: Pair, dilation: Pair,
+                 out_shape: Pair) -> None:
+        _, channels, height, width = x.shape
+        top, bottom, left, right = pads
+        self.x, self.rows, self.cols = x, slice(top, top + height), slice(left, left + width)
+        self.hwc = np.empty((group, height + top + bottom, width + left + right, channels), dtype=x.dtype)
+        if any(pads):
+            _zero_border(self.hwc, pads)
+        sn, sr, sv, sc = self.hwc.strides
+        (sy, sx), (dy, dx) = stride, dilation
+        self.windows = as_strided(self.hwc, (group, *out_shape, *kernel, channels),
+                                  (sn, sy * sr, sx * sv, dy * sr, dx * sv, sc))
+
+    def load(self, n0: int, samples: int) -> FloatArray:
+        """Samples ``n0`` to ``n0 + samples`` copied in; their windows, (samples, oh, ow, kh, kw, C)."""
+        self.hwc[:samples, self.rows, self.cols] = self.x[n0:n0 + samples].transpose(0, 2, 3, 1)
+        windows: FloatArray = self.windows[:samples]
+        return windows
 
 
 def _zero_border(array: FloatArray, pads: Pads) -> None:

@@ -172,8 +172,7 @@ def _pixels_backward(plan: ConvPlan, g: FloatArray,
     grad_weight = weight_gradient_pixels(maps, pads, g, window.kernel, window.stride, window.dilation)
     if not need_input:
         return None, grad_weight, g.sum(axis=(0, 2, 3))
-    hp, wp = maps.shape[2] + pads[0] + pads[1], maps.shape[3] + pads[2] + pads[3]
-    grad_x = input_gradient_pixels(g, plan.weight, window.stride, window.dilation, (hp, wp),
+    grad_x = input_gradient_pixels(g, plan.weight, window.stride, window.dilation, window.padded_shape,
                                    window.pads if zeros else None)
     if not zeros:
         grad_x = fold_padding(grad_x, window.pads, plan.padding_mode)

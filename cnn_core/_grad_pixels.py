@@ -18,7 +18,6 @@ Which layout runs is ``_compute.channels_last_pays``, the forward's own rule.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from cnn_core import _compute
 from cnn_core._checks import FloatArray, Pair
@@ -46,25 +45,17 @@ def weight_gradient_pixels(maps: FloatArray, pads: Pads, g: FloatArray, kernel: 
     Per group of samples: the padded group channels last, the column matrix (outputs, kh*kw*C) as the
     forward builds it, and ``g`` of the group as (F, outputs) times it, summed into (F, kh*kw*C).
     """
-    batch, channels, height, width = maps.shape
+    batch, channels = maps.shape[:2]
     filters, oh, ow = g.shape[1:]
     kh, kw = kernel
-    sy, sx = stride
-    dy, dx = dilation
-    top, bottom, left, right = pads
     taps = kh * kw * channels
     group = _group(batch, oh * ow * taps * maps.itemsize)
-    hwc = np.empty((group, height + top + bottom, width + left + right, channels), dtype=maps.dtype)
-    if any(pads):
-        _compute._zero_border(hwc, pads)
-    sn, sr, sv, sc = hwc.strides
-    windows = as_strided(hwc, (group, oh, ow, kh, kw, channels), (sn, sy * sr, sx * sv, dy * sr, dx * sv, sc))
+    pixels = _compute.PixelWindows(maps, group, pads, kernel, stride, dilation, (oh, ow))
     cols = np.empty((group, oh, ow, kh, kw, channels), dtype=maps.dtype)
     out = np.zeros((filters, taps), dtype=maps.dtype)
     for n0 in range(0, batch, group):
         samples = min(group, batch - n0)
-        hwc[:samples, top:top + height, left:left + width] = maps[n0:n0 + samples].transpose(0, 2, 3, 1)
-        cols[:samples] = windows[:samples]
+        cols[:samples] = pixels.load(n0, samples)
         rows = g[n0:n0 + samples].transpose(1, 0, 2, 3).reshape(filters, samples * oh * ow)
         out += rows @ cols[:samples].reshape(samples * oh * ow, taps)
     return np.ascontiguousarray(out.reshape(filters, kh, kw, channels).transpose(0, 3, 1, 2))
