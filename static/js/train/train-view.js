@@ -358,6 +358,7 @@ export class TrainView {
     on("error", (m) => this.refused(m));
     on("closed", () => {
       if (!this.job) return;
+      this.flush();
       this.job = null;
       this.status("The connection to the server was lost: the training stopped. Press Train to start again.", true);
       this.buttons();
@@ -388,6 +389,7 @@ export class TrainView {
 
   finished(m) {
     if (!this.job || (this.job.jobId && m.job_id !== this.job.jobId)) return;
+    this.flush();
     const job = this.job;
     this.job = null;
     this.probe.lastFinal = m;
@@ -416,6 +418,7 @@ export class TrainView {
   }
 
   refused(m) {
+    this.flush();
     const wasStarting = this.job && !this.job.jobId;
     if (m.job_id || wasStarting) this.job = null;
     if (m.status === 429) {
@@ -462,6 +465,14 @@ export class TrainView {
   }
 
   // --- painting, once per animation frame ------------------------------------------------------
+  /** Paint what is pending now, before a final message's status: a short job's last progress arrives in the same
+   * burst as its "done", and painted on the next frame it wrote "batch 8 of 8 · almost done" over "Done after…". */
+  flush() {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.paint();
+  }
+
   schedule() {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
