@@ -204,6 +204,7 @@ export class RunView extends EventTarget {
       if (!this.partialTimer) {
         this.partialTimer = setTimeout(() => {
           this.partialTimer = null;
+          if (!this.frame) return; // a new run opened meanwhile: its own first frame paints its partial output
           stage.setImage("output", this.outputImageUrl(this.shownMap(), this.frame));
           stage.setMapImages(this.mapUrls(this.frame));
         }, this.player.playing ? PARTIAL_EVERY_MS : 0);
@@ -234,11 +235,19 @@ export class RunView extends EventTarget {
   showRun(described) {
     const state = this.getState();
     const run = { ...described, source_kind: state.source?.kind };
+    const replaced = this.run?.run_id !== run.run_id;
     this.run = run;
     this.fresh = true;
     this.wantedMap = null;
     const $ = this.$;
     const g = run.geometry;
+    if (replaced) { // the last run's step is not this run's: show none until this run's first frame arrives
+      this.frame = null;
+      $("calc-body").replaceChildren();
+      $("calc-where").textContent = "";
+      $("calc-title").textContent = "Step";
+      $("counter").textContent = `step … of ${groupDigits(run.frame_count)}`;
+    }
     $("formula-rows").textContent = run.formula.rows;
     $("formula-cols").textContent = run.formula.cols;
     $("input-title").textContent = `Input ${run.input_shape.join("×")}`;

@@ -6,9 +6,10 @@ lines work from the page."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.e2e.test_stage import nothing_clipped, painted, shoot_sizes
 
@@ -76,7 +77,45 @@ def test_the_textbook_5x5_preset_sets_the_x_kernel_and_no_padding(page: Page) ->
     page.get_by_role("button", name="Matrix…").click()
     page.get_by_role("button", name="6x6 example").click()
     expect(page.locator("#status")).to_contain_text("conv2d: 6×6 → 1×4×4, 16 steps")
-    assert total(page) == "-5 + bias 0 = -5"
+    expect(page.locator("#calc-body .total")).to_have_text("-5 + bias 0 = -5", use_inner_text=True)
+
+
+def test_a_new_run_shows_no_step_of_the_last_one_until_its_own_first_frame(page: Page) -> None:
+    """Between a new run's "opened" and its first frame, the step panel and counter showed the last run's step
+    under the new run's status line ("4 + bias 0 = 4" under "6x6 -> 1x4x4, 16 steps"; CI, once). Here the new
+    run's frames are held back until the panel has been looked at."""
+    held: list[bytes] = []
+    routes: list[WebSocketRoute] = []
+    hold = {"on": False}
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        routes.append(ws)
+
+        def from_server(message: str | bytes) -> None:
+            if hold["on"] and isinstance(message, bytes):
+                held.append(message)
+            else:
+                ws.send(message)
+
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws/animate$"), route)
+    open_still(page)
+    page.get_by_role("button", name="Matrix…").click()
+    page.get_by_role("button", name="Textbook 5x5 (0/1)").click()
+    expect(page.locator("#calc-body .total")).to_have_text("4 + bias 0 = 4", use_inner_text=True)
+    hold["on"] = True
+    page.get_by_role("button", name="Matrix…").click()
+    page.get_by_role("button", name="6x6 example").click()
+    expect(page.locator("#status")).to_contain_text("conv2d: 6×6 → 1×4×4, 16 steps")
+    expect(page.locator("#calc-body")).to_have_text("")
+    expect(page.locator("#counter")).to_have_text("step … of 16")
+    hold["on"] = False
+    for message in held:
+        routes[-1].send(message)
+    expect(page.locator("#calc-body .total")).to_have_text("-5 + bias 0 = -5", use_inner_text=True)
+    expect(page.locator("#counter")).to_have_text("step 1 of 16")
 
 
 def test_typed_channels_and_per_channel_kernels(page: Page) -> None:
