@@ -21,10 +21,6 @@ def open_still(page: Page) -> None:
     expect(page.locator("#counter")).to_have_text("step 1 of 76,800")
 
 
-def total(page: Page) -> str:
-    return " ".join(page.locator("#calc-body .total").inner_text().split())
-
-
 def test_the_cs231n_preset_loads_its_whole_example_and_steps_to_its_numbers(page: Page) -> None:
     open_still(page)
     page.get_by_role("button", name="Matrix…").click()
@@ -41,7 +37,8 @@ def test_the_cs231n_preset_loads_its_whole_example_and_steps_to_its_numbers(page
     expect(page.locator("#filter-tabs button[aria-pressed]")).to_have_count(2)
     # step 1: map 1 at (0, 0). By hand: R 2*1 = 2, G 0, B 2*1 + 1*1 = 3, plus b0 = 1: 6 (PyTorch: 6)
     expect(page.locator("#calc-body .calc-row")).to_have_count(3)
-    assert total(page) == "ch 1 + ch 2 + ch 3 + bias = 2 + 0 + 3 + 1 = 6"
+    expect(page.locator("#calc-body .total")).to_have_text("ch 1 + ch 2 + ch 3 + bias = 2 + 0 + 3 + 1 = 6",
+                                                           use_inner_text=True)
     assert GOLDEN["output"][0][0][0] == 6.0
     shoot_sizes(page, "item9-cs231n-step1")
     page.locator("#input-canvas").focus()
@@ -60,7 +57,8 @@ def test_the_cs231n_preset_loads_its_whole_example_and_steps_to_its_numbers(page
         expect(page.get_by_label("Bias")).to_have_value(f"{GOLDEN['b'][f]:g}")
         expect(page.locator("#kernel-grids input").first).to_have_value(f"{GOLDEN['w'][f][0][0][0]:g}")
         if index == 9:  # map 2 at (0, 0): -1 + 3 + 0 + b1 = 2
-            assert total(page) == "ch 1 + ch 2 + ch 3 + bias = -1 + 3 + 0 + 0 = 2"
+            expect(page.locator("#calc-body .total")).to_have_text(
+                "ch 1 + ch 2 + ch 3 + bias = -1 + 3 + 0 + 0 = 2", use_inner_text=True)
             nothing_clipped(page)
             shoot_sizes(page, "item9-cs231n-map2")
     assert page.errors == []  # type: ignore[attr-defined]
@@ -73,7 +71,8 @@ def test_the_textbook_5x5_preset_sets_the_x_kernel_and_no_padding(page: Page) ->
     expect(page.locator("#status")).to_contain_text("conv2d: 5×5 → 1×3×3, 9 steps")
     run = page.evaluate("() => kernelLens.stage.run")
     assert run["weight"] == [[[[1, 0, 1], [0, 1, 0], [1, 0, 1]]]] and run["geometry"]["pads"] == [0, 0, 0, 0]
-    assert total(page) == "4 + bias 0 = 4"
+    # the status line comes with the run's "opened", the step panel with its first frame: wait for the panel
+    expect(page.locator("#calc-body .total")).to_have_text("4 + bias 0 = 4", use_inner_text=True)
     page.get_by_role("button", name="Matrix…").click()
     page.get_by_role("button", name="6x6 example").click()
     expect(page.locator("#status")).to_contain_text("conv2d: 6×6 → 1×4×4, 16 steps")
