@@ -49,10 +49,13 @@ def test_training_500_digits_draws_curves_and_changes_the_filters(page: Page) ->
     expect(page.locator("#train-status")).to_contain_text("Done after 1 epoch", timeout=120_000)
     assert probe(page, "curves.loss.count") >= 2 and probe(page, "curves.accuracy.count") >= 2
     assert probe(page, "progress") >= 1 and probe(page, "epochs") == 1
-    assert page.locator("#train-loss").evaluate("canvas => canvas.toDataURL()") != blank
+    # the curves repaint on their own animation frame (not flushed with "Done"): a job whose messages came in one
+    # burst has its points counted before they are drawn
+    page.wait_for_function("(blank) => document.querySelector('#train-loss').toDataURL() !== blank", arg=blank)
     first, last = probe(page, "firstFilters"), probe(page, "lastFilters")
     assert len(first) == len(last) == 8 and first != last  # the filters' pixels changed as they learned
-    assert page.locator("#train-filters canvas").count() == 8 and page.locator("#train-sobel canvas").count() == 2
+    expect(page.locator("#train-filters canvas")).to_have_count(8)
+    expect(page.locator("#train-sobel canvas")).to_have_count(2)
     expect(page.locator("#train-sobel")).to_contain_text("sobel x ±2")  # the range the server coloured them on
     expect(page.locator("table.confusion tbody tr")).to_have_count(10)
     final = probe(page, "lastFinal")
