@@ -8,6 +8,7 @@ from typing import Any, SupportsIndex, TypeGuard
 import numpy as np
 from numpy.typing import NDArray
 
+from cnn_core._layout import flat_view
 from cnn_core.errors import ArgumentError, ArgumentTypeError
 
 FloatArray = NDArray[np.floating[Any]]
@@ -18,8 +19,9 @@ _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def is_int(value: object) -> TypeGuard[SupportsIndex]:
-    """True for Python and NumPy integers, False for bools and everything else."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    """True for Python and NumPy integers, False for bools and everything else. A plain int is settled
+    first: the Integral check is an ABC lookup, about 1.5 us, and a pool's geometry asks 19 times."""
+    return type(value) is int or (isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_))
 
 
 def to_pair(value: object, name: str, minimum: int = 1) -> Pair:
@@ -61,13 +63,13 @@ def as_array(value: object, name: str) -> np.ndarray[Any, Any]:
 
 def _all_finite(array: np.ndarray[Any, Any]) -> bool:
     """True when no NaN or infinity, with no temporary array. One pass settles the usual case: a contiguous
-    float32 or float64 array's dot product with itself (one BLAS call, 2-3x faster than numpy's sum: 0.16
-    against 0.47 ms on 64x32x26x26 float32, 10 against 22 us on 64x64x3x3) is finite unless a number is
-    NaN or infinite or the squares overflow; another array's sum likewise. A non-finite result (perhaps
-    only an overflow) is settled by min and max."""
+    float32 or float64 array's (C order or channels last) dot product with itself (one BLAS call, 2-3x faster
+    than numpy's sum: 0.16 against 0.47 ms on 64x32x26x26 float32, 10 against 22 us on 64x64x3x3) is finite
+    unless a number is NaN or infinite or the squares overflow; another array's sum likewise. A non-finite
+    result (perhaps only an overflow) is settled by min and max."""
     with np.errstate(over="ignore", invalid="ignore"):
-        if array.dtype in _BLAS_FLOATS and array.flags.c_contiguous:
-            flat = array.reshape(-1)
+        flat = flat_view(array) if array.dtype in _BLAS_FLOATS else None
+        if flat is not None:
             total = np.dot(flat, flat)
         else:
             total = array.sum()

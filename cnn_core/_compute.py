@@ -8,6 +8,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnn_core._checks import FloatArray, Pair
+from cnn_core._layout import empty_channels_last, is_channels_last
 
 Pads = tuple[int, int, int, int]
 
@@ -40,7 +41,8 @@ def correlate(xp: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair,
 
 def correlate_batch(x: FloatArray, weight: FloatArray, stride: Pair, dilation: Pair, out_shape: Pair,
                     pads: Pads = (0, 0, 0, 0)) -> FloatArray:
-    """Cross-correlate a batch ``x`` (B, C, H, W) with ``weight`` (F, C, kh, kw): (B, F, oh, ow), C-contiguous.
+    """Cross-correlate a batch ``x`` (B, C, H, W) with ``weight`` (F, C, kh, kw): (B, F, oh, ow), C-contiguous
+    (:func:`convolve` leaves the result of an input stored channels last stored so too).
 
     ``pads`` (top, bottom, left, right) zero-pad ``x`` without a padded copy of it: only the rows a tile
     reads are ever padded, in a cache-sized buffer. The work is im2col: each tile's taps are copied into
@@ -56,7 +58,7 @@ def correlate_batch(x: FloatArray, weight: FloatArray, stride: Pair, dilation: P
 
     Both copy only the taps that are used: no column is computed and then dropped, at any stride.
     """
-    return convolve(x, weight, None, stride, dilation, out_shape, pads, check=False)[0]
+    return np.ascontiguousarray(convolve(x, weight, None, stride, dilation, out_shape, pads, check=False)[0])
 
 
 def convolve(x: FloatArray, weight: FloatArray, bias: FloatArray | None, stride: Pair, dilation: Pair,
@@ -64,9 +66,12 @@ def convolve(x: FloatArray, weight: FloatArray, bias: FloatArray | None, stride:
     """:func:`correlate_batch` plus ``bias`` (F,) (None: none), added to each tile while it is in the cache;
     returns the result and whether it is surely finite (the sum of every tile was: a NaN or an infinity
     makes a sum non-finite). False only says "not sure" (a finite sum may overflow): check the result.
-    ``check=False`` skips the sums (the caller knows otherwise, or does not ask) and returns True."""
+    ``check=False`` skips the sums (the caller knows otherwise, or does not ask) and returns True.
+
+    An input stored channels last (:mod:`cnn_core._layout`) always goes channels last, and its result is
+    stored channels last too, as PyTorch's ``channels_last`` convolution: no transpose on either side."""
     epilogue = _Epilogue(bias, check)
-    if channels_last_pays(x.shape[1], weight.shape[3], dilation[1], out_shape[1]):
+    if is_channels_last(x) or channels_last_pays(x.shape[1], weight.shape[3], dilation[1], out_shape[1]):
         out = _correlate_pixels(x, weight, stride, dilation, out_shape, pads, epilogue)
     else:
         out = _correlate_rows(x, weight, stride, dilation, out_shape, pads, epilogue)
@@ -81,10 +86,11 @@ class _Epilogue:
         self.check = check
         self.total = 0.0
 
-    def __call__(self, tile: FloatArray) -> None:
-        """``tile``: (F, outputs) or (samples, F, outputs), a view of the result."""
+    def __call__(self, tile: FloatArray, filters_last: bool = False) -> None:
+        """``tile``: (F, outputs) or (samples, F, outputs), or with ``filters_last`` (outputs, F): a view of
+        the result."""
         if self.bias is not None:
-            tile += self.bias
+            tile += self.bias[:, 0] if filters_last else self.bias
         if self.check:
             self.total += float(np.add.reduce(tile, axis=None))
 
@@ -219,9 +225,11 @@ def _correlate_pixels(x: FloatArray, weight: FloatArray, stride: Pair, dilation:
     """:func:`correlate_batch` channels last: the column matrix is (outputs, kh*kw*C) in (i, j, c) order.
 
     Each group of samples is copied into a zero-bordered (samples, Hp, Wp, C) array, whose windows are one
-    view (samples, oh, ow, kh, kw, C); each tile's columns are one copy of a slice of it (runs of kw*C numbers, or C
-    when dilated) and one BLAS product ``weight @ columns.T``, written in place for a band of one sample,
-    through a small buffer for a group of samples.
+    view (samples, oh, ow, kh, kw, C); each tile's columns are one copy of a slice of it (runs of kw*C
+    numbers, or C when dilated) and one BLAS product ``weight @ columns.T``, written in place for a band of
+    one sample, through a small buffer for a group of samples. An input stored channels last is its own
+    (samples, H, W, C) array when unpadded (no copy), and its result is stored channels last: the product
+    ``columns @ weight.T`` is then (outputs, F), written in place for any tile.
     """
     batch, channels = x.shape[:2]
     filters, _, kh, kw = weight.shape
@@ -232,9 +240,14 @@ def _correlate_pixels(x: FloatArray, weight: FloatArray, stride: Pair, dilation:
     # one group's samples at a time: a batch's whole (B, Hp, Wp, C) copy would be megabytes of fresh pages
     # every call (1,100 page faults, ~1.5 ms, for 64x32x13x13), a group's stays in the cache for its tiles
     pixels = PixelWindows(x, group, pads, (kh, kw), stride, dilation, out_shape)
-    out = np.empty((batch, filters, oh, ow), dtype=x.dtype)
+    keep_layout = is_channels_last(x)
+    if keep_layout:
+        out = empty_channels_last((batch, filters, oh, ow), x.dtype)
+        hwf = out.transpose(0, 2, 3, 1)  # (B, oh, ow, F), C-contiguous
+    else:
+        out = np.empty((batch, filters, oh, ow), dtype=x.dtype)
     buffer = np.empty(group * rows * ow * taps, dtype=x.dtype)
-    product = np.empty((filters, group * oh * ow), dtype=x.dtype) if group > 1 else None
+    product = np.empty((filters, group * oh * ow), dtype=x.dtype) if group > 1 and not keep_layout else None
     for n0 in range(0, batch, group):
         samples = min(group, batch - n0)
         windows = pixels.load(n0, samples)
@@ -242,14 +255,18 @@ def _correlate_pixels(x: FloatArray, weight: FloatArray, stride: Pair, dilation:
             count = min(rows, oh - y0)
             cols = buffer[:samples * count * ow * taps].reshape(samples, count, ow, kh, kw, channels)
             cols[...] = windows[:, y0:y0 + count]
-            matrix = cols.reshape(samples * count * ow, taps).T
-            if product is None:
+            matrix = cols.reshape(samples * count * ow, taps)
+            if keep_layout:  # whole samples, or a band of one: a contiguous run of hwf either way
+                tile = hwf[n0:n0 + samples, y0:y0 + count].reshape(samples * count * ow, filters)
+                np.matmul(matrix, flat_weight.T, out=tile)
+                epilogue(tile, filters_last=True)
+            elif product is None:
                 tile = out[n0, :, y0:y0 + count].reshape(filters, count * ow)
-                np.matmul(flat_weight, matrix, out=tile)
+                np.matmul(flat_weight, matrix.T, out=tile)
                 epilogue(tile)
             else:
                 block = product[:, :samples * oh * ow]
-                np.matmul(flat_weight, matrix, out=block)
+                np.matmul(flat_weight, matrix.T, out=block)
                 epilogue(block)
                 out[n0:n0 + samples] = block.reshape(filters, samples, oh, ow).transpose(1, 0, 2, 3)
     return out
@@ -258,23 +275,31 @@ def _correlate_pixels(x: FloatArray, weight: FloatArray, stride: Pair, dilation:
 class PixelWindows:
     """A group of samples of ``x`` (B, C, H, W) channels last with a zero border of ``pads``, (group, Hp, Wp, C),
     and the view of every output's window of it, (group, oh, ow, kh, kw, C): the rows a channels-last column
-    matrix copies (runs of kw*C numbers, or C when dilated). Shared by conv2d and its weight gradient."""
+    matrix copies (runs of kw*C numbers, or C when dilated). Shared by conv2d and its weight gradient.
+    An unpadded ``x`` stored channels last (:mod:`cnn_core._layout`) is viewed, never copied."""
 
     def __init__(self, x: FloatArray, group: int, pads: Pads, kernel: Pair, stride: Pair, dilation: Pair,
                  out_shape: Pair) -> None:
-        _, channels, height, width = x.shape
+        batch, channels, height, width = x.shape
         top, bottom, left, right = pads
         self.x, self.rows, self.cols = x, slice(top, top + height), slice(left, left + width)
-        self.hwc = np.empty((group, height + top + bottom, width + left + right, channels), dtype=x.dtype)
-        if any(pads):
-            _zero_border(self.hwc, pads)
+        self.copies = any(pads) or not is_channels_last(x)
+        if self.copies:
+            self.hwc = np.empty((group, height + top + bottom, width + left + right, channels), dtype=x.dtype)
+            if any(pads):
+                _zero_border(self.hwc, pads)
+        else:
+            self.hwc, group = x.transpose(0, 2, 3, 1), batch
         sn, sr, sv, sc = self.hwc.strides
         (sy, sx), (dy, dx) = stride, dilation
         self.windows = as_strided(self.hwc, (group, *out_shape, *kernel, channels),
-                                  (sn, sy * sr, sx * sv, dy * sr, dx * sv, sc))
+                                  (sn, sy * sr, sx * sv, dy * sr, dx * sv, sc), writeable=False)
 
     def load(self, n0: int, samples: int) -> FloatArray:
         """Samples ``n0`` to ``n0 + samples`` copied in; their windows, (samples, oh, ow, kh, kw, C)."""
+        if not self.copies:
+            viewed: FloatArray = self.windows[n0:n0 + samples]
+            return viewed
         self.hwc[:samples, self.rows, self.cols] = self.x[n0:n0 + samples].transpose(0, 2, 3, 1)
         windows: FloatArray = self.windows[:samples]
         return windows

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from cnn_core._checks import FloatArray, Pair
+from cnn_core._layout import is_channels_last
 
 Reducer = Callable[..., Any]
 Chunk = tuple[int, int, int, int]  # first map, end map, first window row, end window row
@@ -38,24 +39,44 @@ def reduce_windows(xp: FloatArray, kernel: Pair, stride: Pair, dilation: Pair, o
     Each pass is a reduction of ``k`` strided views, so the cost is O(kh + kw) passes over the data
     rather than O(kh * kw) per output element. Windows that tile the input (stride = kernel, no
     dilation) go through :func:`_reduce_tiles`, in cache-sized chunks with contiguous passes only.
+    A batch stored channels last (:mod:`cnn_core._layout`) is reduced as it is stored, (N, H, W, C), each
+    view's runs C (columns) or ow*C (rows) numbers long, and its result is stored channels last too.
     """
+    if is_channels_last(xp):
+        hwc = _reduce_separable(xp.transpose(0, 2, 3, 1), 1, kernel, stride, dilation, out_shape, reducer)
+        if divisor is not None:
+            hwc /= divisor
+        result: FloatArray = hwc.transpose(0, 3, 1, 2)
+        return result
     if stride == kernel and dilation == (1, 1):
         return _reduce_tiles(xp, kernel, out_shape, reducer, divisor)
+    out = _reduce_separable(xp, xp.ndim - 2, kernel, stride, dilation, out_shape, reducer)
+    if divisor is not None:
+        out /= divisor
+    return out
+
+
+def _reduce_separable(xp: FloatArray, rows_axis: int, kernel: Pair, stride: Pair, dilation: Pair, out_shape: Pair,
+                      reducer: Reducer) -> FloatArray:
+    """The windows of ``xp`` whose rows are axis ``rows_axis`` and columns the next axis, reduced: each row
+    across its ``kw`` columns into a copy, then those across the ``kh`` rows into another."""
     kh, kw = kernel
     sy, sx = stride
     dy, dx = dilation
     oh, ow = out_shape
-    rows_needed = (oh - 1) * sy + dy * (kh - 1) + 1
-    band = xp[..., :rows_needed, :]
-    across = band[..., 0:(ow - 1) * sx + 1:sx].copy()
+
+    def along(axis: int, start: int, count: int, step: int) -> tuple[slice, ...]:
+        return (slice(None),) * axis + (slice(start, start + (count - 1) * step + 1, step),)
+
+    band = xp[along(rows_axis, 0, (oh - 1) * sy + dy * (kh - 1) + 1, 1)]
+    across = band[along(rows_axis + 1, 0, ow, sx)].copy()
     for kx in range(1, kw):
-        reducer(across, band[..., kx * dx:kx * dx + (ow - 1) * sx + 1:sx], out=across)
-    out = across[..., 0:(oh - 1) * sy + 1:sy, :].copy()
+        reducer(across, band[along(rows_axis + 1, kx * dx, ow, sx)], out=across)
+    out = across[along(rows_axis, 0, oh, sy)].copy()
     for ky in range(1, kh):
-        reducer(out, across[..., ky * dy:ky * dy + (oh - 1) * sy + 1:sy, :], out=out)
-    if divisor is not None:
-        out /= divisor
-    return out
+        reducer(out, across[along(rows_axis, ky * dy, oh, sy)], out=out)
+    result: FloatArray = out
+    return result
 
 
 def _reduce_tiles(xp: FloatArray, kernel: Pair, out_shape: Pair, reducer: Reducer,
