@@ -105,8 +105,18 @@ def test_a_job_whose_last_progress_arrives_with_its_done_ends_on_done(page: Page
 
     page.route_web_socket(re.compile(r"/ws/train$"), burst)
     open_train(page, "?model=cnn_1&train_size=500&epochs=1&batch_size=50")
+    blank = page.locator("#train-loss").evaluate("canvas => canvas.toDataURL()")
+    # "Done" and the curves are painted together: when Done is written (a mutation observer sees it in the same
+    # task, before any animation frame), the loss chart is already drawn (it was blank there before flush did it)
+    page.evaluate("""(blank) => new MutationObserver((_, observer) => {
+        if (!document.querySelector('#train-status').textContent.includes('Done after')) return;
+        window.chartAtDone = document.querySelector('#train-loss').toDataURL() !== blank;
+        observer.disconnect();
+    }).observe(document.querySelector('#train-status'), {childList: true, characterData: true, subtree: true})""",
+                  blank)
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.locator("#train-status")).to_contain_text("Done after 1 epoch", timeout=60_000)
+    assert page.evaluate("() => window.chartAtDone") is True
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     expect(page.locator("#train-status")).to_contain_text("Done after 1 epoch")  # still, after the frames
     assert sum('"progress"' in str(message) for message in held) >= 1  # the burst did carry progress

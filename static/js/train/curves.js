@@ -59,6 +59,14 @@ export class Curves {
     return this.train.length + this.val.length;
   }
 
+  /** Paint now what a scheduled frame would have (a final message is about to be shown). */
+  flush() {
+    if (!this.frame) return;
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.paint();
+  }
+
   schedule() {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {

@@ -465,12 +465,15 @@ export class TrainView {
   }
 
   // --- painting, once per animation frame ------------------------------------------------------
-  /** Paint what is pending now, before a final message's status: a short job's last progress arrives in the same
-   * burst as its "done", and painted on the next frame it wrote "batch 8 of 8 · almost done" over "Done after…". */
+  /** Paint what is pending now (status, filters, curves), before a final message's status: a short job's last
+   * progress arrives in the same burst as its "done", and painted on the next frame it wrote "batch 8 of 8 · almost
+   * done" over "Done after…". */
   flush() {
     if (this.frame) cancelAnimationFrame(this.frame);
     this.frame = 0;
     this.paint();
+    this.loss.flush(); // the curves too: "Done after…" over a chart still blank was seen in a burst
+    this.accuracy.flush();
   }
 
   schedule() {
