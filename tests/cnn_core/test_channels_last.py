@@ -43,7 +43,7 @@ def test_the_layout_cases_cover_conv2d_and_every_pool_with_and_without_padding()
 @pytest.mark.parametrize("case", LAYOUT_CASES, ids=lambda c: f"{c['name']}-{c['op']}")
 def test_an_input_stored_channels_last_gives_pytorchs_numbers(case: dict[str, Any]) -> None:
     expected = GOLDEN[f"{case['name']}_out"][None]
-    x, result = run_channels_last(case, np.float64)
+    _, result = run_channels_last(case, np.float64)
     assert result.shape == expected.shape and result.dtype == np.float64
     np.testing.assert_allclose(result, expected, rtol=1e-10, atol=1e-12)
     args = case["args"]
