@@ -7,6 +7,7 @@ import re
 from urllib.parse import quote
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import shoot
@@ -323,3 +324,23 @@ def test_usable_on_a_1366x768_laptop(page: Page) -> None:
     assert min(number_sizes(page)) >= 14
     shown_whole(page, "#status")
     shoot(page, "item11-1366x768")
+
+
+@pytest.mark.parametrize("tab", ["Convolution", "Activation", "Pooling", "Up-sampling", "Transposed conv"])
+def test_every_operation_keeps_both_pictures_in_the_window_at_1280(page: Page, tab: str) -> None:
+    """The Activation tab at 1280x800 squeezed the input card to 110 px (its picture gone, its formula one word
+    a line) and pushed the output card past the window's right edge: the stage's two columns were 1fr each,
+    whose minimum is their content's (the output's one-line legend), not zero."""
+    page.goto('/#{"step":0}')
+    expect(page.locator("#counter")).to_have_text("step 1 of 76,800")
+    page.get_by_role("tab", name=tab).click()
+    page.get_by_role("button", name="Step forward").click()
+    expect(page.locator("#calc-title")).to_have_text("Step 2")
+    painted(page)
+    left = page.locator("section.canvas-card[aria-label=Input]").bounding_box()
+    right = page.locator("section.canvas-card[aria-label=Output]").bounding_box()
+    assert left is not None and right is not None
+    cards = (left, right)
+    assert right["x"] + right["width"] <= 1280 and left["width"] >= 380 and right["width"] >= 380, cards
+    assert abs(left["width"] - right["width"]) < 2  # the two halves of the stage
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 1280
