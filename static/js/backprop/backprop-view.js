@@ -3,9 +3,10 @@
 // patch ⊙ kernel → Σ step panel). Every number comes from the server.
 
 import { ApiError, backprop, backpropExample, openLayerRun } from "../api.js";
+import { groupDigits } from "../render/colors.js";
 import { BACKPROP_LESSONS } from "../lessons.js";
 import { getState, onChange, update } from "../state.js";
-import { status } from "../status-view.js";
+import { holdStatus, releaseStatus } from "../status-view.js";
 import { buildSteps } from "./steps.js";
 
 const FETCH_DELAY_MS = 250;
@@ -125,7 +126,7 @@ export class BackpropView {
       this.lastBody = "";
       this.$("bp-error").textContent = error.message;
       this.$("bp-count").textContent = "";
-      status(error.message, true);
+      this.say(error.message, true);
       return;
     }
     this.data = data;
@@ -135,7 +136,6 @@ export class BackpropView {
     this.steps = buildSteps(data, { openForward: (layer) => this.openForward(layer), openRun: (link) => this.openLink(link) });
     const found = this.steps.findIndex((step) => step.id === keep);
     this.$("bp-step").replaceChildren(...this.steps.map((step, k) => new Option(`${k + 1}. ${step.title}`, String(k))));
-    status(`${data.model_id ?? "the example"}: label ${data.label}, loss ${data.loss.toPrecision(4)}`);
     this.go(found >= 0 ? found : 0, true);
   }
 
@@ -165,7 +165,7 @@ export class BackpropView {
     const panel = this.$("bp-panel");
     if (step.run) {
       panel.replaceChildren();
-      this.onStage = step;
+      this.onStage = { ...step, what: step.title };
       this.setMode("stage");
       this.openOnStage(step.run.run_id);
     } else {
@@ -173,24 +173,28 @@ export class BackpropView {
       panel.replaceChildren(step.panel());
       this.setMode("panel");
     }
+    this.describe();
   }
 
   async openForward(layer) {
     try {
       const described = await openLayerRun(layer.run_url);
-      this.onStage = { run: { run_id: described.run_id }, titles: [`${layer.name}'s input`, `${layer.name}'s output z`] };
+      this.onStage = { run: { run_id: described.run_id }, titles: [`${layer.name}'s input`, `${layer.name}'s output z`],
+        what: `${layer.name}'s forward pass` };
       this.$("bp-explain").textContent = `${layer.name}'s forward pass: each step is patch ⊙ kernel → Σ + bias. Back or` +
         " Next returns to the pass.";
       this.setMode("stage");
+      this.describe();
       this.openOnStage(described.run_id);
     } catch (error) {
-      if (error.name !== "AbortError") status(error.message, true);
+      if (error.name !== "AbortError") this.say(error.message, true);
     }
   }
 
   openLink(link) {
-    this.onStage = { run: link, titles: null };
+    this.onStage = { run: link, titles: null, what: `${this.steps[this.index]?.layer?.name ?? "the layer"}'s forward pass` };
     this.setMode("stage");
+    this.describe();
     this.openOnStage(link.run_id);
   }
 
@@ -202,9 +206,44 @@ export class BackpropView {
   /** The stage's headers name what the run's numbers are (once the run is open). */
   titleRun(run) {
     const step = this.onStage;
-    if (getState().op !== "backprop" || !step?.titles || step.run.run_id !== run.run_id) return;
+    if (getState().op !== "backprop" || step?.run.run_id !== run.run_id) return;
+    this.describe();
+    if (!step.titles) return;
     this.$("input-title").textContent = step.titles[0];
     this.$("output-title").textContent = step.titles[1];
+  }
+
+  /**
+   * The header's status line says what this tab shows (not the operation tabs' run behind it): the example, the
+   * step, and the shapes of its layer, or of the run on the stage once it is open.
+   */
+  describe() {
+    if (getState().op !== "backprop") return;
+    const data = this.data;
+    if (!data) {
+      this.say("Backprop: computing the example's forward and backward pass…");
+      return;
+    }
+    const step = this.steps[this.index];
+    const where = `Backprop step ${this.index + 1} of ${this.steps.length}`;
+    const run = this.runView.run;
+    if (this.mode === "stage" && this.onStage) {
+      this.say(run?.run_id === this.onStage.run.run_id
+        ? `${where} (stage): ${run.op} ${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ` +
+          `${groupDigits(run.frame_count)} steps`
+        : `${where}: opening ${this.onStage.what} on the stage…`);
+    } else if (step.layer) {
+      this.say(`${where}: ${step.layer.name}, ${step.layer.type} ${step.layer.input_shape.join("×")} → ` +
+        `${step.layer.output_shape.join("×")}`);
+    } else {
+      this.say(`${where}: ${step.title} · ${data.model_id ?? "the 5×5 example"}, label ${data.label}, ` +
+        `loss ${data.loss.toPrecision(4)}`);
+    }
+  }
+
+  /** Hold the header's status line with `message` while this tab is open. */
+  say(message, isError = false) {
+    if (getState().op === "backprop") holdStatus("backprop", message, isError);
   }
 
   setMode(mode) {
@@ -230,7 +269,11 @@ export class BackpropView {
       button.setAttribute("aria-pressed", String(button.dataset.lesson === state.lesson));
     }
     this.setMode(this.mode ?? "panel");
-    if (!on) return;
+    if (!on) {
+      releaseStatus("backprop");
+      return;
+    }
+    this.describe();
     this.showExampleFields();
     if (!this.data) this.schedule(0);
     else if (this.onStage) this.openOnStage(this.onStage.run.run_id);

@@ -142,7 +142,8 @@ function sgdPanel(step, data) {
 }
 
 /**
- * The steps for one answer. Each: {id, title, explain, panel?: () => Element, run?: RunLink, titles?: [input, output]}.
+ * The steps for one answer. Each: {id, title, explain, panel?: () => Element, run?: RunLink, titles?: [input, output],
+ *   layer?: the server's layer the step is about}.
  * `openForward(layer)` opens a chain layer's forward run; `openRun(link)` any run.
  */
 export function buildSteps(data, { openForward, openRun }) {
@@ -156,6 +157,7 @@ export function buildSteps(data, { openForward, openRun }) {
   ];
   for (const layer of [...data.layers].reverse()) {
     const where = `${layer.name} (layer ${layer.index + 1})`;
+    const first = steps.length;
     if (layer.type === "dense") {
       steps.push({ id: `dense-${layer.index}`, title: `${where}: dL/dW = x ⊗ g`, panel: () => densePanel(layer, data),
         explain: "A dense layer's weight gradient is the outer product of its input x and the gradient g of its outputs." });
@@ -181,6 +183,7 @@ export function buildSteps(data, { openForward, openRun }) {
       steps.push({ id: `layer-${layer.index}`, title: `${where}: reshape`, panel: () => reshapePanel(layer, data),
         explain: `${layer.type} passes the gradient on.` });
     }
+    for (const step of steps.slice(first)) step.layer = layer; // the header names the step's layer and shapes
   }
   if (data.step) {
     const layer = data.layers[data.step.layer];

@@ -5,6 +5,7 @@
 import { ApiError } from "../api.js";
 import { formatNumber, groupDigits } from "../render/colors.js";
 import { getState, onChange, update } from "../state.js";
+import { holdStatus, releaseStatus } from "../status-view.js";
 import { drawConfusion, drawWrong } from "./confusion.js";
 import { chartFont, Curves } from "./curves.js";
 import { drawKernels, drawScale } from "./filters.js";
@@ -119,7 +120,8 @@ export class TrainView {
     this.loss = new Curves($("train-loss"), { painted });
     this.accuracy = new Curves($("train-accuracy"), { percent: true });
     this.probe.curves = { loss: this.loss, accuracy: this.accuracy };
-    this.tryView = new TryView(document, new TryStage(document, runView));
+    this.tryStage = new TryStage(document, runView, () => this.describe());
+    this.tryView = new TryView(document, this.tryStage);
     this.showForm();
     this.bindForm();
     this.bindStream();
@@ -138,7 +140,9 @@ export class TrainView {
     const on = state.op === "train";
     this.$("train-view").hidden = !on;
     document.body.classList.toggle("train-mode", on);
+    if (!on) releaseStatus("train");
     if (on) {
+      this.describe();
       this.refreshSummary();
       this.loss.schedule();
       this.accuracy.schedule();
@@ -319,6 +323,14 @@ export class TrainView {
   status(message, isError = false) {
     this.$("train-status").textContent = message;
     this.$("train-status").classList.toggle("error-state", isError);
+    this.describe();
+  }
+
+  /** The header's status line says what this tab shows: the training's own line (not the stage's run behind it). */
+  describe() {
+    if (getState().op !== "train" || this.tryStage?.on) return; // a layer tried on the stage says what it is itself
+    const line = this.$("train-status");
+    holdStatus("train", `Train: ${line.textContent}`, line.classList.contains("error-state"));
   }
 
   // --- the stream ------------------------------------------------------------------------------

@@ -4,19 +4,25 @@
 
 import { ApiError, openLayerRun } from "../api.js";
 import { getState, onChange } from "../state.js";
-import { status } from "../status-view.js";
+import { groupDigits } from "../render/colors.js";
+import { holdStatus } from "../status-view.js";
 import { relative } from "./train-api.js";
 
 export class TryStage {
   /**
    * @param {Document} document
-   * @param {object} runView the run on stage (openAtStart)
+   * @param {object} runView the run on stage (openAtStart, "run" events)
+   * @param {() => void} onLeave gives the header's status line back to the training once the stage is left
    */
-  constructor(document, runView) {
+  constructor(document, runView, onLeave) {
     this.$ = (id) => document.getElementById(id);
     this.document = document;
     this.runView = runView;
+    this.onLeave = onLeave;
     this.on = false;
+    this.what = "";
+    this.runId = null;
+    runView.addEventListener("run", (event) => this.describe(event.detail));
     this.$("train-stage-back").addEventListener("click", () => this.leave());
     document.addEventListener("keydown", (event) => {
       if (this.on && event.key === "Escape" && !event.target.closest("dialog")) this.leave();
@@ -37,14 +43,17 @@ export class TryStage {
     } catch (error) {
       if (error.name === "AbortError") return false;
       if (!(error instanceof ApiError)) throw error;
-      status(error.message, true);
+      if (getState().op === "train") holdStatus("train", error.message, true);
       return false;
     }
     if (getState().op !== "train") return false; // the tab changed meanwhile
     const kernels = layer.type === "conv2d" ? "its learned kernels" : "its windows";
     this.$("train-stage-title").textContent = `${layer.name} of ${modelName} on ${digitName}: ${kernels}, step by ` +
       `step (${layer.output_shape.join("×")} out). Step with the arrow keys or press Play; the Map menu picks the filter.`;
+    this.what = `Try it: ${layer.name} of ${modelName} on ${digitName}`;
+    this.runId = described.run_id;
     this.show(true);
+    holdStatus("train", `${this.what} · opening on the stage…`);
     this.runView.openAtStart(described.run_id);
     return true;
   }
@@ -53,6 +62,14 @@ export class TryStage {
     if (!this.on) return;
     this.runView.player.pause(); // the stage goes out of sight: it stops streaming
     this.show(false);
+    this.onLeave();
+  }
+
+  /** The header's status line names the layer tried and the run's shapes, once its run is open. */
+  describe(run) {
+    if (!this.on || getState().op !== "train" || run.run_id !== this.runId) return;
+    holdStatus("train", `${this.what} · ${run.op} ${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ` +
+      `${groupDigits(run.frame_count)} steps`);
   }
 
   show(on) {
