@@ -37,6 +37,28 @@ export const OP_DEFAULTS = {
   layers: { openLayer: -1 },
 };
 
+/** The tabs that compute their own input, and why the header's Image and Colour controls do nothing there. */
+const OWN_INPUT = {
+  train: "The Train tab trains on its own MNIST digits: Image, Upload, Matrix and Colour apply to the operation tabs " +
+    "(Convolution to Layers).",
+  backprop: "The Backprop tab computes its own example (an MNIST digit or the 5×5 matrix): Image, Upload, Matrix and " +
+    "Colour apply to the operation tabs (Convolution to Layers).",
+};
+const HEADER_INPUTS = ["#sample", ".topbar > label.field:has(#sample)", "#upload-button", "#matrix-button",
+  ".topbar > .segmented", ".topbar > .segmented input"];
+
+/** Disable the header's input controls, with the reason as their title, on a tab they do not drive. */
+function showHeaderInputs(document, op) {
+  const reason = OWN_INPUT[op] ?? null;
+  for (const element of document.querySelectorAll(HEADER_INPUTS.join(", "))) {
+    if (!("ownTitle" in element.dataset)) element.dataset.ownTitle = element.getAttribute("title") ?? "";
+    if ("disabled" in element && element.tagName !== "LABEL") element.disabled = reason !== null;
+    if (reason) element.title = reason;
+    else if (element.dataset.ownTitle) element.title = element.dataset.ownTitle;
+    else element.removeAttribute("title");
+  }
+}
+
 /** Wire every binding: input events patch the state. */
 export function bindControls(document, update) {
   for (const binding of BINDINGS) {
@@ -72,4 +94,5 @@ export function showControls(document, state) {
   document.getElementById("align-corners").disabled = state.upsampleMode !== "bilinear";
   document.getElementById("activation-slope").disabled = state.activation !== "leaky_relu";
   for (const radio of document.querySelectorAll("input[name=color]")) radio.checked = radio.value === state.color;
+  showHeaderInputs(document, state.op);
 }
