@@ -41,6 +41,8 @@ export class TransportView {
     });
     document.addEventListener("keydown", (event) => {
       if (event.target.closest("input, textarea, select, dialog") && event.target.type !== "range") return;
+      // a tab that hides the transport (Train, a Backprop panel) does not play or step the stage behind it
+      if (event.key.toLowerCase() !== "p" && !$("play").checkVisibility()) return;
       const actions = {
         " ": () => player.toggle(),
         ArrowRight: () => (event.shiftKey ? $("row-forward") : $("step-forward")).click(),
