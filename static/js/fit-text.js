@@ -14,6 +14,7 @@ export class TextFitter {
     this.element = element;
     this.limits = limits;
     this.key = "";
+    this.layouts = []; // the arrangements offered at the last fit (one of them is on the panel)
     this.box = [0, 0]; // the box's size at the last fit: a resize refits only if it really changed
     new ResizeObserver(() => {
       const [width, height] = [element.clientWidth, element.clientHeight];
@@ -52,25 +53,57 @@ export class TextFitter {
   }
 
   /**
-   * Refit when the content's structure (`key`) or the box changed, or when new numbers overflow. Each check is a
-   * layout (~5-15 ms for the step panel, more at a font size not used before), so the sizes tried come from the
-   * content's measured extent at the last size tried, starting from the current size (or the stylesheet's, at
-   * first): usually the answer and the size above it, three or four layouts in all (the search halved from the
-   * ceiling took seven); halving after GUESSES tries.
+   * Refit when the content's structure (`key`) or the box changed, or when new numbers overflow. Content that can be
+   * arranged in more than one way names the arrangements (classes of the panel) in the panel's `data-layouts`, the
+   * usual first: each is fitted, and the one that fits in the largest font is kept (the usual one on a tie). The
+   * step panel offers its channels stacked or side by side: which takes larger numbers depends on the box's shape
+   * and the numbers' widths, so it is measured, not guessed from the aspect ratio (twice the layouts of one search).
    */
   fit(key, force = false) {
     if (!this.element.firstElementChild) return; // nothing to fit yet
     if (!force && key === this.key && this.fits()) return;
     this.key = key;
+    const layouts = (this.element.dataset.layouts ?? "").split(" ").filter(Boolean);
+    const classes = this.element.classList;
+    classes.remove(...this.layouts);
+    this.layouts = layouts;
+    if (layouts.length === 0) {
+      this.search();
+      return;
+    }
+    let best = null;
+    for (const layout of layouts) {
+      classes.add(layout);
+      const tried = this.search();
+      if (!best || (tried.fits && !best.fits) || (tried.fits === best.fits && tried.size > best.size)) {
+        best = { ...tried, layout };
+      }
+      classes.remove(layout);
+    }
+    classes.add(best.layout);
+    this.element.style.fontSize = `${best.size}px`;
+  }
+
+  /**
+   * The largest font that fits the current arrangement, set on the panel: {size, fits} (fits is false when even the
+   * floor overflows). Each check is a layout (~5-15 ms for the step panel, more at a font size not used before), so
+   * the sizes tried come from the content's measured extent at the last size tried, starting from the current size
+   * (or the stylesheet's, at first): usually the answer and the size above it, three or four layouts in all (the
+   * search halved from the ceiling took seven); halving after GUESSES tries.
+   */
+  search() {
     const { min, max } = this.limits;
     const clamp = (px, low, high) => Math.min(Math.max(px, low), high);
     const style = this.element.style;
     let size = clamp(Math.round(parseFloat(style.fontSize || getComputedStyle(this.element).fontSize)), min, max);
     let [low, high] = [min, max]; // the answer lies in [low, high]: low fits (or is the floor)
+    let fitted = false;
     for (let tried = 0; ; tried += 1) {
       style.fontSize = `${size}px`;
-      if (this.fits()) low = size;
-      else high = size - 1;
+      if (this.fits()) {
+        low = size;
+        fitted = true;
+      } else high = size - 1;
       if (tried === 0) this.box = [this.element.clientWidth, this.element.clientHeight]; // not the font's to change
       if (low >= high) break;
       if (tried < GUESSES) {
@@ -80,6 +113,7 @@ export class TextFitter {
       }
     }
     if (size !== low) style.fontSize = `${low}px`;
+    return { size: low, fits: fitted || this.fits() }; // the floor may be the answer untried: try it then
   }
 
   /** A new ceiling (presentation mode), then a refit. */

@@ -123,6 +123,54 @@ def test_a_5x5_rgb_kernel_fits_at_1280(page: Page) -> None:
     shoot_sizes(page, "item2-5x5-rgb")
 
 
+def fitted_sizes(page: Page) -> dict[str, float]:
+    """The smallest step number's font size (css px) at each of SIZES, after the panel refits."""
+    smallest = {}
+    for label, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        painted(page)
+        painted(page)
+        nothing_clipped(page)
+        smallest[label] = min(number_sizes(page))
+    page.set_viewport_size({"width": 1280, "height": 800})
+    painted(page)
+    return smallest
+
+
+def test_a_5x5_rgb_kernel_stands_side_by_side_in_a_wide_panel(page: Page) -> None:
+    # stacked, the 15 rows of numbers were 16 px at 1920x1080 and 19 px when presented (also clipped at 800x900);
+    # side by side they are 19 px and, presented on a 1920x1080 projector, 24 px (the panel's width is the limit
+    # now: three channels of patch (.) kernel over = products take 77 em)
+    page.goto('/#{"step":40000}')
+    page.get_by_label("Type a kernel").fill(FIVE_BY_FIVE)
+    expect(page.locator("#status")).to_contain_text("conv2d: 3×240×320 → 1×238×318")
+    expect(page.locator("#calc-body .calc-row")).to_have_count(3)
+    sizes = fitted_sizes(page)
+    assert sizes["1920x1080"] >= 19 and sizes["1280x800"] >= 10
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    painted(page)
+    expect(page.locator("#calc-body")).to_have_class(re.compile(r"\bcalc-columns\b"))
+    labels = [box["x"] for box in (page.locator("#calc-body .label").nth(c).bounding_box() for c in range(3)) if box]
+    assert len(labels) == 3 and labels[0] < labels[1] < labels[2]  # R | G | B in a row
+    page.get_by_role("button", name="Present").click()
+    expect(page.get_by_role("button", name="Exit presentation")).to_have_attribute("aria-pressed", "true")
+    presented = fitted_sizes(page)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    painted(page)
+    painted(page)
+    assert min(number_sizes(page)) >= 24 and presented["1920x1080"] >= 24
+    shoot(page, "item2-5x5-rgb-presented-1920x1080")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_3x3_step_is_no_smaller_than_stacked(page: Page) -> None:
+    page.goto('/#{"step":40000}')
+    expect(page.locator("#counter")).to_have_text("step 40,001 of 76,800")
+    stacked = {"1280x800": 17, "1920x1080": 25, "1366x768": 16, "800x900": 18}  # measured before side by side
+    sizes = fitted_sizes(page)
+    assert all(sizes[label] >= px for label, px in stacked.items()), sizes
+
+
 def test_presentation_mode_enlarges_the_stage_and_numbers(page: Page) -> None:
     page.goto('/#{"step":40000}')
     expect(page.locator("#counter")).to_have_text("step 40,001 of 76,800")

@@ -20,21 +20,44 @@ function tinted(node, index, scale, palettes) {
   return node;
 }
 
-/** A numeric grid (rows x cols from flat arrays of numbers and their palette indices), tinted on `scale`. */
+const STEP_CHARS = 3; // the least room kept for numbers that change every step, so 0 next to 238 does not jolt
+
+// Layout memory, no numbers: per run, the longest number each kind of grid has shown so far. A grid's cells keep
+// that room for the rest of the run, so the panel does not shift as the window slides.
+const widest = new WeakMap();
+
+/** The characters to keep room for in the grid `kind` of `run` (at least `least`) now it shows `chars`. */
+function roomFor(run, kind, chars, least) {
+  if (!widest.has(run)) widest.set(run, new Map());
+  const seen = widest.get(run);
+  const room = Math.max(seen.get(kind) ?? least, chars);
+  seen.set(kind, room);
+  return room;
+}
+
+/**
+ * A numeric grid (rows x cols from flat arrays of numbers and their palette indices), tinted on `scale`. Its cells
+ * are as wide as the longest number the run's `kind` of grid has shown (`roomFor`): a kernel of 1s and 2s takes
+ * less room than products in the thousands, so a 5x5 step's nine grids fit in larger type.
+ */
 function grid(values, colors, rows, cols, scale, palettes, options = {}) {
   const box = element("div", "num-grid");
   box.style.gridTemplateColumns = `repeat(${cols}, auto)`;
   box.setAttribute("role", "table");
+  let chars = 1;
   for (let r = 0; r < rows; r += 1) {
     for (let c = 0; c < cols; c += 1) {
       const value = values[r * cols + c];
-      const cell = tinted(element("span", "", formatNumber(value === -Infinity ? -Infinity : value)),
-        colors?.[r * cols + c], scale, palettes);
+      const text = formatNumber(value === -Infinity ? -Infinity : value);
+      chars = Math.max(chars, text.length);
+      const cell = tinted(element("span", "", text), colors?.[r * cols + c], scale, palettes);
       if (options.padding?.(r, c)) cell.classList.add("pad");
       if (options.mark?.(r, c)) cell.classList.add("win");
       box.append(cell);
     }
   }
+  const room = options.run ? roomFor(options.run, options.kind, chars, options.least ?? STEP_CHARS) : chars;
+  box.style.setProperty("--chars", String(room)); // the cells' width, in the stylesheet
   return box;
 }
 
@@ -70,22 +93,27 @@ function convCalc(body, frame, run, palettes) {
   const rows = element("div", "calc-channels");
   for (let c = 0; c < channels; c += 1) {
     const size = kh * kw;
-    const row = element("div", "calc-row");
-    row.append(element("span", "label", names[c]),
+    // two halves: one line each when the channels stack (calc-rows), two lines when they stand side by side
+    const factors = element("div", "calc-half");
+    factors.append(element("span", "label", names[c]),
       grid(part(frame.patch, c * size, (c + 1) * size), part(frame.patch_color, c * size, (c + 1) * size), kh, kw,
-        run.scales.input, palettes, { padding: pad }),
+        run.scales.input, palettes, { padding: pad, run, kind: "patch" }),
       element("span", "calc-op", "⊙"),
       grid(kernelSlice(run.weight, f, depthwise ? 0 : c), kernelSlice(run.weight_colors, f, depthwise ? 0 : c), kh, kw,
-        run.scales.kernel, palettes),
-      element("span", "calc-op", "="),
+        run.scales.kernel, palettes, { run, kind: "kernel", least: 1 }));
+    const result = element("div", "calc-half");
+    result.append(element("span", "calc-op", "="),
       grid(part(frame.products, c * size, (c + 1) * size), part(frame.products_color, c * size, (c + 1) * size), kh, kw,
-        run.scales.products, palettes),
+        run.scales.products, palettes, { run, kind: "products" }),
       element("span", "calc-op", "Σ →"),
       tinted(element("span", "sum", formatNumber(frame.channel_sums.data[c])), frame.channel_sums_color?.data[c],
         run.scales.products, palettes));
+    const row = element("div", "calc-row");
+    row.append(factors, result);
     rows.append(row);
   }
   body.append(rows);
+  body.dataset.layouts = "calc-rows calc-columns"; // the fitter keeps whichever takes the larger numbers
   const bias = run.bias?.[depthwise ? 0 : f] ?? 0;
   const total = element("div", "total");
   const terms = Array.from(frame.channel_sums.data, (s) => formatNumber(s)).join(" + ");
@@ -105,7 +133,7 @@ function poolCalc(body, frame, run, palettes) {
   const mark = argmax ? (r, c) => rows[r] === argmax[0] && cols[c] === argmax[1] : null;
   const row = element("div", "calc-row");
   row.append(element("span", "label", "window"), grid(frame.patch.data, frame.patch_color?.data, kh, kw, run.scales.input,
-    palettes, { padding: pad, mark }));
+    palettes, { padding: pad, mark, run, kind: "window" }));
   const value = frame.value.data[0];
   let prefix = "Σ =";
   if (argmax) prefix = "max =";
@@ -167,7 +195,7 @@ function transposedCalc(body, frame, run, palettes, mapIndex) {
   if (all && all.length > MAX_STAMP_TERMS) sum.classList.add("terms");
   row.append(element("span", "label", "stamp"), sum, element("span", "calc-op", "="),
     grid(part(frame.contribution, f * size, (f + 1) * size), part(frame.contribution_color, f * size, (f + 1) * size),
-      kh, kw, run.scales.output, palettes));
+      kh, kw, run.scales.output, palettes, { run, kind: "stamp" }));
   body.append(row);
   const before = frame.sums_before?.data;
   const after = frame.sums_after?.data;
@@ -221,6 +249,7 @@ function activationCalc(body, frame, run, palettes) {
 /** Fill `body` with the calculation of `frame` (a frameOf() object) for the run described by `run`. */
 export function drawCalc(body, frame, run, palettes, mapIndex) {
   body.replaceChildren();
+  delete body.dataset.layouts;
   if (!frame || !run) return;
   if (frame.products) convCalc(body, frame, run, palettes);
   else if (frame.patch) poolCalc(body, frame, run, palettes);
