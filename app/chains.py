@@ -13,13 +13,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.config import Settings
+from app.display import choose, map_picture
 from app.operations import check_limits, check_rows, load_source
-from app.runs import map_png
 from app.schemas import (
     ActivationSpec,
     ChainRequest,
     Conv2dSpec,
     ConvTranspose2dSpec,
+    DisplayChoice,
     FilterSpec,
     KernelRef,
     PoolSpec,
@@ -31,7 +32,6 @@ from app.shared_state import MemoryState, SharedState, Space, raw
 from app.store import ByteBudgetLRU, ImageStore, StoredImage, content_id, freeze, held_bytes
 from cnn_core.chain import Chain, Layer, pretrained
 from cnn_core.errors import ArgumentError
-from cnn_core.imageio import display_range
 
 MAX_THUMBNAILS = 16
 INPUT_SHAPE = (1, 28, 28)  # a digit, as pretrained('mnist') was trained on
@@ -52,25 +52,33 @@ class ComputedChain:
     x: NDArray[Any]
     outputs: list[NDArray[Any]]
     pngs: ByteBudgetLRU[bytes] = field(default_factory=lambda: ByteBudgetLRU(1 << 20, len))
+    displays: dict[int, DisplayChoice] = field(default_factory=dict)  # at most one a layer (16)
 
     @property
     def nbytes(self) -> int:
         """Memory held by the input, every layer's output and the layers' weights."""
         return held_bytes(self.x, self.outputs, self.chain.layers)
 
-    def map_png(self, index: int, channel: int) -> bytes:
-        """One feature map of a layer, coloured on the scale shared by all that layer's maps."""
+    def display(self, index: int) -> DisplayChoice | None:
+        """How a layer's maps are coloured (None for a flat layer): the stage's rule (display.choose) for that
+        layer opened on the stage, where its kernels arrive as numbers and its input is no photo, so a card
+        and the stage show a map alike; edge maps by percentile, the true min and max kept."""
         output = self.outputs[index]
         if output.ndim != 3:
+            return None
+        if index not in self.displays:  # a race makes the same choice twice, harmlessly
+            self.displays[index] = choose(output, op=self.chain.layers[index].kind, kernel_names={None})
+        return self.displays[index]
+
+    def map_png(self, index: int, channel: int) -> bytes:
+        """One feature map of a layer, coloured as ``display`` says (one scale for all that layer's maps)."""
+        output = self.outputs[index]
+        choice = self.display(index)
+        if choice is None:
             raise ArgumentError(f"layer {index + 1} is flat (shape {list(output.shape)}): it has no maps")
         if not 0 <= channel < output.shape[0]:
             raise ArgumentError(f"channel must be from 0 to {output.shape[0] - 1}, got {channel}")
-
-        def make() -> bytes:
-            scheme, low, high = display_range(output)
-            return map_png(output[channel], scheme, (low, high))
-
-        return self.pngs.cached(f"{self.chain_id}/{index}/{channel}", make)
+        return self.pngs.cached(f"{self.chain_id}/{index}/{channel}", lambda: map_picture(output[channel], choice))
 
 
 def chain_id_of(request: ChainRequest) -> str:
@@ -117,6 +125,8 @@ def compute_chain(request: ChainRequest, store: ImageStore, settings: Settings,
     if request.weights is not None:
         use_pretrained(chain, request.layers, image)
     computed = ComputedChain(chain_id_of(request), request, chain, image, chain.run(image))
+    for index in range(len(computed.outputs)):
+        computed.display(index)  # here, off the event loop: a percentile of a megapixel map is ~17 ms
     if pngs is not None:
         computed.pngs = pngs
     return computed

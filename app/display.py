@@ -7,11 +7,10 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel
 
 from app.colors import PALETTE_LENGTHS, color_indices, ink
 from app.runs import Run, encode_png, map_png
-from app.schemas import Conv2dSpec
+from app.schemas import Conv2dSpec, DisplayChoice
 from app.store import ByteBudgetLRU
 from cnn_core.errors import ArgumentError
 from cnn_core.imageio import display_range, palette
@@ -23,22 +22,9 @@ EDGE_KERNELS = frozenset({"sobel_x", "sobel_y", "scharr_x", "scharr_y", "prewitt
                           "laplace_8", "log", "outline"})
 PICTURE_KERNELS = frozenset({"identity", "gaussian", "box_blur", "sharpen", "emboss"})
 PICTURE_OPS = frozenset({"max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "relu", "leaky_relu"})
+STRETCHED_OPS = frozenset({"conv2d", "magnitude"})  # signed results shown by percentile: a few strong edges would
+# wash out the rest ("magnitude": the Layers tab's sqrt(gx^2 + gy^2) layer, an edge map too)
 CACHED_CHOICES = 256  # resolved displays kept (each a few hundred bytes)
-
-
-class DisplayChoice(BaseModel):
-    """A resolved display: what the map's colours mean, the scale's two ends and the map's true extremes."""
-
-    mode: Literal["signed", "abs", "gray", "photo"]
-    contrast: Literal["full", "percentile"]
-    scheme: str
-    low: float
-    high: float
-    min: float
-    max: float
-    rgb: bool
-    label: str
-    palette: list[str]
 
 
 _choices: ByteBudgetLRU[DisplayChoice] = ByteBudgetLRU(CACHED_CHOICES, lambda choice: 1)  # counted, not sized
@@ -54,13 +40,11 @@ def _kernel_names(run: Run) -> set[str | None]:
     return names
 
 
-def default_mode(run: Run) -> Literal["signed", "abs", "photo"]:
+def default_mode(op: str, kernel_names: set[str | None], photo: bool) -> Literal["signed", "abs", "photo"]:
     """What a teacher expects first: edge kernels as bold magnitudes, blurs and pools of a photo as a picture."""
-    op = run.request.operation.op
-    names = _kernel_names(run)
-    if op == "conv2d" and names <= EDGE_KERNELS:
+    if op == "conv2d" and kernel_names <= EDGE_KERNELS:
         return "abs"
-    if run.photo and ((op == "conv2d" and names <= PICTURE_KERNELS) or op in PICTURE_OPS):
+    if photo and ((op == "conv2d" and kernel_names <= PICTURE_KERNELS) or op in PICTURE_OPS):
         return "photo"
     return "signed"
 
@@ -94,12 +78,20 @@ def resolve(run: Run, mode: str = "auto", contrast: str = "auto") -> DisplayChoi
 
 
 def _resolve(run: Run, mode: str, contrast: str) -> DisplayChoice:
-    chosen = default_mode(run) if mode == "auto" else mode
-    stretch = ("percentile" if chosen == "abs" or (chosen == "signed" and run.request.operation.op == "conv2d")
+    return choose(run.maps(), op=run.request.operation.op, kernel_names=_kernel_names(run), photo=run.photo,
+                  rgb=_rgb_photo(run), mode=mode, contrast=contrast)
+
+
+def choose(maps: NDArray[Any], *, op: str, kernel_names: set[str | None], photo: bool = False, rgb: bool = False,
+           mode: str = "auto", contrast: str = "auto") -> DisplayChoice:
+    """The display of ``maps`` (C, H, W), the output of ``op`` with kernels ``kernel_names`` (None: typed
+    numbers) on a photo or not: the rule the stage and the Layers tab's cards both use. ``rgb``: three maps
+    from a three-channel photo, shown "photo" as one colour picture."""
+    chosen = default_mode(op, kernel_names, photo) if mode == "auto" else mode
+    stretch = ("percentile" if chosen == "abs" or (chosen == "signed" and op in STRETCHED_OPS)
                else "full") if contrast == "auto" else contrast
-    maps = run.maps()
     extremes = {"min": float(maps.min()), "max": float(maps.max())}
-    rgb = chosen == "photo" and _rgb_photo(run)
+    rgb = chosen == "photo" and rgb
     if chosen == "abs":
         scheme = "sequential"
         low, high = _ends(np.abs(maps), stretch, one_sided=True)
@@ -121,6 +113,11 @@ def _resolve(run: Run, mode: str, contrast: str) -> DisplayChoice:
                          palette=palette(scheme), **extremes)
 
 
+def map_picture(plane: NDArray[Any], choice: DisplayChoice) -> bytes:
+    """One map coloured by ``choice`` as PNG (its magnitude when the choice is "abs")."""
+    return map_png(np.abs(plane) if choice.mode == "abs" else plane, choice.scheme, (choice.low, choice.high))
+
+
 def render_png(run: Run, channel: int, choice: DisplayChoice) -> bytes:
     """One map (or, for a colour photo, the three maps together) coloured by ``choice``, as PNG (cached)."""
     maps = run.maps()
@@ -128,13 +125,11 @@ def render_png(run: Run, channel: int, choice: DisplayChoice) -> bytes:
         raise ArgumentError(f"channel must be from 0 to {maps.shape[0] - 1}, got {channel}")
 
     def make() -> bytes:
-        span = (choice.low, choice.high)
         if choice.rgb:
             scale = 255.0 / (choice.high - choice.low) if choice.high > choice.low else 0.0
             pixels = np.clip(np.rint((maps - choice.low) * scale), 0, 255).astype(np.uint8)
             return encode_png(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
-        plane = np.abs(maps[channel]) if choice.mode == "abs" else maps[channel]
-        return map_png(plane, choice.scheme, span)
+        return map_picture(maps[channel], choice)
 
     key = "rgb" if choice.rgb else str(channel)
     return run.png(f"view-{choice.mode}-{choice.contrast}-{key}", make)

@@ -283,6 +283,21 @@ class ChainRequest(Strict):
                           "the Keras MNIST network) and the source a 28x28 one-channel digit in [0, 1], ink bright")
 
 
+class DisplayChoice(BaseModel):
+    """A resolved display: what the map's colours mean, the scale's two ends and the map's true extremes."""
+
+    mode: Literal["signed", "abs", "gray", "photo"]
+    contrast: Literal["full", "percentile"]
+    scheme: str
+    low: float
+    high: float
+    min: float
+    max: float
+    rgb: bool
+    label: str
+    palette: list[str]
+
+
 class ChainLayerInfo(BaseModel):
     """One layer's result: shape, parameters, thumbnails of its maps, and how to step through it."""
 
@@ -294,6 +309,8 @@ class ChainLayerInfo(BaseModel):
     maps: list[str] = Field(default_factory=list, description="PNG URLs of the first feature maps")
     values: list[float] | None = Field(None, description="a flat layer's outputs, up to 256 (dense: one per unit)")
     bars: list[float] | None = Field(None, description="values / max |values|, for a bar chart")
+    display: DisplayChoice | None = Field(None, description="how the maps are coloured: the stage's rule for this "
+                                         "layer opened (mode, contrast, scale ends), with the maps' true min and max")
     steppable: bool
     run_url: str | None = None
 

@@ -49,11 +49,11 @@ def describe_chain(computed: ComputedChain) -> ChainResponse:
     for index, (layer, output) in enumerate(zip(computed.chain.layers, computed.outputs, strict=True)):
         maps = [f"{base}/layers/{index}/maps/{k}.png" for k in range(min(output.shape[0], MAX_THUMBNAILS))] \
             if output.ndim == 3 else []
+        flat = output.ndim == 1 and output.size <= MAX_VALUES
         layers.append(ChainLayerInfo(
             index=index, name=layer.name, type=layer.kind, output_shape=list(output.shape), params=layer.params,
-            maps=maps, values=output.tolist() if output.ndim == 1 and output.size <= MAX_VALUES else None,
-            bars=(output / (np.abs(output).max() or 1)).tolist() if output.ndim == 1 and output.size <= MAX_VALUES
-            else None,
+            maps=maps, display=computed.display(index), values=output.tolist() if flat else None,
+            bars=(output / (np.abs(output).max() or 1)).tolist() if flat else None,
             steppable=layer.kind in STEPPABLE,
             run_url=f"{base}/layers/{index}/run" if layer.kind in STEPPABLE else None))
     return ChainResponse(chain_id=computed.chain_id, input_shape=list(computed.x.shape), layers=layers,

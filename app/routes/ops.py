@@ -10,9 +10,9 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.colors import color_indices
 from app.deps import RegistryDep
-from app.display import Contrast, DisplayChoice, Mode, palettes_with_ink, render_png, resolve
+from app.display import Contrast, Mode, palettes_with_ink, render_png, resolve
 from app.runs import Run, map_png
-from app.schemas import ErrorBody, RunRequest, RunResponse
+from app.schemas import DisplayChoice, ErrorBody, RunRequest, RunResponse
 from cnn_core.errors import ArgumentError
 from cnn_core.frames import ConvTranspose2dFrames
 
