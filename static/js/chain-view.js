@@ -2,6 +2,7 @@
 // thumbnails, dense outputs and the Keras-style summary. DOM painters plus input -> callbacks; no maths.
 
 import { groupDigits } from "./render/colors.js";
+import { drawLegend } from "./render/legend.js";
 
 const TYPES = ["conv2d", "activation", "max_pool2d", "avg_pool2d", "sum_pool2d", "upsample", "conv_transpose2d",
   "flatten", "dense", "magnitude"];
@@ -38,6 +39,14 @@ function node(tag, props = {}, ...children) {
   Object.assign(element, props);
   element.append(...children);
   return element;
+}
+
+/** An image whose box has its picture's shape (`height` x `width` pixels) before the picture arrives: the CSS
+ * sets only the height, so an unloaded image would otherwise be a 2 px sliver until it loads. */
+function picture(props, height, width) {
+  const image = node("img", props);
+  image.style.aspectRatio = `${width} / ${height}`;
+  return image;
 }
 
 function parseField(kind, text) {
@@ -127,7 +136,9 @@ export function drawChainStage(container, chain, lesson, openLayer, inputUrl = n
   const input = node("div", { className: "chain-card input-card" }, node("div", { className: "card-head" },
     node("strong", { textContent: "input" }), node("span", { className: "hint", textContent: `(${chain.input_shape.join(", ")})` })));
   if (inputUrl) {
-    input.append(node("div", { className: "thumbs" }, node("img", { src: inputUrl, alt: "the chain's input", title: "The input every layer starts from" })));
+    const [height, width] = chain.input_shape.slice(-2);
+    input.append(node("div", { className: "thumbs" }, picture({ src: inputUrl, alt: "the chain's input",
+      title: "The input every layer starts from" }, height, width)));
   }
   cards.append(input);
   for (const layer of chain.layers) {
@@ -135,9 +146,10 @@ export function drawChainStage(container, chain, lesson, openLayer, inputUrl = n
     card.append(node("div", { className: "card-head" }, node("strong", { textContent: layer.name }),
       node("span", { className: "hint", textContent: `(${layer.output_shape.join(", ")}) · ${groupDigits(layer.params)} params` })));
     const strip = node("div", { className: "thumbs" });
+    const [height, width] = layer.output_shape.slice(-2);
     layer.maps.forEach((url, k) => {
-      const image = node("img", { src: url, alt: `${layer.name} map ${k + 1}`, title: layer.steppable
-        ? `Map ${k + 1}: click to step through how ${layer.name} computed it` : `Map ${k + 1}` });
+      const image = picture({ src: url, alt: `${layer.name} map ${k + 1}`, title: layer.steppable
+        ? `Map ${k + 1}: click to step through how ${layer.name} computed it` : `Map ${k + 1}` }, height, width);
       image.loading = "lazy";
       if (layer.steppable) {
         const button = node("button", { type: "button", className: "thumb", ariaLabel: `Open ${layer.name} map ${k + 1} on the stage`,
@@ -160,6 +172,11 @@ export function drawChainStage(container, chain, lesson, openLayer, inputUrl = n
       strip.append(bars);
     }
     card.append(strip);
+    if (layer.display) { // the server's colours for this layer's maps: scale ends, what they mean, true min and max
+      const legend = node("div", { className: "legend chain-legend", ariaLabel: `${layer.name} colour scale` });
+      drawLegend(legend, layer.display, { [layer.display.scheme]: layer.display.palette }, layer.display);
+      card.append(legend);
+    }
     cards.append(card);
   }
   container.append(cards);

@@ -3,10 +3,13 @@ the Fourier view, the flip toggle and the GIF export."""
 
 from __future__ import annotations
 
+import io
 import re
 
+import numpy as np
 import pytest
-from playwright.sync_api import Page, expect
+from PIL import Image
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.conftest import shoot
 from tests.e2e.test_page import open_page
@@ -70,6 +73,43 @@ def test_each_lesson_opens(page: Page, title: str, expected: str) -> None:
     expect(page.locator("#status")).to_contain_text(expected, timeout=15_000)
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40]
     shoot(page, f"lesson-{slug}")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_sobel_lesson_maps_have_their_size_before_loading_and_are_bold(page: Page) -> None:
+    open_page(page)
+    page.get_by_role("tab", name="Layers").click()
+    held: list[Route] = []
+    released = False
+
+    def hold(route: Route) -> None:  # the map pictures wait, so the cards are measured before they load
+        if released:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"/api/chains/\w+/layers/\d+/maps/\d+\.png$"), hold)
+    page.get_by_role("button", name=re.compile("^Sobel on a photo")).click()
+    expect(page.locator("#status")).to_contain_text("chain of 2 layers: 18 parameters", timeout=15_000)
+    maps = [page.get_by_role("img", name=name) for name in ("conv2d map 1", "conv2d map 2", "magnitude map 1")]
+    for image in maps:  # not loaded yet: the box is still the map's shape (512 x 512), not a 2 px sliver
+        assert image.evaluate("image => image.naturalWidth") == 0
+        box = image.bounding_box()
+        assert box is not None and box["width"] > 100 and abs(box["width"] - box["height"]) < 2, box
+    assert held, "no map picture was asked for"
+    released = True
+    for route in held:
+        route.continue_()
+    legend = page.get_by_label("conv2d colour scale")
+    expect(legend).to_contain_text("value, 2nd to 98th percentile")
+    expect(legend).to_contain_text(re.compile(r"min -952 · max 1,?000"))  # the true extremes, beyond the scale
+    for image in maps:
+        expect(image).to_have_js_property("complete", True)
+        assert image.evaluate("image => image.naturalWidth") == 512
+        png = page.request.get(image.get_attribute("src") or "").body()
+        shown = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
+        assert shown.std() >= 30, f"{image} is faint: luminance std {shown.std():.1f}"
+    shoot(page, "lesson-sobel-bold-maps")
     assert page.errors == []  # type: ignore[attr-defined]
 
 
