@@ -88,6 +88,8 @@ export function showControls(document, state) {
     node.hidden = chainOnly;
   }
   document.getElementById("chain-view").hidden = !chainOnly;
+  // the chain's cards are not the stage: no transport (play, counter) for a stage the chain covers
+  document.querySelector(".transport").hidden = chainOnly;
   document.getElementById("back-to-chain").hidden = state.op !== "layers" || state.openLayer < 0;
   document.getElementById("padding").disabled = state.op !== "conv_transpose2d" && state.paddingKind !== "number";
   document.getElementById("pool-include-pad").disabled = state.poolKind !== "avg_pool2d";

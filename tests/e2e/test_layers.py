@@ -133,3 +133,22 @@ def test_gif_export_downloads_an_animation(page: Page) -> None:
         page.get_by_role("button", name="GIF").click()
     assert download.value.suggested_filename == "kernel-lens.gif"
     expect(page.locator("#status")).to_have_text("GIF ready: downloaded as kernel-lens.gif")
+
+
+def test_the_chain_has_no_transport_for_the_stage_it_covers(page: Page) -> None:
+    """The Layers tab's chain covers the stage, but the bar under it still offered Play and read "step 1 of
+    76,800" (the hidden stage's run), and Space played that hidden run. A layer opened on the stage has it back."""
+    open_page(page)
+    page.get_by_role("tab", name="Layers").click()
+    expect(page.locator("table.summary tbody tr")).to_have_count(3)
+    expect(page.locator(".transport")).to_be_hidden()
+    expect(page.locator("#counter")).to_be_hidden()
+    page.locator("body").press(" ")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => kernelLens.player.playing") is False
+    page.get_by_role("button", name="Open max_pool2d map 2 on the stage").click()
+    expect(page.locator("#status")).to_contain_text("max_pool2d: 4×240×320 → 4×120×160")
+    expect(page.locator(".transport")).to_be_visible()
+    expect(page.locator("#counter")).to_contain_text("of 76,800")
+    page.get_by_role("button", name="Back to the chain").click()
+    expect(page.locator(".transport")).to_be_hidden()
