@@ -113,7 +113,9 @@ export class StageView extends EventTarget {
     this.reveals = reveals;
     this.shownMap = shownMap;
     if (moved && this.follow && this.zoom > 1) this.keepInView();
-    this.paint();
+    // now, not on the next animation frame: the step panel is written in this same task, and a stage painted a
+    // frame later showed the last step's window and loupe beside the new step's numbers
+    this.paintNow();
   }
 
   /** Zoom to `zoom` (1 = fit), the grid point `anchor` ([x, y] in 0..1, default the middle) staying where it is. */
@@ -226,6 +228,7 @@ export class StageView extends EventTarget {
     const colors = this.dark.matches ? COLORS_DARK : COLORS_LIGHT;
     const dpr = window.devicePixelRatio || 1;
     const frame = this.hover ?? this.frame;
+    this.paintedIndex = frame?.index ?? null; // the step the canvases show (tests read it)
     drawInput(this.input.getContext("2d"), {
       width: views.sizes.input.width, height: views.sizes.input.height, dpr, view: views.input,
       image: this.images.input, padded: this.shapes().padded, pads: this.run.geometry.pads, frame,

@@ -152,3 +152,23 @@ def test_the_chain_has_no_transport_for_the_stage_it_covers(page: Page) -> None:
     expect(page.locator("#counter")).to_contain_text("of 76,800")
     page.get_by_role("button", name="Back to the chain").click()
     expect(page.locator(".transport")).to_be_hidden()
+
+
+def test_the_stage_paints_the_step_the_panel_writes(page: Page) -> None:
+    """The step panel was written in the frame's task and the stage canvases (window, loupe) on the next animation
+    frame, so a screenshot after a step showed the loupe's numbers of the step before (2118, 2824 beside the
+    panel's 2824, 2824). When the panel's title changes, the canvases already show that step."""
+    open_page(page)
+    page.get_by_role("tab", name="Layers").click()
+    page.get_by_role("button", name="Open max_pool2d map 2 on the stage").click()
+    expect(page.locator("#calc-where")).to_contain_text("output map 2, row 0, col 0")
+    page.evaluate("""() => { window.seen = [];
+        new MutationObserver(() => window.seen.push([document.querySelector('#calc-title').textContent,
+                                                     kernelLens.stage.paintedIndex]))
+            .observe(document.querySelector('#calc-title'),
+                     {childList: true, characterData: true, subtree: true}); }""")
+    for _ in range(3):
+        page.get_by_role("button", name="Step forward").click()
+    expect(page.locator("#calc-where")).to_contain_text("output map 2, row 0, col 3")
+    seen = page.evaluate("() => window.seen")
+    assert seen and all(title == f"Step {index + 1:,}" for title, index in seen), seen
