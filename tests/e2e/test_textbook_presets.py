@@ -159,3 +159,31 @@ def test_a_ragged_channel_keeps_the_dialog_open_on_its_bad_number(page: Page) ->
     selected = page.get_by_label("Matrix values").evaluate(
         "area => area.value.slice(area.selectionStart, area.selectionEnd)")
     assert selected == "x"
+
+
+def test_cell_numbers_are_white_on_a_dark_plate(page: Page) -> None:
+    """Numbers over a picture's cells were white digits with a thin dark outline: on a light cell (the textbook's
+    yellow 1s) they looked hollow, a "0" read as a ring. Each is now on a dark plate its size: around the
+    centre of a yellow cell most pixels are dark, and the digit itself is white."""
+    open_still(page)
+    page.get_by_role("button", name="Matrix…").click()
+    page.get_by_role("button", name="Textbook 5x5 (0/1)").click()
+    expect(page.locator("#status")).to_contain_text("conv2d: 5×5 → 1×3×3, 9 steps")
+    page.wait_for_function("() => kernelLens.stage.values.input !== null")  # the cells' numbers, from the server
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    # cell (0, 3) holds a 0 on purple, (1, 3) a 1 on yellow: outside the window's outline
+    pixels = page.evaluate("""() => {
+        const canvas = document.querySelector('#input-canvas');
+        const view = kernelLens.stage.views().input;
+        const ratio = canvas.width / canvas.getBoundingClientRect().width;
+        const x = (view.originX + 3.5 * view.scale) * ratio, y = (view.originY + 1.5 * view.scale) * ratio;
+        const half = Math.round(view.scale * 0.15 * ratio);
+        const data = canvas.getContext('2d').getImageData(x - half, y - half, 2 * half, 2 * half).data;
+        const lum = [];
+        for (let i = 0; i < data.length; i += 4) {
+            lum.push(0.2126 * data[i] + 0.7152 * data[i + 1] + 0.0722 * data[i + 2]);
+        }
+        return lum; }""")
+    dark = sum(value < 110 for value in pixels) / len(pixels)
+    white = sum(value > 230 for value in pixels) / len(pixels)
+    assert dark >= 0.4 and white >= 0.05, (dark, white)

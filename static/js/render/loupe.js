@@ -2,6 +2,7 @@
 // numbers (from the server's frame). Pure draw: it paints and returns where it painted.
 
 import { formatNumber } from "./colors.js";
+import { plateText } from "./label.js";
 
 const MARGIN = 1; // cells shown around the window on each side
 
@@ -78,12 +79,7 @@ export function drawLoupe(ctx, data) {
     ctx.strokeRect(cx + 1, cy + 1, cell - 2, cell - 2);
     const value = numbers?.values[i * numbers.cols + j];
     if (value === undefined || cell < 16) return;
-    const text = formatNumber(value);
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = "rgba(0,0,0,0.75)";
-    ctx.strokeText(text, cx + cell / 2, cy + cell / 2);
-    ctx.fillStyle = "#fff";
-    ctx.fillText(text, cx + cell / 2, cy + cell / 2);
+    plateText(ctx, formatNumber(value), cx + cell / 2, cy + cell / 2);
   }));
   ctx.strokeStyle = colors.accent;
   ctx.lineWidth = 2;

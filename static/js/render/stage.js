@@ -2,6 +2,7 @@
 // Pure draw(ctx, data): no fetch, no DOM lookups, no state writes. Coordinates come from the server.
 
 import { formatNumber } from "./colors.js";
+import { plateText } from "./label.js";
 
 export const NUMBERS_FROM = 26; // css px per cell from which numbers are written in the cells
 
@@ -73,7 +74,7 @@ function makeHatch(ctx, colour) {
   return ctx.createPattern(tile, "repeat");
 }
 
-function writeNumbers(ctx, view, values, offsetRow, offsetCol, ink, visible) {
+function writeNumbers(ctx, view, values, offsetRow, offsetCol, visible) {
   if (!values || view.scale < NUMBERS_FROM) return;
   // as large as the cell allows (a projector reads a 5x5 grid from the back), long numbers smaller
   const fontFor = (text) => `${Math.min(view.scale * 0.4, (view.scale * 0.9) / (0.62 * text.length), 40)}px ui-monospace, monospace`;
@@ -84,13 +85,9 @@ function writeNumbers(ctx, view, values, offsetRow, offsetCol, ink, visible) {
     const col = values.left + c + offsetCol;
     if (visible && !visible(row, col)) return;
     const [x, y, w, h] = cellRect(view, row, col);
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = "rgba(0,0,0,0.55)";
     const text = value === null ? "−∞" : formatNumber(value);
     ctx.font = fontFor(text);
-    ctx.strokeText(text, x + w / 2, y + h / 2);
-    ctx.fillStyle = ink;
-    ctx.fillText(text, x + w / 2, y + h / 2);
+    plateText(ctx, text, x + w / 2, y + h / 2);
   }));
 }
 
@@ -131,7 +128,7 @@ export function drawInput(ctx, data) {
     ctx.restore();
     outline(ctx, inner, colors.border, 1);
   }
-  writeNumbers(ctx, view, data.values, 0, 0, "#fff", null);
+  writeNumbers(ctx, view, data.values, 0, 0, null);
   if (frame) drawWindow(ctx, view, frame, data.op, top, left, colors);
 }
 
@@ -191,7 +188,7 @@ export function drawOutput(ctx, data) {
   outline(ctx, [x - 1, y - 1, w + 2, h + 2], colors.border, 1);
   const visible = reveal.kind === "all" ? null : (row, col) =>
     reveal.kind === "upto" && (row < reveal.row || (row === reveal.row && col <= reveal.col));
-  writeNumbers(ctx, view, data.values, 0, 0, "#fff", visible);
+  writeNumbers(ctx, view, data.values, 0, 0, visible);
   if (!frame) return;
   if (frame.out_rows && frame.out_cols) {
     const rows = Array.from(frame.out_rows.data);
