@@ -62,3 +62,23 @@ def test_the_output_cells_show_the_running_sums(page: Page) -> None:
     }""")
     assert drawn == [1, 2, 5, 4, 6]  # row 0 after two stamps: 1K and 2K overlap in column 2
     assert page.locator("#calc-body").evaluate("b => b.scrollHeight <= b.clientHeight")
+
+
+def test_a_stamped_cells_number_is_written_over_its_marks(page: Page) -> None:
+    """The stamp's marks (the tint of cells earlier stamps reached, the thick outline) were drawn after the
+    numbers: the tint dulled the digits and the outline cut long ones at both sides (backprop's dL/dX). The
+    numbers now come last: the centre cell (36, reached by earlier stamps) has pure white digit pixels."""
+    page.goto(link(3))
+    expect(page.locator("#counter")).to_have_text("step 4 of 4")
+    painted(page)
+    brightest = page.evaluate("""() => {
+        const canvas = document.querySelector('#output-canvas');
+        const view = kernelLens.stage.views().output;
+        const ratio = canvas.width / canvas.getBoundingClientRect().width;
+        const x = (view.originX + 2.5 * view.scale) * ratio, y = (view.originY + 2.5 * view.scale) * ratio;
+        const half = Math.round(view.scale * 0.3 * ratio);
+        const data = canvas.getContext('2d').getImageData(x - half, y - half, 2 * half, 2 * half).data;
+        let best = 0;
+        for (let i = 0; i < data.length; i += 4) best = Math.max(best, Math.min(data[i], data[i + 1], data[i + 2]));
+        return best; }""")
+    assert brightest >= 245, brightest

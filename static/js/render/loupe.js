@@ -79,7 +79,7 @@ export function drawLoupe(ctx, data) {
     ctx.strokeRect(cx + 1, cy + 1, cell - 2, cell - 2);
     const value = numbers?.values[i * numbers.cols + j];
     if (value === undefined || cell < 16) return;
-    plateText(ctx, formatNumber(value), cx + cell / 2, cy + cell / 2);
+    plateText(ctx, formatNumber(value), cx + cell / 2, cy + cell / 2, cell - 6);
   }));
   ctx.strokeStyle = colors.accent;
   ctx.lineWidth = 2;

@@ -87,7 +87,7 @@ function writeNumbers(ctx, view, values, offsetRow, offsetCol, visible) {
     const [x, y, w, h] = cellRect(view, row, col);
     const text = value === null ? "−∞" : formatNumber(value);
     ctx.font = fontFor(text);
-    plateText(ctx, text, x + w / 2, y + h / 2);
+    plateText(ctx, text, x + w / 2, y + h / 2, w * 0.86); // inside a marked cell's outline (an eighth of a cell)
   }));
 }
 
@@ -128,8 +128,8 @@ export function drawInput(ctx, data) {
     ctx.restore();
     outline(ctx, inner, colors.border, 1);
   }
-  writeNumbers(ctx, view, data.values, 0, 0, null);
   if (frame) drawWindow(ctx, view, frame, data.op, top, left, colors);
+  writeNumbers(ctx, view, data.values, 0, 0, null); // over the window: its fill and outlines cut the numbers
 }
 
 function drawWindow(ctx, view, frame, op, top, left, colors) {
@@ -188,8 +188,12 @@ export function drawOutput(ctx, data) {
   outline(ctx, [x - 1, y - 1, w + 2, h + 2], colors.border, 1);
   const visible = reveal.kind === "all" ? null : (row, col) =>
     reveal.kind === "upto" && (row < reveal.row || (row === reveal.row && col <= reveal.col));
-  writeNumbers(ctx, view, data.values, 0, 0, visible);
-  if (!frame) return;
+  if (frame) markFrame(ctx, view, frame, [x, y, w, h], colors);
+  writeNumbers(ctx, view, data.values, 0, 0, visible); // over the marks: a stamp's thick outline cut the numbers
+}
+
+/** The current step's cells on the output: a transposed conv's stamp (earlier overlaps filled), or the window. */
+function markFrame(ctx, view, frame, [x, y, w, h], colors) {
   if (frame.out_rows && frame.out_cols) {
     const rows = Array.from(frame.out_rows.data);
     const cols = Array.from(frame.out_cols.data);
