@@ -392,3 +392,23 @@ def test_every_operation_keeps_both_pictures_in_the_window_at_1280(page: Page, t
     assert right["x"] + right["width"] <= 1280 and left["width"] >= 380 and right["width"] >= 380, cards
     assert abs(left["width"] - right["width"]) < 2  # the two halves of the stage
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 1280
+
+
+def test_presentation_on_an_800_px_screen_keeps_the_pictures(page: Page) -> None:
+    """Presentation mode's rules came after the narrow layout's: at 800x900 the stage's rows shared out a height
+    the scrolling page does not have, so the input collapsed to a line and the output to 140x25 px, with the
+    step's numbers smaller than outside presentation and a third of the screen empty."""
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto('/#{"step":9700}')
+    expect(page.locator("#counter")).to_have_text("step 9,701 of 76,800")
+    before = min(number_sizes(page))
+    page.get_by_role("button", name="Present").click()
+    expect(page.locator("body")).to_have_class(re.compile("present"))
+    painted(page)
+    for canvas in ("#input-canvas", "#output-canvas"):
+        box = page.locator(canvas).bounding_box()
+        assert box is not None and box["height"] >= 250 and box["width"] >= 340, (canvas, box)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 800
+    nothing_clipped(page)
+    assert min(number_sizes(page)) >= before
+    shoot(page, "item2-presentation-800x900-fixed")
