@@ -176,6 +176,7 @@ def test_presentation_mode_enlarges_the_stage_and_numbers(page: Page) -> None:
     expect(page.locator("#counter")).to_have_text("step 40,001 of 76,800")
     before = min(number_sizes(page))
     stage_width = page.locator(".stage").evaluate("stage => stage.clientWidth")
+    pictures = [page.locator(canvas).bounding_box() for canvas in ("#input-canvas", "#output-canvas")]
     page.locator("#input-canvas").focus()
     page.keyboard.press("p")
     expect(page.get_by_role("button", name="Exit presentation")).to_have_attribute("aria-pressed", "true")
@@ -183,6 +184,10 @@ def test_presentation_mode_enlarges_the_stage_and_numbers(page: Page) -> None:
     assert page.locator(".stage").evaluate("stage => stage.clientWidth") > stage_width + 300
     painted(page)
     assert min(number_sizes(page)) > before
+    # the pictures are no smaller either (they were a quarter smaller: the step panel took 44% and the caption
+    # two large lines): 264 -> 278 and 261 -> 297 px tall at 1280x800
+    presented = [page.locator(canvas).bounding_box() for canvas in ("#input-canvas", "#output-canvas")]
+    assert all(a and b and b["height"] >= a["height"] for a, b in zip(pictures, presented, strict=True)), presented
     nothing_clipped(page)
     shoot_sizes(page, "item2-presentation")
     page.get_by_role("button", name="Exit presentation").click()

@@ -250,6 +250,10 @@ function activationCalc(body, frame, run, palettes) {
 export function drawCalc(body, frame, run, palettes, mapIndex) {
   body.replaceChildren();
   delete body.dataset.layouts;
+  // a step of many rows of numbers (a 5x5 RGB kernel: 15): the stylesheet gives the panel a larger share when
+  // presented (the projector's 24 px), and the pictures the rest otherwise
+  const shape = frame?.patch?.shape;
+  body.toggleAttribute("data-tall", Boolean(shape && shape.length === 3 && shape[0] * shape[1] > 9));
   if (!frame || !run) return;
   if (frame.products) convCalc(body, frame, run, palettes);
   else if (frame.patch) poolCalc(body, frame, run, palettes);
