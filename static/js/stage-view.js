@@ -214,14 +214,17 @@ export class StageView extends EventTarget {
 
   paint() {
     if (this.pending) return;
-    this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
+    this.pending = requestAnimationFrame(() => {
+      this.pending = 0;
       this.paintNow();
     });
   }
 
   paintNow(withNumbers = true) {
+    if (this.pending) { // painted now: a paint scheduled for the next frame would draw the same again
+      cancelAnimationFrame(this.pending);
+      this.pending = 0;
+    }
     if (!this.run) return;
     const views = this.views();
     if (!views.sizes.input.height || !views.sizes.output.height) return; // hidden (the chain view is shown)
