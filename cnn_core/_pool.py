@@ -44,13 +44,11 @@ def reduce_windows(xp: FloatArray, kernel: Pair, stride: Pair, dilation: Pair, o
     """
     if is_channels_last(xp):
         hwc = _reduce_separable(xp.transpose(0, 2, 3, 1), 1, kernel, stride, dilation, out_shape, reducer)
-        if divisor is not None:
-            hwc /= divisor
-        result: FloatArray = hwc.transpose(0, 3, 1, 2)
-        return result
-    if stride == kernel and dilation == (1, 1):
+        out = hwc.transpose(0, 3, 1, 2)
+    elif stride == kernel and dilation == (1, 1):
         return _reduce_tiles(xp, kernel, out_shape, reducer, divisor)
-    out = _reduce_separable(xp, xp.ndim - 2, kernel, stride, dilation, out_shape, reducer)
+    else:
+        out = _reduce_separable(xp, xp.ndim - 2, kernel, stride, dilation, out_shape, reducer)
     if divisor is not None:
         out /= divisor
     return out
@@ -72,11 +70,10 @@ def _reduce_separable(xp: FloatArray, rows_axis: int, kernel: Pair, stride: Pair
     across = band[along(rows_axis + 1, 0, ow, sx)].copy()
     for kx in range(1, kw):
         reducer(across, band[along(rows_axis + 1, kx * dx, ow, sx)], out=across)
-    out = across[along(rows_axis, 0, oh, sy)].copy()
+    out: FloatArray = across[along(rows_axis, 0, oh, sy)].copy()
     for ky in range(1, kh):
         reducer(out, across[along(rows_axis, ky * dy, oh, sy)], out=out)
-    result: FloatArray = out
-    return result
+    return out
 
 
 def _reduce_tiles(xp: FloatArray, kernel: Pair, out_shape: Pair, reducer: Reducer,

@@ -17,11 +17,10 @@ import { RunView } from "./run-view.js";
 import { SourceView } from "./source-view.js";
 import { StageView } from "./stage-view.js";
 import { decides, getState, onChange, toHash, update } from "./state.js";
-import { status } from "./status-view.js";
+import { runShapes, status } from "./status-view.js";
 import { dropKeptFrame, geometryOf, startStep } from "./step-policy.js";
 import { TransportView } from "./transport-view.js";
 import { bindUploads } from "./upload-view.js";
-import { groupDigits } from "./render/colors.js";
 
 const $ = (id) => document.getElementById(id);
 const HASH_DELAY_MS = 250;
@@ -79,7 +78,7 @@ runView.addEventListener("run", (event) => {
   display.refresh();
   fourier.refresh();
   editor.render(getState(), run);
-  status(`${run.op}: ${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ${groupDigits(run.frame_count)} steps`);
+  status(`${run.op}: ${runShapes(run)}`);
   showCaption();
 });
 

@@ -38,7 +38,7 @@ export class StageView extends EventTarget {
     this.center = [0.5, 0.5];
     this.sameScale = true; // input and output at the same css px per cell (else each fits its own panel)
     this.dark = matchMedia("(prefers-color-scheme: dark)");
-    this.pending = false;
+    this.pending = 0; // the animation frame a scheduled paint waits for, or 0
     this.loupe = null; // where the loupe was last painted (css px on the input canvas), or null
     this.strip = document.getElementById("map-strip");
     this.thumbs = []; // the small multiples: {button, canvas, url, image} per output map

@@ -3,6 +3,8 @@
 // opened behind that tab cannot leave the line describing what is not on screen; releaseStatus() gives the line
 // back to the stage's latest message when an operation tab is opened again.
 
+import { groupDigits } from "./render/colors.js";
+
 const line = () => document.getElementById("status");
 let stageLine = { message: "", isError: false }; // the stage's latest message, shown when no tab holds the line
 let held = null; // {owner, message, isError} while a tab holds the line
@@ -10,6 +12,11 @@ let held = null; // {owner, message, isError} while a tab holds the line
 function paint({ message, isError }) {
   line().textContent = message;
   line().classList.toggle("error-state", isError);
+}
+
+/** A run's shapes and length, as the status line writes it after the op: "3×240×320 → 1×240×320, 76,800 steps". */
+export function runShapes(run) {
+  return `${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ${groupDigits(run.frame_count)} steps`;
 }
 
 /**

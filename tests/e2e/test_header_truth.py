@@ -8,6 +8,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import shoot
+from tests.e2e.test_backprop import go_to_step
 
 COMPUTE_MS = 60_000  # a shared test machine may take a while to compute a network's backward pass
 STAGE_RUN = "conv2d: 3×240×320 → 1×240×320, 76,800 steps"  # the first sample's run, as the Convolution tab says
@@ -56,11 +57,6 @@ def test_train_tab_status_says_training_and_header_inputs_are_off(page: Page) ->
     expect(page.locator("#status")).to_have_text(STAGE_RUN)
     expect_header_inputs_on(page)
     assert page.errors == []  # type: ignore[attr-defined]
-
-
-def go_to_step(page: Page, title: str) -> None:
-    option = page.locator("#bp-step option", has_text=title)
-    page.select_option("#bp-step", option.first.get_attribute("value"))
 
 
 def test_backprop_on_an_mnist_digit_status_names_the_step_shown(page: Page) -> None:

@@ -31,6 +31,21 @@ def shoot_sizes(page: Page, name: str) -> None:
     painted(page)
 
 
+def cell_pixels(page: Page, which: str, row: int, col: int, reach: float) -> list[tuple[int, int, int]]:
+    """The (r, g, b) pixels of the stage's ``which`` canvas ("input", "output") in a square around the centre of
+    cell (``row``, ``col``), ``reach`` cells from it on each side."""
+    data: list[int] = page.evaluate("""([which, row, col, reach]) => {
+        const canvas = document.querySelector(`#${which}-canvas`);
+        const view = kernelLens.stage.views()[which];
+        const ratio = canvas.width / canvas.getBoundingClientRect().width;
+        const x = (view.originX + (col + 0.5) * view.scale) * ratio;
+        const y = (view.originY + (row + 0.5) * view.scale) * ratio;
+        const half = Math.round(view.scale * reach * ratio);
+        return Array.from(canvas.getContext('2d').getImageData(x - half, y - half, 2 * half, 2 * half).data); }""",
+                                    [which, row, col, reach])
+    return [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 4)]
+
+
 ONE_LINE = "p => p.getBoundingClientRect().height < 1.6 * parseFloat(getComputedStyle(p).lineHeight)"
 
 

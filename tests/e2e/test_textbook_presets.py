@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from tests.e2e.test_stage import nothing_clipped, painted, shoot_sizes
+from tests.e2e.test_stage import cell_pixels, nothing_clipped, painted, shoot_sizes
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "fixtures" / "cs231n_golden.json").read_text())
 
@@ -172,18 +172,7 @@ def test_cell_numbers_are_white_on_a_dark_plate(page: Page) -> None:
     page.wait_for_function("() => kernelLens.stage.values.input !== null")  # the cells' numbers, from the server
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     # cell (0, 3) holds a 0 on purple, (1, 3) a 1 on yellow: outside the window's outline
-    pixels = page.evaluate("""() => {
-        const canvas = document.querySelector('#input-canvas');
-        const view = kernelLens.stage.views().input;
-        const ratio = canvas.width / canvas.getBoundingClientRect().width;
-        const x = (view.originX + 3.5 * view.scale) * ratio, y = (view.originY + 1.5 * view.scale) * ratio;
-        const half = Math.round(view.scale * 0.15 * ratio);
-        const data = canvas.getContext('2d').getImageData(x - half, y - half, 2 * half, 2 * half).data;
-        const lum = [];
-        for (let i = 0; i < data.length; i += 4) {
-            lum.push(0.2126 * data[i] + 0.7152 * data[i + 1] + 0.0722 * data[i + 2]);
-        }
-        return lum; }""")
+    pixels = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b in cell_pixels(page, "input", 1, 3, 0.15)]
     dark = sum(value < 110 for value in pixels) / len(pixels)
     white = sum(value > 230 for value in pixels) / len(pixels)
     assert dark >= 0.4 and white >= 0.05, (dark, white)

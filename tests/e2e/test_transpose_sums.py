@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_stage import painted, shoot_sizes
+from tests.e2e.test_stage import cell_pixels, painted, shoot_sizes
 
 KERNEL = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
 
@@ -71,14 +71,5 @@ def test_a_stamped_cells_number_is_written_over_its_marks(page: Page) -> None:
     page.goto(link(3))
     expect(page.locator("#counter")).to_have_text("step 4 of 4")
     painted(page)
-    brightest = page.evaluate("""() => {
-        const canvas = document.querySelector('#output-canvas');
-        const view = kernelLens.stage.views().output;
-        const ratio = canvas.width / canvas.getBoundingClientRect().width;
-        const x = (view.originX + 2.5 * view.scale) * ratio, y = (view.originY + 2.5 * view.scale) * ratio;
-        const half = Math.round(view.scale * 0.3 * ratio);
-        const data = canvas.getContext('2d').getImageData(x - half, y - half, 2 * half, 2 * half).data;
-        let best = 0;
-        for (let i = 0; i < data.length; i += 4) best = Math.max(best, Math.min(data[i], data[i + 1], data[i + 2]));
-        return best; }""")
+    brightest = max(min(pixel) for pixel in cell_pixels(page, "output", 2, 2, 0.3))
     assert brightest >= 245, brightest

@@ -3,10 +3,9 @@
 // patch ⊙ kernel → Σ step panel). Every number comes from the server.
 
 import { ApiError, backprop, backpropExample, openLayerRun } from "../api.js";
-import { groupDigits } from "../render/colors.js";
 import { BACKPROP_LESSONS } from "../lessons.js";
 import { getState, onChange, update } from "../state.js";
-import { holdStatus, releaseStatus } from "../status-view.js";
+import { holdStatus, releaseStatus, runShapes } from "../status-view.js";
 import { buildSteps } from "./steps.js";
 
 const FETCH_DELAY_MS = 250;
@@ -229,8 +228,7 @@ export class BackpropView {
     const run = this.runView.run;
     if (this.mode === "stage" && this.onStage) {
       this.say(run?.run_id === this.onStage.run.run_id
-        ? `${where} (stage): ${run.op} ${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ` +
-          `${groupDigits(run.frame_count)} steps`
+        ? `${where} (stage): ${run.op} ${runShapes(run)}`
         : `${where}: opening ${this.onStage.what} on the stage…`);
     } else if (step.layer) {
       this.say(`${where}: ${step.layer.name}, ${step.layer.type} ${step.layer.input_shape.join("×")} → ` +

@@ -4,8 +4,7 @@
 
 import { ApiError, openLayerRun } from "../api.js";
 import { getState, onChange } from "../state.js";
-import { groupDigits } from "../render/colors.js";
-import { holdStatus } from "../status-view.js";
+import { holdStatus, runShapes } from "../status-view.js";
 import { relative } from "./train-api.js";
 
 export class TryStage {
@@ -68,8 +67,7 @@ export class TryStage {
   /** The header's status line names the layer tried and the run's shapes, once its run is open. */
   describe(run) {
     if (!this.on || getState().op !== "train" || run.run_id !== this.runId) return;
-    holdStatus("train", `${this.what} · ${run.op} ${run.input_shape.join("×")} → ${run.output_shape.join("×")}, ` +
-      `${groupDigits(run.frame_count)} steps`);
+    holdStatus("train", `${this.what} · ${run.op} ${runShapes(run)}`);
   }
 
   show(on) {
